@@ -1,0 +1,108 @@
+"""The one exception hierarchy of hdmf_lindi.
+
+Every deliberate raise in the package uses a class from this module. Where users would naturally
+catch a builtin (``KeyError`` for a missing node, ``OSError`` for I/O), our class inherits from
+that builtin too, so existing ``except`` clauses keep working.
+
+This module imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChunkRefError",
+    "ContainerPathError",
+    "FormatError",
+    "IndexingError",
+    "LindiError",
+    "LindiWarning",
+    "MetadataError",
+    "ModeError",
+    "NodeNotFoundError",
+    "ReferenceMapError",
+    "RemoteReadError",
+    "TarLayoutError",
+    "UnsupportedError",
+]
+
+
+class LindiError(Exception):
+    """Base class of every exception hdmf_lindi raises on purpose. Never raised directly."""
+
+
+class FormatError(LindiError, ValueError):
+    """Content breaks the LINDI / Zarr v2 conventions."""
+
+
+class ReferenceMapError(FormatError):
+    """Malformed reference-map JSON: bad ``refs`` values, templates or top-level keys."""
+
+
+class TarLayoutError(FormatError):
+    """A ``.lindi.tar`` that is truncated, inconsistent, or has member names that escape it."""
+
+
+class ContainerPathError(FormatError):
+    """A member or blob name that escapes its container (absolute, or with ``..``)."""
+
+
+class MetadataError(FormatError):
+    """Bad ``.zarray`` / ``.zattrs`` / ``.zgroup`` content or an unknown special annotation."""
+
+
+class NodeNotFoundError(LindiError, KeyError):
+    """A missing group, dataset, attribute, link target or blob."""
+
+    def __str__(self) -> str:
+        # KeyError would repr() the message and wrap it in quotes.
+        return str(self.args[0]) if self.args else ""
+
+
+class ChunkRefError(LindiError, ValueError):
+    """A chunk reference that points outside its target, or whose length does not match."""
+
+    def __init__(self, message: str, *, url: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        """The URL or path the reference points at, when known."""
+        self.key = key
+        """The store key holding the reference, when known."""
+
+
+class RemoteReadError(LindiError, OSError):
+    """An HTTP read failed: an error status, an ignored Range, or a short body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        byte_range: tuple[int, int] | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        """The URL that was requested."""
+        self.status = status
+        """The HTTP status code received, or None when no response arrived."""
+        self.byte_range = byte_range
+        """The requested ``(start, stop)`` byte range, stop exclusive, or None for the whole object."""
+        self.attempts = attempts
+        """How many attempts were made."""
+
+
+class ModeError(LindiError, ValueError):
+    """The operation is not allowed in this mode (read-only file, file exists, ...)."""
+
+
+class UnsupportedError(LindiError, NotImplementedError):
+    """Valid input that hdmf_lindi does not handle (yet)."""
+
+
+class IndexingError(LindiError):
+    """An HDF5 object that cannot be referenced without copying its data."""
+
+
+class LindiWarning(UserWarning):
+    """Base class of the warnings hdmf_lindi emits."""

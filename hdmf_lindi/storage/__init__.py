@@ -1,0 +1,29 @@
+"""Bytes, reference maps and containers; never interprets Zarr metadata."""
+
+from .containers import Container, Mode, kind_from_suffix, open_container, sniff_kind
+from .dir_container import DirContainer
+from .fetcher import Fetcher
+from .json_container import JsonContainer
+from .refmap import RangeRef, ReferenceMap, encode_inline
+from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url
+from .tar_container import TarContainer
+
+__all__ = [
+    "ByteSource",
+    "Container",
+    "DirContainer",
+    "Fetcher",
+    "HttpSource",
+    "JsonContainer",
+    "LocalFileSource",
+    "Mode",
+    "RangeRef",
+    "ReferenceMap",
+    "RemoteOptions",
+    "TarContainer",
+    "encode_inline",
+    "is_url",
+    "kind_from_suffix",
+    "open_container",
+    "sniff_kind",
+]

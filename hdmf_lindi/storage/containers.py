@@ -1,0 +1,312 @@
+"""Container base class, open modes, and format sniffing (:func:`open_container`).
+
+A container holds one :class:`ReferenceMap` and knows where its bytes live: inline values, blobs
+inside the container (``./NAME`` references) and external files or URLs (through the fetcher).
+
+Contract of every container:
+
+* ``read_many(keys)`` returns the content of each key (``None`` for an absent key).
+* ``store_chunk(key, data)`` records chunk bytes: inline, or as a blob appended to the container.
+* ``flush()`` makes everything written so far durable and visible, atomically: a failure at any
+  point leaves the previous state of the file readable.
+* A read-only container raises :class:`~hdmf_lindi.errors.ModeError` on every write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from ..errors import ChunkRefError, FormatError, ModeError, UnsupportedError
+from .fetcher import Fetcher
+from .refmap import RangeRef, ReferenceMap
+from .sources import ByteSource, HttpSource, RemoteOptions, is_url
+
+__all__ = ["Container", "Mode", "open_container", "sniff_kind", "kind_from_suffix"]
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["r", "r+", "a", "w", "w-", "x"]
+"""h5py's open modes."""
+MODES: tuple[str, ...] = ("r", "r+", "a", "w", "w-", "x")
+
+Kind = Literal["json", "tar", "dir"]
+
+INLINE_MAX_BYTES = 1000
+"""Chunks smaller than this stay inline in tar/dir containers (lindi's threshold)."""
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class Container(ABC):
+    """A LINDI container: a reference map plus the place its blobs live."""
+
+    kind: ClassVar[Kind]
+    supports_blobs: ClassVar[bool] = False
+
+    def __init__(
+        self, location: str, refmap: ReferenceMap, fetcher: Fetcher, *, read_only: bool
+    ) -> None:
+        self.location = location
+        self.refmap = refmap
+        self.fetcher = fetcher
+        self.read_only = read_only
+        self.closed = False
+
+    # ------------------------------------------------------------------ reading
+    @abstractmethod
+    def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
+        """Map a ``./NAME`` reference to ``(source, start, stop)``."""
+
+    def _plan(self, key: str, ref: RangeRef) -> tuple[ByteSource | str, int, int]:
+        if ref.is_internal:
+            return self._resolve_internal(ref, key)
+        return ref.url, ref.offset, ref.offset + ref.length
+
+    def read_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Return the content of each key, ``None`` where the key is absent.
+
+        Raises
+        ------
+        ChunkRefError
+            If a reference points outside its target or at a missing blob.
+        RemoteReadError
+            If an HTTP read fails.
+        """
+        out: list[bytes | None] = [None] * len(keys)
+        plan: list[tuple[ByteSource | str, int, int]] = []
+        where: list[int] = []
+        for i, key in enumerate(keys):
+            value = self.refmap.get(key)
+            if isinstance(value, RangeRef):
+                plan.append(self._plan(key, value))
+                where.append(i)
+            else:
+                out[i] = value
+        if plan:
+            try:
+                results = self.fetcher.read_many(plan)
+            except ChunkRefError as exc:
+                raise ChunkRefError(
+                    f"Cannot read a chunk of {self.location}: {exc}", url=exc.url
+                ) from exc
+            for i, data in zip(where, results, strict=True):
+                out[i] = data
+        return out
+
+    def read(self, key: str) -> bytes | None:
+        """Return the content of one key, or ``None`` if absent."""
+        return self.read_many([key])[0]
+
+    # ------------------------------------------------------------------ writing
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ModeError(
+                f"{self.location} is open read-only; reopen it with mode 'r+' or 'a' to modify it."
+            )
+        if self.closed:
+            raise ModeError(f"{self.location} is closed.")
+
+    def store_chunk(self, key: str, data: bytes) -> None:
+        """Record chunk bytes: inline when small (or always, in JSON), else as a blob.
+
+        Raises
+        ------
+        ModeError
+            If the container is read-only or closed.
+        """
+        self._check_writable()
+        if self.supports_blobs and len(data) >= INLINE_MAX_BYTES:
+            name = self._write_blob(key, data)
+            self.refmap.set_range(key, "./" + name, 0, len(data))
+        else:
+            self.refmap.set_bytes(key, data)
+
+    def _write_blob(self, key: str, data: bytes) -> str:
+        """Write a blob for ``key`` and return its member name (without ``./``)."""
+        raise UnsupportedError(f"{type(self).__name__} does not store blobs.")
+
+    def set_metadata(self, key: str, obj: dict[str, Any]) -> None:
+        """Record a metadata object (``.zarray``, ``.zattrs``, ``.zgroup``).
+
+        Raises
+        ------
+        ModeError
+            If the container is read-only or closed.
+        """
+        self._check_writable()
+        self.refmap.set_json(key, obj)
+
+    def delete(self, key: str) -> None:
+        """Remove a key from the map (blobs it pointed at stay until the file is packed).
+
+        Raises
+        ------
+        ModeError
+            If the container is read-only or closed.
+        """
+        self._check_writable()
+        self.refmap.delete(key)
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Persist the reference map atomically (no-op when nothing changed)."""
+
+    def close(self) -> None:
+        """Flush (if writable) and release resources. Safe to call twice."""
+        if self.closed:
+            return
+        try:
+            if not self.read_only:
+                self.flush()
+        finally:
+            self.closed = True
+            self._release()
+            self.fetcher.close()
+
+    def _release(self) -> None:
+        """Release container-specific resources."""
+        return None
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def kind_from_suffix(location: str) -> Kind:
+    """Choose the form for a new file from its name: ``.json`` -> json, ``.d`` -> dir, else tar."""
+    name = location.rstrip("/")
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith(".d"):
+        return "dir"
+    return "tar"
+
+
+def sniff_kind(head: bytes, location: str) -> Kind:
+    """Detect the form from the first bytes of a file (at least 512 if the file is that large).
+
+    Raises
+    ------
+    UnsupportedError
+        If the bytes are an HDF5 signature (index the file with ``index_hdf5`` first).
+    FormatError
+        If the bytes are neither a ustar tar nor JSON.
+    """
+    if len(head) >= 512 and head[257:262] == b"ustar":
+        return "tar"
+    if head.lstrip()[:1] == b"{":
+        return "json"
+    if head.startswith(_HDF5_SIGNATURE):
+        raise UnsupportedError(
+            f"{location} is an HDF5 file, not a LINDI file. Index it first with "
+            "hdmf_lindi.index_hdf5(), which references its chunks without copying them."
+        )
+    raise FormatError(
+        f"{location} is not a LINDI file: it is neither a .lindi.tar archive (no ustar header) "
+        f"nor a .lindi.json document (starts with {head[:16]!r})."
+    )
+
+
+def _exists(location: str) -> bool:
+    return os.path.exists(location)
+
+
+def open_container(
+    location: str | os.PathLike[str],
+    mode: str = "r",
+    *,
+    options: RemoteOptions | None = None,
+    allow_local_paths: bool | None = None,
+) -> Container:
+    """Open or create a LINDI container with h5py's mode semantics.
+
+    Parameters
+    ----------
+    location
+        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
+    mode
+        ``r`` read-only, must exist; ``r+`` read/write, must exist; ``a`` read/write, create if
+        missing; ``w`` create, replacing an existing file when first flushed; ``w-``/``x``
+        create, fail if it exists.
+    options
+        HTTP tuning for remote files and remote references.
+    allow_local_paths
+        Whether references to local paths may be read. Defaults to True for local files and
+        False for documents fetched over HTTP.
+
+    Raises
+    ------
+    ModeError
+        For an unknown mode, a write mode on a URL, ``r``/``r+`` on a missing file, or
+        ``w-``/``x`` on an existing one.
+    FormatError
+        If the file is not a LINDI file.
+    RemoteReadError
+        If fetching a remote file fails.
+    """
+    from .dir_container import DirContainer
+    from .json_container import JsonContainer
+    from .tar_container import TarContainer
+
+    location = os.fspath(location)
+    if mode not in MODES:
+        raise ModeError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)} (as in h5py).")
+    remote = is_url(location)
+    if allow_local_paths is None:
+        allow_local_paths = not remote
+    if remote:
+        if mode != "r":
+            raise ModeError(
+                f"Cannot open {location} in mode {mode!r}: remote files are read-only. Use "
+                "mode 'r', or download the file first."
+            )
+        fetcher = Fetcher(allow_local=allow_local_paths, options=options)
+        return _open_remote(location, fetcher)
+    exists = _exists(location)
+    base_dir = os.path.dirname(os.path.abspath(location))
+    fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)
+    classes: dict[str, type[JsonContainer] | type[TarContainer] | type[DirContainer]] = {
+        "json": JsonContainer, "tar": TarContainer, "dir": DirContainer,
+    }
+    if mode in ("w-", "x") and exists:
+        raise ModeError(
+            f"Cannot create {location} in mode {mode!r}: it already exists. Use mode 'w' to "
+            "replace it or 'a' to modify it."
+        )
+    if mode in ("r", "r+") and not exists:
+        raise ModeError(
+            f"Cannot open {location} in mode {mode!r}: no such file or directory. Use mode 'w' "
+            "or 'a' to create it."
+        )
+    if mode in ("w", "w-", "x") or (mode == "a" and not exists):
+        return classes[kind_from_suffix(location)].create(location, fetcher)
+    if os.path.isdir(location):
+        kind: Kind = "dir"
+    else:
+        with open(location, "rb") as fh:
+            kind = sniff_kind(fh.read(512), location)
+    return classes[kind].open_local(location, fetcher, read_only=(mode == "r"))
+
+
+def _open_remote(url: str, fetcher: Fetcher) -> Container:
+    from .dir_container import DirContainer
+    from .json_container import JsonContainer
+    from .tar_container import TarContainer
+
+    if url.rstrip("/").endswith(".d"):
+        return DirContainer.open_remote(url, fetcher)
+    source = fetcher.source(url)
+    assert isinstance(source, HttpSource)
+    head, total = source.read_prefix(fetcher.options.initial_read_bytes)
+    kind = sniff_kind(head, url)
+    if kind == "tar":
+        return TarContainer.open_remote(url, fetcher, head, total)
+    if len(head) < total:
+        head += source.read_range(len(head), total)
+    return JsonContainer.from_bytes(url, head, fetcher)

@@ -1,0 +1,153 @@
+"""The ``.lindi.d`` container: a directory with ``lindi.json`` and ``blobs/<key>`` files.
+
+Blobs are written under new names (``.vN`` when a name is taken), never overwritten, and
+``lindi.json`` is replaced atomically, so a failure leaves the previous state readable. Creating
+over an existing directory (mode ``w``) builds the new directory beside it and swaps it in at
+the first ``flush``. A remote ``.lindi.d`` URL is read as ``URL/lindi.json`` plus ``URL/NAME``
+blobs (lindi cannot read directories remotely).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ..errors import ChunkRefError, FormatError
+from .atomic import atomic_write
+from .containers import Container
+from .fetcher import Fetcher
+from .json_container import _check_relative
+from .refmap import RangeRef, ReferenceMap
+from .sources import ByteSource, HttpSource, TransientFileSource, is_url
+
+__all__ = ["DirContainer"]
+
+JSON_NAME = "lindi.json"
+
+
+class DirContainer(Container):
+    """A ``.lindi.d`` directory (local read/write, or remote read-only)."""
+
+    kind = "dir"
+    supports_blobs = True
+
+    def __init__(
+        self, location: str, refmap: ReferenceMap, fetcher: Fetcher, *, read_only: bool
+    ) -> None:
+        super().__init__(location, refmap, fetcher, read_only=read_only)
+        self._root = location if is_url(location) else os.path.abspath(location)  # where files are written (a temp directory until published)
+        self._published = True
+
+    @classmethod
+    def create(cls, location: str, fetcher: Fetcher) -> DirContainer:
+        """Start a new, empty directory beside ``location``; it replaces it at the first flush."""
+        parent = os.path.dirname(os.path.abspath(location)) or "."
+        root = tempfile.mkdtemp(prefix="." + os.path.basename(location.rstrip("/")) + ".", dir=parent)
+        refmap = ReferenceMap({".zgroup": {"zarr_format": 2}}, source=location)
+        container = cls(location, refmap, fetcher, read_only=False)
+        container._root = root
+        container._published = False
+        return container
+
+    @classmethod
+    def open_local(cls, location: str, fetcher: Fetcher, *, read_only: bool) -> DirContainer:
+        """Open an existing local ``.lindi.d``.
+
+        Raises
+        ------
+        FormatError
+            If the directory has no ``lindi.json``.
+        ReferenceMapError
+            If ``lindi.json`` is not a valid document.
+        """
+        path = os.path.join(location, JSON_NAME)
+        if not os.path.isfile(path):
+            raise FormatError(
+                f"{location} is a directory without {JSON_NAME}; it is not a .lindi.d container."
+            )
+        with open(path, "rb") as fh:
+            refmap = ReferenceMap.from_json(fh.read(), source=path)
+        return cls(location, refmap, fetcher, read_only=read_only)
+
+    @classmethod
+    def open_remote(cls, url: str, fetcher: Fetcher) -> DirContainer:
+        """Open ``URL/lindi.json`` of a remote directory (read-only).
+
+        Raises
+        ------
+        RemoteReadError
+            If the document cannot be fetched.
+        ReferenceMapError
+            If it is not a valid document.
+        """
+        base = url.rstrip("/")
+        source = fetcher.source(f"{base}/{JSON_NAME}")
+        assert isinstance(source, HttpSource)
+        data, total = source.read_prefix(fetcher.options.initial_read_bytes)
+        if len(data) < total:
+            data += source.read_range(len(data), total)
+        return cls(base, ReferenceMap.from_json(data, source=source.name), fetcher, read_only=True)
+
+    def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
+        name = ref.url[2:]
+        _check_relative(name, self.location)
+        if is_url(self.location):
+            return f"{self.location}/{name}", ref.offset, ref.offset + ref.length
+        path = os.path.join(self._root, name)
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise ChunkRefError(
+                f"Chunk {key!r} of {self.location} refers to blob {name!r}, which does not exist. "
+                "The directory is incomplete (was a blob deleted or not copied?).",
+                url=path, key=key,
+            ) from None
+        if ref.offset + ref.length > size:
+            raise ChunkRefError(
+                f"Chunk {key!r} of {self.location} refers to bytes {ref.offset}-"
+                f"{ref.offset + ref.length} of blob {name!r}, which has only {size} bytes.",
+                url=path, key=key,
+            )
+        return TransientFileSource(path), ref.offset, ref.offset + ref.length
+
+    def _write_blob(self, key: str, data: bytes) -> str:
+        # docstring inherited
+        base = "blobs/" + key
+        name, version = base, 1
+        while os.path.exists(os.path.join(self._root, name)):
+            version += 1
+            name = f"{base}.v{version}"
+        path = os.path.join(self._root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "xb") as fh:
+            fh.write(data)
+        return name
+
+    def flush(self) -> None:
+        # docstring inherited
+        self._check_writable()
+        if self._published and not self.refmap.dirty:
+            return
+        atomic_write(os.path.join(self._root, JSON_NAME), self.refmap.to_json())
+        self.refmap.dirty = False
+        if not self._published:
+            self._publish()
+
+    def _publish(self) -> None:
+        """Move the temporary directory into place, replacing an existing one."""
+        old = None
+        if os.path.exists(self.location):
+            old = tempfile.mkdtemp(prefix=".old.", dir=os.path.dirname(os.path.abspath(self.location)))
+            os.rmdir(old)
+            os.replace(self.location, old)
+        os.replace(self._root, self.location)
+        self._root = self.location
+        self._published = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _release(self) -> None:
+        # docstring inherited
+        if not self._published:
+            shutil.rmtree(self._root, ignore_errors=True)

@@ -1,0 +1,351 @@
+"""The ``.lindi.tar`` container: reading, creating and crash-safe appending.
+
+Layout and compatibility with lindi 0.4.6 are in :mod:`.tar_layout`. Updates are crash-safe:
+
+* A new archive is built in a temporary file beside the target and moved over it by the first
+  ``flush`` (so mode ``w`` never destroys an existing file before the new one is complete).
+* Updating a published archive appends the new blobs, then a new ``lindi.json``, then a new
+  index, and commits by rewriting the 1024-byte entry pointer last. Old members are trashed
+  (renamed ``.trash/...`` and overwritten with ``-``) only after the commit, so a failure at any
+  point leaves the previous state readable; unindexed bytes past the last live member are
+  reclaimed by the next writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import string
+from collections.abc import Callable
+
+from ..errors import ChunkRefError, TarLayoutError
+from .atomic import temp_path_beside
+from .containers import Container
+from .fetcher import Fetcher
+from .refmap import RangeRef, ReferenceMap
+from .sources import ByteSource, HttpSource, LocalFileSource
+from .tar_layout import (
+    BLOCK,
+    ENTRY_NAME,
+    ENTRY_SIZE,
+    INDEX_NAME,
+    INITIAL_SLOT,
+    JSON_NAME,
+    Record,
+    encode_json,
+    encode_padded_json,
+    grown_slot,
+    make_header,
+    padded_size,
+    parse_padded_json,
+    parse_record,
+    trash_header,
+)
+
+__all__ = ["TarContainer"]
+
+logger = logging.getLogger(__name__)
+
+_TRAILER = bytes(2 * BLOCK)
+_HEAD_BYTES = BLOCK + ENTRY_SIZE
+_MAX_BLOB_NAME_BYTES = 100
+
+ReadFn = Callable[[int, int], bytes]
+
+
+def _slot_for(length: int) -> int:
+    """Slot for a JSON member appended to a published archive: 25% headroom, at least 8 KiB."""
+    return max(INITIAL_SLOT, padded_size(length + length // 4))
+
+
+def _load_layout(read: ReadFn, size: int, location: str) -> tuple[list[Record], ReferenceMap]:
+    if size < _HEAD_BYTES:
+        raise TarLayoutError(
+            f"{location} is {size} bytes long, too short for a .lindi.tar (at least "
+            f"{_HEAD_BYTES} bytes): the file is truncated."
+        )
+    head = read(0, _HEAD_BYTES)
+    if head[257:262] != b"ustar":
+        raise TarLayoutError(f"{location} has no ustar header; it is not a .lindi.tar archive.")
+    entry = parse_padded_json(head[BLOCK:_HEAD_BYTES], "The entry record (.tar_entry.json)", location)
+    if not isinstance(entry, dict) or "index" not in entry:
+        raise TarLayoutError(
+            f"The entry record of {location} has no 'index' pointer; the archive is not a "
+            ".lindi.tar or is corrupt."
+        )
+    index_record = parse_record(entry["index"], size, location)
+    if index_record["n"] != INDEX_NAME:
+        raise TarLayoutError(
+            f"The entry record of {location} points at {index_record['n']!r}, expected "
+            f"{INDEX_NAME!r}."
+        )
+    index = parse_padded_json(
+        read(index_record["d"], index_record["d"] + index_record["s"]), "The index", location
+    )
+    files = index.get("files") if isinstance(index, dict) else None
+    if not isinstance(files, list):
+        raise TarLayoutError(f"The index of {location} has no 'files' list; the archive is corrupt.")
+    records = [parse_record(obj, size, location) for obj in files]
+    by_name = {r["n"]: r for r in records}
+    entry_record = by_name.get(ENTRY_NAME)
+    if entry_record != Record(n=ENTRY_NAME, o=0, d=BLOCK, s=ENTRY_SIZE):
+        raise TarLayoutError(
+            f"The index of {location} lacks the record {{n: {ENTRY_NAME}, o: 0, d: 512, s: 1024}} "
+            f"(found {entry_record}); the archive is inconsistent."
+        )
+    if by_name.get(INDEX_NAME) != index_record:
+        raise TarLayoutError(
+            f"The index of {location} does not list itself as the entry record says "
+            f"({index_record}); the archive is inconsistent."
+        )
+    json_record = by_name.get(JSON_NAME)
+    if json_record is None:
+        raise TarLayoutError(f"{location} has no {JSON_NAME} member; it is not a .lindi.tar.")
+    data = read(json_record["d"], json_record["d"] + json_record["s"])
+    refmap = ReferenceMap.from_json(data, source=f"{location}/{JSON_NAME}")
+    return records, refmap
+
+
+class TarContainer(Container):
+    """A ``.lindi.tar`` archive (local read/write, or remote read-only)."""
+
+    kind = "tar"
+    supports_blobs = True
+
+    def __init__(
+        self,
+        location: str,
+        refmap: ReferenceMap,
+        fetcher: Fetcher,
+        records: list[Record],
+        source: ByteSource,
+        *,
+        read_only: bool,
+    ) -> None:
+        super().__init__(location, refmap, fetcher, read_only=read_only)
+        self._records = records
+        self._by_name = {r["n"]: r for r in records}
+        self._source = source
+        self._fd: int | None = None
+        self._path: str | None = None  # the file being written (a temp file until published)
+        self._published = True
+        self._end = 0  # where the next member header goes (the trailer starts here)
+        self._index_dirty = False
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open_local(cls, location: str, fetcher: Fetcher, *, read_only: bool) -> TarContainer:
+        """Open an existing local archive (read-only files can be read).
+
+        Raises
+        ------
+        TarLayoutError
+            If the archive is truncated or inconsistent.
+        ContainerPathError
+            If a member name escapes the archive.
+        """
+        source = LocalFileSource(location)
+        records, refmap = _load_layout(source.read_range, source.size(), location)
+        container = cls(location, refmap, fetcher, records, source, read_only=read_only)
+        if not read_only:
+            container._open_for_append(location)
+        return container
+
+    @classmethod
+    def open_remote(cls, url: str, fetcher: Fetcher, head: bytes, size: int) -> TarContainer:
+        """Open a remote archive whose first ``len(head)`` bytes were already fetched.
+
+        Raises
+        ------
+        TarLayoutError
+            If the archive is truncated or inconsistent.
+        RemoteReadError
+            If a range read fails.
+        """
+        source = fetcher.source(url)
+        assert isinstance(source, HttpSource)
+
+        def read(start: int, stop: int) -> bytes:
+            if stop <= len(head):
+                return head[start:stop]
+            return source.read_range(start, stop)
+
+        records, refmap = _load_layout(read, size, url)
+        return cls(url, refmap, fetcher, records, source, read_only=True)
+
+    @classmethod
+    def create(cls, location: str, fetcher: Fetcher) -> TarContainer:
+        """Start a new archive in a temporary file, laid out as lindi creates one."""
+        path = temp_path_beside(location)
+        refmap = ReferenceMap({".zgroup": {"zarr_format": 2}}, source=location)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        index_record = Record(n=INDEX_NAME, o=BLOCK + ENTRY_SIZE, d=2 * BLOCK + ENTRY_SIZE, s=INITIAL_SLOT)
+        records = [Record(n=ENTRY_NAME, o=0, d=BLOCK, s=ENTRY_SIZE), index_record]
+        json_o = index_record["d"] + INITIAL_SLOT
+        records.append(Record(n=JSON_NAME, o=json_o, d=json_o + BLOCK, s=INITIAL_SLOT))
+        blob = b"".join([
+            make_header(ENTRY_NAME, ENTRY_SIZE),
+            encode_padded_json({"index": index_record}, ENTRY_SIZE),
+            make_header(INDEX_NAME, INITIAL_SLOT),
+            encode_padded_json({"files": records}, INITIAL_SLOT),
+            make_header(JSON_NAME, INITIAL_SLOT),
+            encode_padded_json(refmap.to_dict(), INITIAL_SLOT),
+            _TRAILER,
+        ])
+        os.write(fd, blob)
+        source = LocalFileSource(path).open()
+        container = cls(location, refmap, fetcher, records, source, read_only=False)
+        container._fd = fd
+        container._path = path
+        container._published = False
+        container._end = json_o + BLOCK + INITIAL_SLOT
+        return container
+
+    def _open_for_append(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR)
+        self._path = path
+        self._end = max(r["d"] + padded_size(r["s"]) for r in self._records)
+        size = os.fstat(self._fd).st_size
+        if size != self._end + len(_TRAILER) or os.pread(self._fd, len(_TRAILER), self._end) != _TRAILER:
+            logger.warning(
+                "%s has %d unindexed bytes after its last member (an interrupted write?); "
+                "they will be overwritten by the next write.",
+                path, size - self._end - len(_TRAILER),
+            )
+
+    # ------------------------------------------------------------------ reading
+    def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
+        name = ref.url[2:]
+        record = self._by_name.get(name)
+        if record is None:
+            raise ChunkRefError(
+                f"Chunk {key!r} of {self.location} refers to member {name!r}, which is not in the "
+                "archive's index. The archive is incomplete.",
+                url=self.location, key=key,
+            )
+        if ref.offset + ref.length > record["s"]:
+            raise ChunkRefError(
+                f"Chunk {key!r} of {self.location} refers to bytes {ref.offset}-"
+                f"{ref.offset + ref.length} of member {name!r}, which has only {record['s']} bytes.",
+                url=self.location, key=key,
+            )
+        start = record["d"] + ref.offset
+        return self._source, start, start + ref.length
+
+    # ------------------------------------------------------------------ writing
+    def _write_at(self, offset: int, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, offset)
+            view = view[written:]
+            offset += written
+
+    def _append_member(self, name: str, data: bytes, size: int | None = None) -> Record:
+        """Append a member (``data`` padded to ``size`` must already be done by the caller)."""
+        size = len(data) if size is None else size
+        record = Record(n=name, o=self._end, d=self._end + BLOCK, s=size)
+        pad = padded_size(size) - len(data)
+        self._write_at(self._end, make_header(name, size) + data + bytes(pad) + _TRAILER)
+        self._end = record["d"] + padded_size(size)
+        self._records.append(record)
+        self._by_name[name] = record
+        return record
+
+    def _blob_name(self, key: str) -> str:
+        base = "blobs/" + key
+        if len(base.encode("utf-8")) > _MAX_BLOB_NAME_BYTES - 8:
+            base = "blobs/h/" + hashlib.sha1(key.encode("utf-8")).hexdigest()
+        name, version = base, 1
+        while name in self._by_name:
+            version += 1
+            name = f"{base}.v{version}"
+        return name
+
+    def _write_blob(self, key: str, data: bytes) -> str:
+        # docstring inherited
+        name = self._blob_name(key)
+        self._append_member(name, data)
+        self._index_dirty = True
+        return name
+
+    def flush(self) -> None:
+        # docstring inherited
+        self._check_writable()
+        if not (self.refmap.dirty or self._index_dirty or not self._published):
+            return
+        assert self._fd is not None and self._path is not None
+        doc = self.refmap.to_json()
+        old_json = self._by_name[JSON_NAME]
+        old_index = self._by_name[INDEX_NAME]
+        if not self._published:
+            self._flush_unpublished(doc, old_json, old_index)
+        else:
+            self._flush_published(doc, old_json, old_index)
+        self.refmap.dirty = False
+        self._index_dirty = False
+
+
+    def _flush_unpublished(self, data: bytes, old_json: Record, old_index: Record) -> None:
+        """First flush of a new archive: nobody can see the file, so rewrite in place."""
+        if len(data) <= old_json["s"]:
+            self._write_at(old_json["d"], data + b" " * (old_json["s"] - len(data)))
+        else:
+            self._records.remove(old_json)
+            slot = grown_slot(len(data))
+            self._append_member(JSON_NAME, data + b" " * (slot - len(data)))
+            self._trash(old_json)
+        index_data = encode_json({"files": self._records})
+        if len(index_data) <= old_index["s"]:
+            self._write_at(old_index["d"], index_data + b" " * (old_index["s"] - len(index_data)))
+        else:
+            self._relocate_index(old_index)
+        os.fsync(self._fd)  # type: ignore[arg-type]
+        os.replace(self._path, self.location)  # type: ignore[arg-type]
+        self._path = self.location
+        self._published = True
+
+    def _flush_published(self, data: bytes, old_json: Record, old_index: Record) -> None:
+        """Append-and-switch: the entry pointer rewrite is the commit point."""
+        self._records.remove(old_json)
+        slot = _slot_for(len(data))
+        self._append_member(JSON_NAME, data + b" " * (slot - len(data)))
+        self._relocate_index(old_index)
+        os.fsync(self._fd)  # type: ignore[arg-type]
+        self._trash(old_json)
+
+    def _relocate_index(self, old_index: Record) -> None:
+        self._records.remove(old_index)
+        placeholder = Record(n=INDEX_NAME, o=self._end, d=self._end + BLOCK, s=0)
+        self._records.append(placeholder)
+        length = len(encode_json({"files": self._records}))
+        slot = _slot_for(length + 64)
+        self._records.remove(placeholder)
+        del self._by_name[INDEX_NAME]
+        record = self._append_member(INDEX_NAME, bytes(slot))
+        self._write_at(record["d"], encode_padded_json({"files": self._records}, slot))
+        assert self._fd is not None
+        os.fsync(self._fd)
+        self._write_at(BLOCK, encode_padded_json({"index": record}, ENTRY_SIZE))
+        self._trash(old_index)
+
+    def _trash(self, record: Record) -> None:
+        """Rename a dead member to ``.trash/...`` and overwrite its data with ``-``."""
+        assert self._fd is not None
+        suffix = "".join(random.choices(string.ascii_lowercase, k=10))
+        header = os.pread(self._fd, BLOCK, record["o"])
+        self._write_at(record["o"], trash_header(header, f".trash/{record['n']}.{suffix}"))
+        self._write_at(record["d"], b"-" * record["s"])
+        if self._by_name.get(record["n"]) is record:
+            del self._by_name[record["n"]]
+
+    def _release(self) -> None:
+        # docstring inherited
+        self._source.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if not self._published and self._path is not None and os.path.exists(self._path):
+            os.unlink(self._path)
