@@ -18,6 +18,7 @@ __all__ = [
     "LindiWarning",
     "MetadataError",
     "ModeError",
+    "NodeExistsError",
     "NodeNotFoundError",
     "ReferenceMapError",
     "RemoteReadError",
@@ -56,6 +57,10 @@ class NodeNotFoundError(LindiError, KeyError):
     def __str__(self) -> str:
         # KeyError would repr() the message and wrap it in quotes.
         return str(self.args[0]) if self.args else ""
+
+
+class NodeExistsError(LindiError, ValueError):
+    """A group, dataset or link of that name already exists."""
 
 
 class ChunkRefError(LindiError, ValueError):

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 
 from ..errors import ChunkRefError, FormatError
-from .atomic import atomic_write
+from .atomic import atomic_write, default_file_mode
 from .containers import Container
 from .fetcher import Fetcher
 from .json_container import _check_relative
@@ -44,6 +44,7 @@ class DirContainer(Container):
         """Start a new, empty directory beside ``location``; it replaces it at the first flush."""
         parent = os.path.dirname(os.path.abspath(location)) or "."
         root = tempfile.mkdtemp(prefix="." + os.path.basename(location.rstrip("/")) + ".", dir=parent)
+        os.chmod(root, default_file_mode(location, directory=True))
         refmap = ReferenceMap({".zgroup": {"zarr_format": 2}}, source=location)
         container = cls(location, refmap, fetcher, read_only=False)
         container._root = root

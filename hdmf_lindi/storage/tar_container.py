@@ -21,7 +21,7 @@ import string
 from collections.abc import Callable
 
 from ..errors import ChunkRefError, TarLayoutError
-from .atomic import temp_path_beside
+from .atomic import default_file_mode, temp_path_beside
 from .containers import Container
 from .fetcher import Fetcher
 from .refmap import RangeRef, ReferenceMap
@@ -181,6 +181,7 @@ class TarContainer(Container):
         path = temp_path_beside(location)
         refmap = ReferenceMap({".zgroup": {"zarr_format": 2}}, source=location)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        os.fchmod(fd, default_file_mode(location))
         index_record = Record(n=INDEX_NAME, o=BLOCK + ENTRY_SIZE, d=2 * BLOCK + ENTRY_SIZE, s=INITIAL_SLOT)
         records = [Record(n=ENTRY_NAME, o=0, d=BLOCK, s=ENTRY_SIZE), index_record]
         json_o = index_record["d"] + INITIAL_SLOT

@@ -1,0 +1,162 @@
+"""Attribute values <-> JSON, as LINDI stores them in ``.zattrs`` (lindi-format.md §5.1). No I/O.
+
+Encoding follows lindi exactly (non-finite floats as ``"NaN"``/``"Infinity"``/``"-Infinity"``,
+bytes as UTF-8 text, references as ``_REFERENCE`` objects). Decoding follows lindi too, but
+keeps booleans as booleans and reads ``[]`` as an empty float64 array.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import MetadataError, UnsupportedError
+from .references import Reference, is_reference_json
+
+__all__ = ["ANNOTATION_KEYS", "decode_attr", "encode_attr"]
+
+ANNOTATION_KEYS = frozenset(
+    {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK"}
+)
+"""Reserved ``.zattrs`` keys, hidden from user-visible attributes."""
+
+_NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _encode_float(x: float) -> float | str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return x
+
+
+def _encode_scalar(value: Any, name: str) -> Any:
+    if isinstance(value, Reference):
+        return value.to_json()
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return _encode_float(float(value))
+    if isinstance(value, str | np.str_):
+        return str(value)
+    if isinstance(value, bytes | np.bytes_):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedError(
+                f"Attribute {name!r}: bytes that are not UTF-8 cannot be stored in LINDI JSON."
+            ) from exc
+    raise UnsupportedError(
+        f"Attribute {name!r} has a value of type {type(value).__name__}, which LINDI cannot store "
+        "(use numbers, bools, strings, bytes, references or arrays of those)."
+    )
+
+
+def encode_attr(value: Any, name: str = "") -> Any:
+    """Return the JSON form of an attribute value.
+
+    Raises
+    ------
+    UnsupportedError
+        For None, complex numbers, dicts, compound arrays, mixed lists, non-UTF-8 bytes, or a
+        scalar string equal to ``NaN``/``Infinity``/``-Infinity`` (reserved for floats).
+    """
+    if isinstance(value, list | tuple):
+        if any(isinstance(v, Reference) for v in value):
+            raise UnsupportedError(
+                f"Attribute {name!r}: lists of references are not supported in LINDI attributes."
+            )
+        try:
+            value = np.asarray(value)
+        except ValueError as exc:
+            raise UnsupportedError(f"Attribute {name!r}: ragged lists are not supported.") from exc
+        if value.dtype.kind == "O":
+            raise UnsupportedError(
+                f"Attribute {name!r}: a list mixing types is not supported; use one type."
+            )
+    if isinstance(value, np.ndarray):
+        if value.dtype.fields is not None or value.dtype.kind == "c":
+            raise UnsupportedError(
+                f"Attribute {name!r} has dtype {value.dtype}; compound and complex attributes "
+                "are not supported."
+            )
+        if value.ndim == 0:
+            return encode_attr(value[()], name)
+        return _encode_nested(value.tolist(), name)
+    if isinstance(value, str | np.str_) and str(value) in _NONFINITE_TEXT:
+        raise UnsupportedError(
+            f"Attribute {name!r}: the string {str(value)!r} is reserved for non-finite floats in "
+            "LINDI and would read back as a float."
+        )
+    if isinstance(value, complex | np.complexfloating):
+        raise UnsupportedError(f"Attribute {name!r}: complex values are not supported.")
+    return _encode_scalar(value, name)
+
+
+def _encode_nested(items: list[Any], name: str) -> list[Any]:
+    return [_encode_nested(v, name) if isinstance(v, list) else _encode_scalar(v, name) for v in items]
+
+
+def _decode_nonfinite(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return _NONFINITE_TEXT.get(obj, obj)
+    if isinstance(obj, list):
+        return [_decode_nonfinite(v) for v in obj]
+    return obj
+
+
+def _flatten(obj: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in obj:
+        out.extend(_flatten(v) if isinstance(v, list) else [v])
+    return out
+
+
+def decode_attr(obj: Any, name: str = "") -> Any:
+    """Return the value of a JSON attribute: numpy scalars and arrays, str, or Reference.
+
+    Raises
+    ------
+    MetadataError
+        For JSON objects other than ``_REFERENCE`` and for lists mixing strings and numbers.
+    """
+    if is_reference_json(obj):
+        return Reference.from_json(obj, where=f" in attribute {name!r}")
+    if isinstance(obj, bool):
+        return np.bool_(obj)
+    if isinstance(obj, int):
+        return np.int64(obj) if -(2**63) <= obj < 2**63 else np.uint64(obj)
+    if isinstance(obj, float):
+        return np.float64(obj)
+    if isinstance(obj, str):
+        value = _NONFINITE_TEXT.get(obj)
+        return obj if value is None else np.float64(value)
+    if isinstance(obj, list):
+        return _decode_list(obj, name)
+    raise MetadataError(f"Attribute {name!r} holds a JSON {type(obj).__name__}, which LINDI does not define.")
+
+
+def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
+    flat = _flatten(obj)
+    if not flat:
+        return np.asarray(obj, dtype=np.float64)
+    if all(isinstance(v, str) for v in flat):
+        if all(v in _NONFINITE_TEXT for v in flat):
+            return np.asarray(_decode_nonfinite(obj), dtype=np.float64)
+        return np.asarray(obj, dtype=object)
+    if all(isinstance(v, bool) for v in flat):
+        return np.asarray(obj, dtype=bool)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        return np.asarray(obj, dtype=np.int64 if all(-(2**63) <= v < 2**63 for v in flat) else np.uint64)
+    if all(isinstance(v, int | float) and not isinstance(v, bool) or v in _NONFINITE_TEXT for v in flat):
+        return np.asarray(_decode_nonfinite(obj), dtype=np.float64)
+    if all(is_reference_json(v) for v in flat):
+        out = np.empty(len(flat), dtype=object)
+        out[:] = [Reference.from_json(v) for v in flat]
+        return out
+    raise MetadataError(f"Attribute {name!r} is a list mixing types ({obj!r:.80}); LINDI does not define it.")

@@ -1,0 +1,147 @@
+"""Codec configurations and the chunk codec pipeline (numcodecs, Zarr v2 semantics). No I/O.
+
+Zarr v2 applies ``filters`` in order and then the ``compressor`` on encode, and the reverse on
+decode. Object arrays (strings, references, compounds) carry the ``json2`` filter with exactly
+the configuration lindi writes, so that lindi (zarr 2 + numcodecs) reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import numcodecs
+import numpy as np
+from numcodecs.abc import Codec
+
+from ..errors import MetadataError, UnsupportedError
+
+__all__ = [
+    "JSON2_CONFIG",
+    "Pipeline",
+    "codec_from_compression",
+    "get_codec",
+]
+
+JSON2_CONFIG: dict[str, Any] = {
+    "id": "json2",
+    "encoding": "utf-8",
+    "skipkeys": False,
+    "ensure_ascii": True,
+    "check_circular": True,
+    "allow_nan": True,
+    "sort_keys": True,
+    "indent": None,
+    "separators": [",", ":"],
+    "strict": True,
+}
+"""The ``json2`` filter configuration of every ``|O`` array (lindi-format.md §3.3)."""
+
+
+@lru_cache(maxsize=256)
+def _codec_from_json(config_json: str) -> Codec:
+    config = json.loads(config_json)
+    try:
+        return numcodecs.get_codec(config)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnsupportedError(
+            f"No numcodecs codec for {config}: {exc}. Install the package that provides it."
+        ) from exc
+
+
+def get_codec(config: Any, *, where: str = "") -> Codec:
+    """Return the (cached) numcodecs codec for a JSON configuration.
+
+    Raises
+    ------
+    MetadataError
+        If the configuration is not an object with a string ``id``.
+    UnsupportedError
+        If numcodecs has no codec for it.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("id"), str):
+        raise MetadataError(f"Codec configuration {config!r}{where} needs a string 'id'.")
+    return _codec_from_json(json.dumps(config, sort_keys=True))
+
+
+def codec_from_compression(compression: Any, compression_opts: Any = None) -> Codec | None:
+    """Map h5py-style ``compression`` arguments (or a numcodecs codec) to a codec.
+
+    ``"gzip"`` -> GZip (level ``compression_opts`` or 4, as h5py), ``"zlib"`` -> Zlib,
+    ``"blosc"``, ``"zstd"``, ``"lz4"`` -> those codecs with default settings, an integer 0-9 ->
+    GZip at that level, a ``Codec`` -> itself, None -> no compression.
+
+    Raises
+    ------
+    UnsupportedError
+        For an unknown name (``"lzf"`` and ``"szip"`` have no numcodecs codec).
+    """
+    if compression is None:
+        return None
+    if isinstance(compression, Codec):
+        return compression
+    if isinstance(compression, int) and not isinstance(compression, bool):
+        return numcodecs.GZip(level=compression)
+    level = 4 if compression_opts is None else int(compression_opts)
+    if compression == "gzip":
+        return numcodecs.GZip(level=level)
+    if compression == "zlib":
+        return numcodecs.Zlib(level=level)
+    if compression == "blosc":
+        return numcodecs.Blosc()
+    if compression == "zstd":
+        return numcodecs.Zstd(level=3 if compression_opts is None else int(compression_opts))
+    if compression == "lz4":
+        return numcodecs.LZ4()
+    raise UnsupportedError(
+        f"Unknown compression {compression!r}; use 'gzip', 'zlib', 'blosc', 'zstd', 'lz4', a "
+        "gzip level 0-9, or a numcodecs codec instance."
+    )
+
+
+class Pipeline:
+    """The filters + compressor of one array, as numcodecs codecs.
+
+    For object arrays the ``json2`` filter (always first) is handled by :mod:`.objects`, which
+    produces exactly the bytes numcodecs would; ``codecs`` then holds only the byte codecs.
+
+    Parameters
+    ----------
+    compressor
+        The ``compressor`` configuration of ``.zarray`` (or None).
+    filters
+        The ``filters`` list of ``.zarray`` (or None).
+    """
+
+    __slots__ = ("codecs", "has_codecs", "is_object")
+
+    def __init__(self, compressor: Any, filters: Any, *, where: str = "") -> None:
+        if filters is not None and not isinstance(filters, list):
+            raise MetadataError(f"'filters'{where} must be a list or null, got {filters!r}.")
+        configs = list(filters or [])
+        if compressor is not None:
+            configs.append(compressor)
+        self.is_object = bool(configs) and isinstance(configs[0], dict) and configs[0].get("id") in (
+            "json2", "json"
+        )
+        if self.is_object:
+            configs = configs[1:]
+        self.codecs: tuple[Codec, ...] = tuple(get_codec(c, where=where) for c in configs)
+        self.has_codecs = bool(self.codecs)
+
+    def decode(self, data: bytes) -> Any:
+        """Decode stored chunk bytes down to the raw buffer (JSON text for object arrays)."""
+        out: Any = data
+        for codec in reversed(self.codecs):
+            out = codec.decode(out)
+        return out
+
+    def encode(self, raw: Any) -> bytes:
+        """Encode a raw chunk buffer (C-ordered array bytes, or JSON text) to stored bytes."""
+        out: Any = raw
+        for codec in self.codecs:
+            out = codec.encode(out)
+        if isinstance(out, np.ndarray):
+            return out.tobytes()
+        return bytes(out)

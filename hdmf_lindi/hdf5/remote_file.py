@@ -1,0 +1,72 @@
+"""A read-only, block-cached file object over a byte source, for h5py on remote files."""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+
+from ..storage.sources import ByteSource
+
+__all__ = ["BlockCachedFile"]
+
+BLOCK_BYTES = 1 << 20  # 1 MiB aligned blocks
+MAX_BLOCKS = 64
+
+
+class BlockCachedFile(io.RawIOBase):
+    """A seekable binary file reading aligned blocks of ``source`` and caching them (LRU).
+
+    Parameters
+    ----------
+    source
+        Where the bytes come from.
+    block_bytes
+        Size of one aligned read, in bytes. Defaults to 1 MiB.
+    """
+
+    def __init__(self, source: ByteSource, *, block_bytes: int = BLOCK_BYTES) -> None:
+        super().__init__()
+        self._source = source
+        self._size = source.size()
+        self._pos = 0
+        self._block = block_bytes
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _block_data(self, index: int) -> bytes:
+        data = self._blocks.get(index)
+        if data is None:
+            start = index * self._block
+            data = self._source.read_range(start, min(start + self._block, self._size))
+            self._blocks[index] = data
+            if len(self._blocks) > MAX_BLOCKS:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(index)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), max(0, self._size - self._pos))
+        done = 0
+        while done < want:
+            index, within = divmod(self._pos + done, self._block)
+            data = self._block_data(index)
+            n = min(want - done, len(data) - within)
+            view[done:done + n] = data[within:within + n]
+            done += n
+        self._pos += done
+        return done

@@ -1,0 +1,793 @@
+"""File, Group, Dataset and attributes: an h5py-flavoured object model over a LINDI container.
+
+Behaviour follows h5py (modes, ``KeyError`` for missing names, ``[()]`` for scalars, ``attrs``,
+``visititems``, soft links and object references) without inheriting from it. This module is the
+only place that knows how nodes are laid out in the reference map.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedError
+from ..format.attrs import ANNOTATION_KEYS, decode_attr, encode_attr
+from ..format.dtypes import compound_from_annotation, ref_dtype, string_dtype
+from ..format.references import ExternalLink, Reference, SoftLink
+from ..format.zarr_v2 import ArrayMeta
+from ..storage.containers import Container, open_container
+from ..storage.refmap import ReferenceMap
+from ..storage.sources import RemoteOptions
+from .array import ArrayEngine, ChunkCache
+from .create import plan_dataset
+from .index import NodeIndex
+from .selection import normalize_selection
+
+__all__ = ["AttributeManager", "Dataset", "File", "Group", "HardLink"]
+
+logger = logging.getLogger(__name__)
+
+
+class HardLink:
+    """What ``get(name, getlink=True)`` returns for an ordinary (hard-linked) member."""
+
+    def __repr__(self) -> str:
+        return "HardLink()"
+
+
+def _join(parent: str, name: str) -> str:
+    name = name.strip("/")
+    return f"{parent}/{name}" if parent else name
+
+
+def _normpath(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts)
+
+
+class _FileState:
+    """What all nodes of one open file share."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.refmap: ReferenceMap = container.refmap
+        self.index = NodeIndex(container.refmap)
+        self.cache = ChunkCache()
+        self.engines: dict[str, ArrayEngine] = {}
+        self.external: Any = None  # hdf5.external.ExternalFiles, created on first use
+
+    def zattrs(self, path: str) -> dict[str, Any]:
+        value = self.refmap.get_json(_join(path, ".zattrs"))
+        return value if isinstance(value, dict) else {}
+
+    def soft_link_target(self, path: str) -> str | None:
+        if path and self.index.kind(path) == "group":
+            link = self.zattrs(path).get("_SOFT_LINK")
+            if isinstance(link, dict) and isinstance(link.get("path"), str):
+                return str(link["path"])
+        return None
+
+    def check_writable(self) -> None:
+        self.container._check_writable()
+
+
+class AttributeManager:
+    """The ``attrs`` of a group or dataset, like h5py's: a mutable mapping of name -> value."""
+
+    def __init__(self, state: _FileState, path: str) -> None:
+        self._state = state
+        self._path = path
+
+    def _raw(self) -> dict[str, Any]:
+        return self._state.zattrs(self._path)
+
+    def _visible(self) -> dict[str, Any]:
+        return {k: v for k, v in self._raw().items() if k not in ANNOTATION_KEYS}
+
+    def __getitem__(self, name: str) -> Any:
+        raw = self._visible()
+        if name not in raw:
+            raise NodeNotFoundError(
+                f"Attribute {name!r} does not exist on '/{self._path}' (attributes: {sorted(raw)[:20]})."
+            )
+        return decode_attr(raw[name], name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the attribute value, or ``default`` if absent."""
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._state.check_writable()
+        if name in ANNOTATION_KEYS:
+            raise UnsupportedError(f"Attribute name {name!r} is reserved by the LINDI format.")
+        encoded = encode_attr(value, name)
+        raw = dict(self._raw())
+        raw[name] = encoded
+        self._state.container.set_metadata(_join(self._path, ".zattrs"), raw)
+
+    def create(self, name: str, data: Any, shape: Any = None, dtype: Any = None) -> None:
+        """Create an attribute (h5py's signature; ``shape`` and ``dtype`` reshape/cast data)."""
+        value = np.asarray(data, dtype=dtype) if dtype is not None else data
+        if shape is not None:
+            value = np.reshape(value, shape)
+        self[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        self._state.check_writable()
+        raw = dict(self._raw())
+        if name not in raw or name in ANNOTATION_KEYS:
+            raise NodeNotFoundError(f"Attribute {name!r} does not exist on '/{self._path}'.")
+        del raw[name]
+        self._state.container.set_metadata(_join(self._path, ".zattrs"), raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._visible()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._visible())
+
+    def __len__(self) -> int:
+        return len(self._visible())
+
+    def keys(self) -> list[str]:
+        """Return the attribute names."""
+        return list(self._visible())
+
+    def values(self) -> list[Any]:
+        """Return the decoded attribute values."""
+        return [decode_attr(v, k) for k, v in self._visible().items()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        """Return ``(name, value)`` pairs."""
+        return [(k, decode_attr(v, k)) for k, v in self._visible().items()]
+
+    def __repr__(self) -> str:
+        return f"<Attributes of '/{self._path}' ({len(self)} members)>"
+
+
+class _Node:
+    def __init__(self, state: _FileState, path: str) -> None:
+        self._state = state
+        self._path = path
+
+    @property
+    def name(self) -> str:
+        """Absolute path of the node."""
+        return "/" + self._path
+
+    @property
+    def attrs(self) -> AttributeManager:
+        """The node's attributes."""
+        return AttributeManager(self._state, self._path)
+
+    @property
+    def file(self) -> File:
+        """The file the node belongs to."""
+        return self._state.file  # type: ignore[attr-defined]
+
+    @property
+    def parent(self) -> Group:
+        """The group that holds the node."""
+        return Group(self._state, self._path.rpartition("/")[0])
+
+    @property
+    def ref(self) -> Reference:
+        """An object reference to this node (uses ``object_id`` attributes when present)."""
+        own = self._state.zattrs(self._path).get("object_id")
+        root = self._state.zattrs("").get("object_id")
+        return Reference(
+            path=self.name,
+            object_id=own if isinstance(own, str) else None,
+            source_object_id=root if isinstance(root, str) else None,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Node) and other._state is self._state and other._path == self._path
+
+    def __hash__(self) -> int:
+        return hash((id(self._state), self._path))
+
+
+class Group(_Node):
+    """A group: a container of groups, datasets and links."""
+
+    # ------------------------------------------------------------------ lookup
+    def _resolve(self, name: str, *, follow_last: bool = True) -> str:
+        """Return the store path of ``name`` relative to this group, following soft links."""
+        base = "" if name.startswith("/") else self._path
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        current = base
+        for i, part in enumerate(parts):
+            current = _normpath(_join(current, part)) if part == ".." else _join(current, part)
+            if self._state.index.kind(current) is None:
+                raise NodeNotFoundError(
+                    f"Unable to open '{name}' in '{self.name}': '/{current}' does not exist."
+                )
+            last = i == len(parts) - 1
+            if last and not follow_last:
+                break
+            for _ in range(32):
+                target = self._state.soft_link_target(current)
+                if target is None:
+                    break
+                resolved = _normpath(target)
+                if self._state.index.kind(resolved) is None:
+                    raise NodeNotFoundError(
+                        f"Soft link '/{current}' points to {target!r}, which does not exist "
+                        "(dangling link)."
+                    )
+                current = resolved
+        return current
+
+    def _node(self, path: str) -> Group | Dataset:
+        if self._state.index.kind(path) == "array":
+            return Dataset(self._state, path)
+        return Group(self._state, path)
+
+    def __getitem__(self, name: str | Reference) -> Group | Dataset:
+        if isinstance(name, Reference):
+            return self._deref(name)
+        return self._node(self._resolve(name))
+
+    def _deref(self, ref: Reference) -> Group | Dataset:
+        path = _normpath(ref.path)
+        if self._state.index.kind(path) is None and path != "":
+            raise NodeNotFoundError(f"Reference target {ref.path!r} does not exist in this file.")
+        if ref.object_id is not None:
+            actual = self._state.zattrs(path).get("object_id")
+            if actual is not None and actual != ref.object_id:
+                raise NodeNotFoundError(
+                    f"Reference to {ref.path!r} expects object_id {ref.object_id!r}, but the object "
+                    f"there has {actual!r}; the reference is stale."
+                )
+        return self._node(path)
+
+    def get(self, name: str, default: Any = None, getclass: bool = False, getlink: bool = False) -> Any:
+        """Return the member ``name`` or ``default``; with ``getlink``, the link object instead.
+
+        With ``getlink=True`` the result is a :class:`SoftLink` or :class:`HardLink`; with
+        ``getclass=True`` the class of the object (or link) instead of the object.
+        """
+        try:
+            path = self._resolve(name, follow_last=not getlink)
+        except KeyError:
+            return default
+        if getlink:
+            target = self._state.soft_link_target(path)
+            link: Any = SoftLink(target) if target is not None else HardLink()
+            return type(link) if getclass else link
+        node = self._node(path)
+        return type(node) if getclass else node
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self._resolve(name)
+        except KeyError:
+            return False
+        return True
+
+    def keys(self) -> list[str]:
+        """Return member names, sorted (as h5py lists them by default)."""
+        return self._state.index.children(self._path)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def values(self) -> list[Group | Dataset]:
+        """Return the members (soft links resolved)."""
+        return [self[k] for k in self.keys()]
+
+    def items(self) -> list[tuple[str, Group | Dataset]]:
+        """Return ``(name, member)`` pairs (soft links resolved)."""
+        return [(k, self[k]) for k in self.keys()]
+
+    def visititems(self, func: Callable[[str, Group | Dataset], Any]) -> Any:
+        """Call ``func(relative_name, node)`` for every object below this group, recursively.
+
+        Soft links are not followed (as in h5py). Returning a non-None value stops the walk and
+        returns it.
+        """
+        stack = [(k, _join(self._path, k)) for k in reversed(self.keys())]
+        while stack:
+            rel, path = stack.pop()
+            if self._state.soft_link_target(path) is not None:
+                continue
+            node = self._node(path)
+            result = func(rel, node)
+            if result is not None:
+                return result
+            if isinstance(node, Group):
+                stack.extend((f"{rel}/{k}", _join(path, k)) for k in reversed(node.keys()))
+        return None
+
+    def visit(self, func: Callable[[str], Any]) -> Any:
+        """Call ``func(relative_name)`` for every object below this group (see visititems)."""
+        return self.visititems(lambda name, _node: func(name))
+
+    # ------------------------------------------------------------------ creation
+    def _new_path(self, name: str) -> str:
+        self._state.check_writable()
+        if not name or name == "/":
+            raise ValueError("A name is required.")
+        base = "" if name.startswith("/") else self._path
+        path = _normpath(_join(base, name))
+        if self._state.index.kind(path) is not None:
+            raise NodeExistsError(f"Unable to create '{name}' in '{self.name}': '/{path}' already exists.")
+        parent = path.rpartition("/")[0]
+        if parent:
+            kind = self._state.index.kind(parent)
+            if kind == "array":
+                raise NodeExistsError(f"Unable to create '/{path}': '/{parent}' is a dataset.")
+            if kind is None:
+                Group(self._state, "").create_group(parent)
+            elif self._state.soft_link_target(parent) is not None:
+                raise UnsupportedError(f"Cannot create '/{path}' below the soft link '/{parent}'.")
+        return path
+
+    def create_group(self, name: str, track_order: bool | None = None) -> Group:
+        """Create a group (and missing intermediate groups).
+
+        Raises
+        ------
+        NodeExistsError
+            If the name is taken.
+        ModeError
+            If the file is read-only.
+        """
+        path = self._new_path(name)
+        self._state.container.set_metadata(_join(path, ".zgroup"), {"zarr_format": 2})
+        self._state.index.add(path, "group")
+        return Group(self._state, path)
+
+    def require_group(self, name: str) -> Group:
+        """Open the group ``name``, creating it if missing.
+
+        Raises
+        ------
+        NodeExistsError
+            If ``name`` exists and is a dataset.
+        """
+        if name in self:
+            node = self[name]
+            if not isinstance(node, Group):
+                raise NodeExistsError(f"'{node.name}' exists and is not a group.")
+            return node
+        return self.create_group(name)
+
+    def create_dataset(
+        self,
+        name: str,
+        shape: Any = None,
+        dtype: Any = None,
+        data: Any = None,
+        *,
+        chunks: Any = None,
+        compression: Any = None,
+        compression_opts: Any = None,
+        compressor: Any = None,
+        shuffle: bool = False,
+        fillvalue: Any = None,
+        maxshape: Any = None,
+        **kwargs: Any,
+    ) -> Dataset:
+        """Create a dataset (h5py's arguments; ``compressor`` takes a numcodecs codec).
+
+        ``maxshape`` is accepted for compatibility (every LINDI dataset can be resized with
+        :meth:`Dataset.resize`). Other h5py keywords such as ``track_times`` are accepted and
+        ignored when they do not change the data.
+
+        Raises
+        ------
+        NodeExistsError
+            If the name is taken.
+        ModeError
+            If the file is read-only.
+        UnsupportedError
+            For dtypes or compression LINDI cannot store.
+        """
+        ignored = set(kwargs) - {"track_times", "track_order", "fletcher32", "scaleoffset", "dcpl", "allow_unknown_filter"}
+        if ignored:
+            raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(ignored)}.")
+        path = self._new_path(name)
+        plan = plan_dataset(
+            shape=shape, dtype=dtype, data=data, chunks=chunks, compression=compression,
+            compression_opts=compression_opts, compressor=compressor, shuffle=shuffle,
+            fillvalue=fillvalue,
+        )
+        container = self._state.container
+        container.set_metadata(_join(path, ".zarray"), plan.zarray)
+        if plan.zattrs:
+            container.set_metadata(_join(path, ".zattrs"), plan.zattrs)
+        self._state.index.add(path, "array")
+        ds = Dataset(self._state, path)
+        if plan.data is not None and plan.data.size:
+            engine = ds._engine()
+            engine.write(normalize_selection((), engine.meta.shape), plan.data)
+        return ds
+
+    def require_dataset(self, name: str, shape: Any, dtype: Any, exact: bool = False, **kwargs: Any) -> Dataset:
+        """Open dataset ``name`` if it exists with a compatible shape and dtype, else create it.
+
+        Raises
+        ------
+        NodeExistsError
+            If ``name`` exists with another shape or dtype, or is a group.
+        """
+        if name in self:
+            node = self[name]
+            if not isinstance(node, Dataset):
+                raise NodeExistsError(f"'{node.name}' exists and is not a dataset.")
+            if tuple(node.shape) != tuple(np.atleast_1d(shape)) and tuple(node.shape) != tuple(shape or ()):
+                raise NodeExistsError(f"'{node.name}' exists with shape {node.shape}, not {shape}.")
+            if exact and np.dtype(dtype) != node.dtype:
+                raise NodeExistsError(f"'{node.name}' exists with dtype {node.dtype}, not {dtype}.")
+            return node
+        return self.create_dataset(name, shape=shape, dtype=dtype, **kwargs)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if isinstance(value, SoftLink):
+            path = self._new_path(name)
+            container = self._state.container
+            container.set_metadata(_join(path, ".zgroup"), {"zarr_format": 2})
+            container.set_metadata(_join(path, ".zattrs"), {"_SOFT_LINK": {"path": value.path}})
+            self._state.index.add(path, "group")
+        elif isinstance(value, ExternalLink):
+            raise UnsupportedError(
+                f"Cannot create external link '{name}': LINDI files written by hdmf_lindi do not "
+                "support external links yet."
+            )
+        elif isinstance(value, Group | Dataset):
+            raise UnsupportedError(
+                f"Cannot hard-link '{value.name}' as '{name}': LINDI has no hard links; use a "
+                "SoftLink instead."
+            )
+        else:
+            self.create_dataset(name, data=value)
+
+    def __delitem__(self, name: str) -> None:
+        self._state.check_writable()
+        path = self._resolve(name, follow_last=False)
+        prefix = path + "/"
+        for key in [k for k in self._state.refmap if k.startswith(prefix)]:
+            self._state.container.delete(key)
+            self._state.cache.discard(key)
+        self._state.index.remove(path)
+        self._state.engines = {p: e for p, e in self._state.engines.items() if p != path and not p.startswith(prefix)}
+
+    def __repr__(self) -> str:
+        return f'<LINDI group "{self.name}" ({len(self)} members)>'
+
+
+class Dataset(_Node):
+    """A dataset: a lazily read, chunked array (or a scalar)."""
+
+    def _engine(self) -> ArrayEngine:
+        engine = self._state.engines.get(self._path)
+        if engine is None:
+            meta = ArrayMeta.from_dict(
+                self._state.refmap.get_json(_join(self._path, ".zarray")),
+                where=f"'/{self._path}' of {self._state.container.location}",
+            )
+            engine = ArrayEngine(self._state.container, self._path, meta, self._presented_dtype(meta), self._state.cache)
+            self._state.engines[self._path] = engine
+        return engine
+
+    def _presented_dtype(self, meta: ArrayMeta) -> np.dtype[Any]:
+        zattrs = self._state.zattrs(self._path)
+        if "_COMPOUND_DTYPE" in zattrs:
+            return compound_from_annotation(zattrs["_COMPOUND_DTYPE"], where=self.name)
+        if meta.dtype.kind != "O":
+            return meta.dtype
+        if self._is_reference(meta):
+            return ref_dtype
+        return string_dtype()
+
+    def _is_reference(self, meta: ArrayMeta) -> bool:
+        """Object arrays hold strings or references; peek at the first stored element."""
+        if int(np.prod(meta.shape)) == 0:
+            return False
+        data = self._state.container.read(_join(self._path, ".".join("0" * len(meta.chunks))) if meta.chunks else "0")
+        if data is None:
+            return False
+        text = meta.pipeline.decode(data)
+        return b'"_REFERENCE"' in bytes(text[:4096])
+
+    @property
+    def _scalar(self) -> bool:
+        return bool(self._state.zattrs(self._path).get("_SCALAR"))
+
+    @property
+    def _external(self) -> dict[str, Any] | None:
+        link = self._state.zattrs(self._path).get("_EXTERNAL_ARRAY_LINK")
+        if isinstance(link, dict) and link.get("link_type") == "hdf5_dataset":
+            return link
+        return None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The dataset's shape (``()`` for scalars)."""
+        return () if self._scalar else self._engine().meta.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The element dtype (``string_dtype()`` for strings, ``ref_dtype`` for references)."""
+        return self._engine().dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the data in memory, in bytes."""
+        return self.size * self.dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        """The chunk shape (None for scalars)."""
+        return None if self._scalar else self._engine().meta.chunks
+
+    @property
+    def maxshape(self) -> tuple[int | None, ...]:
+        """Every LINDI dataset is resizable along every axis."""
+        return tuple(None for _ in self.shape)
+
+    @property
+    def compression(self) -> str | None:
+        """The compressor's codec id (``"gzip"``, ``"zlib"``, ``"blosc"`` ...) or None."""
+        meta = self._engine().meta
+        if meta.compressor is not None:
+            return str(meta.compressor.get("id"))
+        for f in meta.filters or []:
+            if f.get("id") in ("zlib", "gzip", "blosc", "zstd", "lz4"):
+                return str(f["id"])
+        return None
+
+    @property
+    def compression_opts(self) -> Any:
+        """The compression level when the codec has one."""
+        meta = self._engine().meta
+        codec = meta.compressor or next(
+            (f for f in meta.filters or [] if f.get("id") in ("zlib", "gzip", "zstd")), None
+        )
+        return None if codec is None else codec.get("level", codec.get("clevel"))
+
+    @property
+    def compressor(self) -> dict[str, Any] | None:
+        """The ``compressor`` configuration of ``.zarray``."""
+        return self._engine().meta.compressor
+
+    @property
+    def filters(self) -> list[dict[str, Any]] | None:
+        """The ``filters`` list of ``.zarray``."""
+        return self._engine().meta.filters
+
+    @property
+    def shuffle(self) -> bool:
+        """Whether the shuffle filter is applied."""
+        return any(f.get("id") == "shuffle" for f in self.filters or [])
+
+    @property
+    def fillvalue(self) -> Any:
+        """The fill value of unwritten chunks."""
+        return self._engine().meta.fill_value
+
+    def __len__(self) -> int:
+        if self._scalar:
+            raise TypeError("Attempt to take len() of a scalar dataset.")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, key: Any) -> Any:
+        engine = self._engine()
+        if isinstance(key, str) or (isinstance(key, tuple) and key and isinstance(key[0], str)):
+            return self._field(key)
+        if self._scalar:
+            if key == () or key is Ellipsis:
+                value = engine.read(normalize_selection((), engine.meta.shape))[0]
+                return value if key == () else np.asarray(value)
+            raise ValueError(f"Illegal slicing argument {key!r} for scalar dataspace; use ds[()].")
+        if self._external is not None:
+            return self._read_external(key)
+        return engine.read(normalize_selection(key, engine.meta.shape))
+
+    def _field(self, key: Any) -> Any:
+        names = [key] if isinstance(key, str) else [k for k in key if isinstance(k, str)]
+        rest = key[len(names):] if isinstance(key, tuple) else ()
+        data = self[rest if rest else ()] if not self._scalar else self[()]
+        if len(names) == 1:
+            return data[names[0]]
+        return data[names]
+
+    def _read_external(self, key: Any) -> Any:
+        from ..hdf5.external import ExternalFiles  # lazy: h5py lives in hdf5/
+
+        if self._state.external is None:
+            self._state.external = ExternalFiles(self._state.container.fetcher)
+        link = self._external
+        assert link is not None
+        return self._state.external.read(str(link["url"]), str(link["name"]), key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._state.check_writable()
+        engine = self._engine()
+        if self._scalar:
+            if key not in ((), Ellipsis):
+                raise ValueError(f"Illegal slicing argument {key!r} for scalar dataspace; use ds[()] = v.")
+            key = ()
+            value = np.reshape(np.asarray(value, dtype=object) if engine.dtype.kind == "O" else np.asarray(value), (1,))
+        if self._external is not None:
+            raise UnsupportedError(f"'{self.name}' links to an HDF5 dataset and cannot be written.")
+        engine.write(normalize_selection(key, engine.meta.shape), value)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        arr = np.asarray(self[()] if self._scalar else self[...])
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def read_direct(self, dest: np.ndarray[Any, Any], source_sel: Any = None, dest_sel: Any = None) -> None:
+        """Read into an existing array (h5py's signature)."""
+        dest[() if dest_sel is None else dest_sel] = self[() if source_sel is None else source_sel]
+
+    def resize(self, size: int | tuple[int, ...], axis: int | None = None) -> None:
+        """Change the shape; chunks wholly outside the new shape are removed.
+
+        Raises
+        ------
+        ModeError
+            If the file is read-only.
+        TypeError
+            For scalar datasets.
+        """
+        self._state.check_writable()
+        if self._scalar:
+            raise TypeError("Scalar datasets cannot be resized.")
+        engine = self._engine()
+        shape = list(engine.meta.shape)
+        if axis is not None:
+            shape[axis] = int(size)  # type: ignore[arg-type]
+        else:
+            shape = [int(s) for s in np.atleast_1d(size)]
+        if len(shape) != len(engine.meta.shape):
+            raise TypeError(f"New shape {shape} must have {len(engine.meta.shape)} dimensions.")
+        zarray = engine.meta.to_dict()
+        zarray["shape"] = shape
+        grid = [-(-s // c) for s, c in zip(shape, engine.meta.chunks, strict=True)]
+        prefix = self._path + "/"
+        for key in [k for k in self._state.refmap if k.startswith(prefix) and not k[len(prefix):].startswith(".")]:
+            index = [int(x) for x in key[len(prefix):].split(".")]
+            if any(i >= g for i, g in zip(index, grid, strict=True)):
+                self._state.container.delete(key)
+            self._state.cache.discard(key)
+        self._state.container.set_metadata(_join(self._path, ".zarray"), zarray)
+        self._state.engines.pop(self._path, None)
+
+    def __repr__(self) -> str:
+        return f'<LINDI dataset "{self.name}": shape {self.shape}, type "{self.dtype.str}">'
+
+
+class File(Group):
+    """An open LINDI file (``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``; local path or URL).
+
+    Parameters
+    ----------
+    location
+        Path or http(s) URL, or an in-memory :class:`~hdmf_lindi.storage.ReferenceMap`.
+    mode
+        h5py's modes: ``r`` (default), ``r+``, ``a``, ``w``, ``w-``/``x``.
+    options
+        HTTP tuning for remote files.
+    allow_local_paths
+        Whether references to local files may be read (default: yes for local files, no for
+        remote ones).
+
+    Raises
+    ------
+    ModeError
+        For a bad mode, a missing file in ``r``/``r+``, or an existing one in ``w-``/``x``.
+    FormatError
+        If the file is not a LINDI file.
+    RemoteReadError
+        If fetching a remote file fails.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | ReferenceMap,
+        mode: str = "r",
+        *,
+        options: RemoteOptions | None = None,
+        allow_local_paths: bool | None = None,
+    ) -> None:
+        if isinstance(location, ReferenceMap):
+            from ..storage.memory_container import MemoryContainer
+
+            container: Container = MemoryContainer(location, allow_local_paths=allow_local_paths)
+        else:
+            container = open_container(location, mode, options=options, allow_local_paths=allow_local_paths)
+        state = _FileState(container)
+        state.file = self  # type: ignore[attr-defined]
+        super().__init__(state, "")
+
+    @property
+    def filename(self) -> str:
+        """The path or URL the file was opened from."""
+        return self._state.container.location
+
+    @property
+    def mode(self) -> str:
+        """``'r'`` for read-only files, ``'r+'`` otherwise (as h5py reports it)."""
+        return "r" if self._state.container.read_only else "r+"
+
+    @property
+    def container(self) -> Container:
+        """The storage container under this file."""
+        return self._state.container
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file was closed."""
+        return self._state.container.closed
+
+    def flush(self) -> None:
+        """Write pending changes to disk (atomically).
+
+        Raises
+        ------
+        ModeError
+            If the file is read-only.
+        """
+        self._state.container.flush()
+
+    def close(self) -> None:
+        """Flush pending changes (writable files) and release resources."""
+        if self._state.external is not None:
+            self._state.external.close()
+        self._state.container.close()
+
+    def __enter__(self) -> File:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None and not self._state.container.read_only:
+            # Do not publish a half-written state: release without flushing.
+            container = self._state.container
+            container.read_only = True
+            container.close()
+            return
+        self.close()
+
+    def __bool__(self) -> bool:
+        return not self.closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"mode {self.mode}"
+        return f'<LINDI file "{self.filename}" ({state})>'
