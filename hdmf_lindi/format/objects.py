@@ -26,8 +26,10 @@ def element_to_json(value: Any) -> Any:
         return bytes(value).decode("utf-8")
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.void | tuple):
-        return [element_to_json(v) for v in tuple(value)]
+    if isinstance(value, np.void):
+        return [element_to_json(v) for v in value.tolist()]
+    if isinstance(value, tuple):
+        return [element_to_json(v) for v in value]
     return value
 
 
