@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job on a bundled example: install hdmf-lindi into .venv, then create, read and print
+# LINDI files (the seed's two examples, tutorials/01 and 02) in a scratch directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+.venv/bin/python tutorials/01_create_and_read.py "$out"
+.venv/bin/python tutorials/02_large_array_tar.py "$out"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run them all: lint, type check, the test suite (which
+# includes the lindi 0.4.6 interop tests in their own venv, the tutorials and the docs build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+# lindi 0.4.6 needs zarr 2: it gets its own virtual environment (.venv-lindi).
+.venv/bin/python tests/interop/lindi_env.py
+.venv/bin/ruff check .
+.venv/bin/mypy
+.venv/bin/python -m pytest -n 2 -q "$@"
