@@ -8,6 +8,7 @@ keeps booleans as booleans and reads ``[]`` as an empty float64 array.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -71,11 +72,13 @@ def encode_attr(value: Any, name: str = "") -> Any:
             raise UnsupportedError(
                 f"Attribute {name!r}: lists of references are not supported in LINDI attributes."
             )
+        kinds = {_list_item_kind(v) for v in _leaves(value)}
         try:
             value = np.asarray(value)
         except ValueError as exc:
             raise UnsupportedError(f"Attribute {name!r}: ragged lists are not supported.") from exc
-        if value.dtype.kind == "O":
+        # np.asarray would silently turn [1, "a"] into strings and [True, 2] into ints
+        if value.dtype.kind == "O" or len(kinds) > 1:
             raise UnsupportedError(
                 f"Attribute {name!r}: a list mixing types is not supported; use one type."
             )
@@ -96,6 +99,26 @@ def encode_attr(value: Any, name: str = "") -> Any:
     if isinstance(value, complex | np.complexfloating):
         raise UnsupportedError(f"Attribute {name!r}: complex values are not supported.")
     return _encode_scalar(value, name)
+
+
+def _leaves(items: Any) -> Iterator[Any]:
+    for v in items:
+        if isinstance(v, list | tuple):
+            yield from _leaves(v)
+        elif isinstance(v, np.ndarray):
+            yield from v.reshape(-1).tolist()
+        else:
+            yield v
+
+
+def _list_item_kind(value: Any) -> str:
+    if isinstance(value, str | bytes | np.str_ | np.bytes_):
+        return "text"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    return type(value).__name__
 
 
 def _encode_nested(items: list[Any], name: str) -> list[Any]:

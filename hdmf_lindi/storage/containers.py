@@ -19,6 +19,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from ..errors import ChunkRefError, FormatError, ModeError, UnsupportedError
 from .fetcher import Fetcher
@@ -303,6 +304,12 @@ def _open_remote(url: str, fetcher: Fetcher) -> Container:
         return DirContainer.open_remote(url, fetcher)
     source = fetcher.source(url)
     assert isinstance(source, HttpSource)
+    if urlsplit(url).path.endswith(".json"):
+        # A JSON document is needed whole: one plain GET, whatever its size.
+        data = source.read_all()
+        if sniff_kind(data[:512], url) == "json":
+            return JsonContainer.from_bytes(url, data, fetcher)
+        return TarContainer.open_remote(url, fetcher, data, len(data))
     head, total = source.read_prefix(fetcher.options.initial_read_bytes)
     kind = sniff_kind(head, url)
     if kind == "tar":

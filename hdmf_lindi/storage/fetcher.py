@@ -15,11 +15,14 @@ from collections.abc import Sequence
 import requests
 
 from ..errors import ChunkRefError
+from .ranges import plan_reads
 from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url
 
 __all__ = ["Fetcher", "ReadRequest"]
 
 logger = logging.getLogger(__name__)
+
+LOCAL_MAX_GAP_BYTES = 4096  # merge local reads separated by tar headers and padding
 
 ReadRequest = tuple["str | ByteSource", int, int]
 """``(url, path or source, start, stop)`` with ``stop`` exclusive."""
@@ -120,10 +123,28 @@ class Fetcher:
         RemoteReadError
             If an HTTP read fails.
         """
-        out = []
-        for target, start, stop in requests_:
+        out: list[bytes] = [b""] * len(requests_)
+        groups: dict[int, tuple[ByteSource, list[int]]] = {}
+        for i, (target, _start, _stop) in enumerate(requests_):
             src = self.source(target) if isinstance(target, str) else target
-            out.append(src.read_range(start, stop))
+            groups.setdefault(id(src), (src, []))[1].append(i)
+        for src, indices in groups.values():
+            if len(indices) == 1:
+                _, start, stop = requests_[indices[0]]
+                out[indices[0]] = src.read_range(start, stop)
+                continue
+            ranges = [(requests_[i][1], requests_[i][2]) for i in indices]
+            remote = isinstance(src, HttpSource)
+            plan = plan_reads(
+                ranges,
+                max_gap_bytes=self.options.max_gap_bytes if remote else LOCAL_MAX_GAP_BYTES,
+                max_request_bytes=self.options.max_request_bytes,
+            )
+            for merged in plan:
+                data = memoryview(src.read_range(merged.start, merged.stop))
+                for m in merged.members:
+                    start, stop = ranges[m]
+                    out[indices[m]] = data[start - merged.start:stop - merged.start]  # type: ignore[call-overload]
         return out
 
     def close(self) -> None:

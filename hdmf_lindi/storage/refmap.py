@@ -180,6 +180,9 @@ class ReferenceMap:
         )
 
     def _check_value(self, key: str, value: Any) -> None:
+        kind = type(value)
+        if (kind is str or kind is dict) and type(key) is str and key[:1] != "/":
+            return  # hot path: inline values
         if not isinstance(key, str) or key.startswith("/"):
             raise ReferenceMapError(
                 f"Store key {key!r}{_where(self.source)} is invalid: keys are strings without "

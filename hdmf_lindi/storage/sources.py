@@ -44,6 +44,10 @@ class RemoteOptions:
     """Connect and read timeout of one request, in seconds. Defaults to 30."""
     initial_read_bytes: int = 1 << 20  # 1 MiB
     """How many leading bytes to fetch when opening a remote LINDI file. Defaults to 1 MiB."""
+    max_gap_bytes: int = 1 << 20  # 1 MiB
+    """Ranges of one URL closer than this are fetched in one request. Defaults to 1 MiB."""
+    max_request_bytes: int = 64 << 20  # 64 MiB
+    """Merged requests never grow beyond this (one larger range is not split). Defaults to 64 MiB."""
 
 
 class ByteSource(Protocol):
@@ -282,6 +286,28 @@ class HttpSource:
             )
         self._size = total
         return body, total
+
+    def read_all(self) -> bytes:
+        """Return the whole resource with one plain GET.
+
+        Raises
+        ------
+        RemoteReadError
+            On an error status or a body shorter than ``Content-Length``.
+        """
+        response = self._get({}, None)
+        self._raise_for_status(response, None)
+        body = response.content
+        expected = response.headers.get("Content-Length")
+        if expected is not None and int(expected) != len(body):
+            raise RemoteReadError(
+                f"Cannot read {self.name}: expected {expected} bytes, got {len(body)} "
+                "(truncated response).",
+                url=self.name,
+                status=response.status_code,
+            )
+        self._size = len(body)
+        return body
 
     def size(self) -> int:
         # docstring inherited

@@ -36,7 +36,6 @@ from .tar_layout import (
     Record,
     encode_json,
     encode_padded_json,
-    grown_slot,
     make_header,
     padded_size,
     parse_padded_json,
@@ -51,6 +50,7 @@ logger = logging.getLogger(__name__)
 _TRAILER = bytes(2 * BLOCK)
 _HEAD_BYTES = BLOCK + ENTRY_SIZE
 _MAX_BLOB_NAME_BYTES = 100
+_READ_AHEAD_BYTES = 8 << 20  # 8 MiB: remote opens fetch index + lindi.json in one request
 
 ReadFn = Callable[[int, int], bytes]
 
@@ -167,10 +167,17 @@ class TarContainer(Container):
         source = fetcher.source(url)
         assert isinstance(source, HttpSource)
 
+        buffers = [(0, head)]
+
         def read(start: int, stop: int) -> bytes:
-            if stop <= len(head):
-                return head[start:stop]
-            return source.read_range(start, stop)
+            for base, buf in buffers:
+                if base <= start and stop <= base + len(buf):
+                    return buf[start - base:stop - base]
+            # Read ahead: our writers put lindi.json right after the index, at the end.
+            ahead = min(size - len(_TRAILER), start + _READ_AHEAD_BYTES)
+            buf = source.read_range(start, max(stop, ahead))
+            buffers.append((start, buf))
+            return buf[:stop - start]
 
         records, refmap = _load_layout(read, size, url)
         return cls(url, refmap, fetcher, records, source, read_only=True)
@@ -278,58 +285,59 @@ class TarContainer(Container):
         if not (self.refmap.dirty or self._index_dirty or not self._published):
             return
         assert self._fd is not None and self._path is not None
-        doc = self.refmap.to_json()
+        data = self.refmap.to_json()
         old_json = self._by_name[JSON_NAME]
         old_index = self._by_name[INDEX_NAME]
+        if self._published or not self._rewrite_in_place(data, old_json, old_index):
+            self._append_tail(data, old_json, old_index)
         if not self._published:
-            self._flush_unpublished(doc, old_json, old_index)
-        else:
-            self._flush_published(doc, old_json, old_index)
+            os.fsync(self._fd)
+            os.replace(self._path, self.location)
+            self._path = self.location
+            self._published = True
         self.refmap.dirty = False
         self._index_dirty = False
 
-
-    def _flush_unpublished(self, data: bytes, old_json: Record, old_index: Record) -> None:
-        """First flush of a new archive: nobody can see the file, so rewrite in place."""
-        if len(data) <= old_json["s"]:
-            self._write_at(old_json["d"], data + b" " * (old_json["s"] - len(data)))
-        else:
-            self._records.remove(old_json)
-            slot = grown_slot(len(data))
-            self._append_member(JSON_NAME, data + b" " * (slot - len(data)))
-            self._trash(old_json)
+    def _rewrite_in_place(self, data: bytes, old_json: Record, old_index: Record) -> bool:
+        """First flush of a new archive (nobody can see it): reuse lindi's initial slots if they fit."""
         index_data = encode_json({"files": self._records})
-        if len(index_data) <= old_index["s"]:
-            self._write_at(old_index["d"], index_data + b" " * (old_index["s"] - len(index_data)))
-        else:
-            self._relocate_index(old_index)
-        os.fsync(self._fd)  # type: ignore[arg-type]
-        os.replace(self._path, self.location)  # type: ignore[arg-type]
-        self._path = self.location
-        self._published = True
+        if len(data) > old_json["s"] or len(index_data) > old_index["s"]:
+            return False
+        self._write_at(old_json["d"], data + b" " * (old_json["s"] - len(data)))
+        self._write_at(old_index["d"], index_data + b" " * (old_index["s"] - len(index_data)))
+        return True
 
-    def _flush_published(self, data: bytes, old_json: Record, old_index: Record) -> None:
-        """Append-and-switch: the entry pointer rewrite is the commit point."""
-        self._records.remove(old_json)
-        slot = _slot_for(len(data))
-        self._append_member(JSON_NAME, data + b" " * (slot - len(data)))
-        self._relocate_index(old_index)
-        os.fsync(self._fd)  # type: ignore[arg-type]
-        self._trash(old_json)
+    def _append_tail(self, data: bytes, old_json: Record, old_index: Record) -> None:
+        """Append a new index followed by the new ``lindi.json``, then commit via the entry.
 
-    def _relocate_index(self, old_index: Record) -> None:
-        self._records.remove(old_index)
-        placeholder = Record(n=INDEX_NAME, o=self._end, d=self._end + BLOCK, s=0)
-        self._records.append(placeholder)
-        length = len(encode_json({"files": self._records}))
-        slot = _slot_for(length + 64)
-        self._records.remove(placeholder)
-        del self._by_name[INDEX_NAME]
-        record = self._append_member(INDEX_NAME, bytes(slot))
-        self._write_at(record["d"], encode_padded_json({"files": self._records}, slot))
+        The index comes first so that a remote reader that has the entry can fetch the index
+        and the document in one range request. The 1024-byte entry rewrite is the commit point;
+        the old members are trashed only after it.
+        """
         assert self._fd is not None
+        live = [r for r in self._records if r is not old_json and r is not old_index]
+        big = 1 << 50  # over-estimates the digits of the two new records
+        probe = live + [Record(n=INDEX_NAME, o=big, d=big, s=big), Record(n=JSON_NAME, o=big, d=big, s=big)]
+        index_slot = _slot_for(len(encode_json({"files": probe})))
+        json_slot = _slot_for(len(data))
+        index_record = Record(n=INDEX_NAME, o=self._end, d=self._end + BLOCK, s=index_slot)
+        json_o = index_record["d"] + index_slot
+        json_record = Record(n=JSON_NAME, o=json_o, d=json_o + BLOCK, s=json_slot)
+        records = live + [index_record, json_record]
+        self._write_at(self._end, b"".join([
+            make_header(INDEX_NAME, index_slot),
+            encode_padded_json({"files": records}, index_slot),
+            make_header(JSON_NAME, json_slot),
+            data + b" " * (json_slot - len(data)),
+            _TRAILER,
+        ]))
+        self._end = json_record["d"] + json_slot
+        self._records = records
+        self._by_name = {r["n"]: r for r in records}
         os.fsync(self._fd)
-        self._write_at(BLOCK, encode_padded_json({"index": record}, ENTRY_SIZE))
+        self._write_at(BLOCK, encode_padded_json({"index": index_record}, ENTRY_SIZE))
+        os.fsync(self._fd)
+        self._trash(old_json)
         self._trash(old_index)
 
     def _trash(self, record: Record) -> None:
@@ -339,8 +347,6 @@ class TarContainer(Container):
         header = os.pread(self._fd, BLOCK, record["o"])
         self._write_at(record["o"], trash_header(header, f".trash/{record['n']}.{suffix}"))
         self._write_at(record["d"], b"-" * record["s"])
-        if self._by_name.get(record["n"]) is record:
-            del self._by_name[record["n"]]
 
     def _release(self) -> None:
         # docstring inherited

@@ -68,7 +68,7 @@ class ChunkCache:
     def put(self, key: str, arr: np.ndarray[Any, Any]) -> None:
         """Cache a decoded chunk (made read-only)."""
         cost = self._cost(arr)
-        if cost > self.max_bytes // 4:
+        if cost > self.max_bytes // 4 or self.max_bytes == 0:
             return
         self.discard(key)
         arr.flags.writeable = False
@@ -117,6 +117,8 @@ class ArrayEngine:
         self.cache = cache
         self._prefix = path + "/" if path else ""
         self._chunk_nbytes = int(np.prod(meta.chunks)) * meta.dtype.itemsize
+        self.plain = False
+        """Whether the array is an ordinary chunked array (not scalar, not an external link)."""
 
     # ------------------------------------------------------------------ decoding
     def _fill_chunk(self) -> np.ndarray[Any, Any]:
@@ -187,8 +189,48 @@ class ArrayEngine:
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
         chunks = self._chunks([p.index for p in parts])
         for part, chunk in zip(parts, chunks, strict=True):
-            out[part.out] = chunk[part.local]
+            local, int_axes = _keep_list_axis_in_place(part.local)
+            values = chunk[local]
+            out[part.out] = np.squeeze(values, axis=int_axes) if int_axes else values
         return out
+
+    def read_within_chunk(self, key: Any) -> Any:
+        """Fast path for a basic selection inside one chunk; None when it does not apply.
+
+        Handles a tuple of ints and step-1 slices (one per axis) that touches a single chunk,
+        the common "small slice" case, without building a selection plan.
+        """
+        shape = self.meta.shape
+        chunks = self.meta.chunks
+        if type(key) is not tuple:
+            key = (key,)
+        if len(key) != len(shape):
+            return None
+        local: list[Any] = []
+        index: list[int] = []
+        for k, n, c in zip(key, shape, chunks):  # noqa: B905 - lengths checked above
+            if type(k) is slice:
+                if k.step is not None and k.step != 1:
+                    return None
+                start, stop, _ = k.indices(n)
+                if stop <= start:
+                    return None
+                ci = start // c
+                if (stop - 1) // c != ci:
+                    return None
+                local.append(slice(start - ci * c, stop - ci * c))
+            elif type(k) is int:
+                if k < 0:
+                    k += n
+                if not 0 <= k < n:
+                    return None
+                ci = k // c
+                local.append(k - ci * c)
+            else:
+                return None
+            index.append(ci)
+        chunk = self._chunks([tuple(index)])[0]
+        return chunk[tuple(local)].copy()
 
     # ------------------------------------------------------------------ writing
     def _encode(self, chunk: np.ndarray[Any, Any]) -> bytes:
@@ -209,10 +251,28 @@ class ArrayEngine:
                 chunk = self._fill_chunk()
             else:
                 chunk = existing[part.index].copy()
-            chunk[part.local] = data[part.out]
+            local, int_axes = _keep_list_axis_in_place(part.local)
+            values = data[part.out]
+            chunk[local] = np.expand_dims(values, int_axes) if int_axes else values
             key = self._prefix + chunk_key(part.index)
             self.container.store_chunk(key, self._encode(chunk))
             self.cache.discard(key)
+
+    def clear_outside(self, index: tuple[int, ...], shape: tuple[int, ...]) -> None:
+        """Reset the elements of chunk ``index`` that lie outside ``shape`` to the fill value.
+
+        Used when a dataset shrinks, so that growing it again shows the fill value (as in h5py)
+        rather than the old data still stored in the edge chunk.
+        """
+        key = self._prefix + chunk_key(index)
+        old = self._chunks([index])[0]
+        inside = tuple(
+            slice(0, max(0, min(c, s - i * c))) for i, c, s in zip(index, self.meta.chunks, shape, strict=True)
+        )
+        chunk = self._fill_chunk()
+        chunk[inside] = old[inside]
+        self.container.store_chunk(key, self._encode(chunk))
+        self.cache.discard(key)
 
     def coerce(self, value: Any, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         """Convert user data to an array of the dataset dtype broadcast to ``shape``."""
@@ -234,6 +294,20 @@ class ArrayEngine:
                 arr = np.vectorize(_to_text, otypes=[object])(arr) if arr.size else arr
             return np.broadcast_to(arr, shape)
         return np.broadcast_to(np.asarray(value, dtype=self.meta.dtype), shape)
+
+
+def _keep_list_axis_in_place(local: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """Turn integer selectors into length-1 slices when an index list is present.
+
+    NumPy moves the axis of an index list to the front when it is separated from an integer
+    index by a slice (``a[0, :, [1, 3]]``); h5py keeps it in place. With the integers as
+    length-1 slices the list is the only advanced index, so its axis stays where it is; the
+    caller drops (or adds) the length-1 axes returned as the second item.
+    """
+    if not any(isinstance(sel, np.ndarray) for sel in local):
+        return local, ()
+    int_axes = tuple(i for i, sel in enumerate(local) if isinstance(sel, int))
+    return tuple(slice(sel, sel + 1) if isinstance(sel, int) else sel for sel in local), int_axes
 
 
 def _to_text(value: Any) -> Any:

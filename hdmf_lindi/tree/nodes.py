@@ -22,7 +22,7 @@ from ..format.zarr_v2 import ArrayMeta
 from ..storage.containers import Container, open_container
 from ..storage.refmap import ReferenceMap
 from ..storage.sources import RemoteOptions
-from .array import ArrayEngine, ChunkCache
+from .array import CHUNK_CACHE_BYTES, ArrayEngine, ChunkCache
 from .create import plan_dataset
 from .index import NodeIndex
 from .selection import normalize_selection
@@ -60,11 +60,11 @@ def _normpath(path: str) -> str:
 class _FileState:
     """What all nodes of one open file share."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, chunk_cache_bytes: int) -> None:
         self.container = container
         self.refmap: ReferenceMap = container.refmap
         self.index = NodeIndex(container.refmap)
-        self.cache = ChunkCache()
+        self.cache = ChunkCache(chunk_cache_bytes)
         self.engines: dict[str, ArrayEngine] = {}
         self.external: Any = None  # hdf5.external.ExternalFiles, created on first use
 
@@ -293,13 +293,13 @@ class Group(_Node):
     def __len__(self) -> int:
         return len(self.keys())
 
-    def values(self) -> list[Group | Dataset]:
-        """Return the members (soft links resolved)."""
-        return [self[k] for k in self.keys()]
+    def values(self) -> list[Group | Dataset | None]:
+        """Return the members (soft links resolved; None for a dangling link, as in h5py)."""
+        return [self.get(k) for k in self.keys()]
 
-    def items(self) -> list[tuple[str, Group | Dataset]]:
-        """Return ``(name, member)`` pairs (soft links resolved)."""
-        return [(k, self[k]) for k in self.keys()]
+    def items(self) -> list[tuple[str, Group | Dataset | None]]:
+        """Return ``(name, member)`` pairs (soft links resolved; None for a dangling link)."""
+        return [(k, self.get(k)) for k in self.keys()]
 
     def visititems(self, func: Callable[[str, Group | Dataset], Any]) -> Any:
         """Call ``func(relative_name, node)`` for every object below this group, recursively.
@@ -489,6 +489,7 @@ class Dataset(_Node):
                 where=f"'/{self._path}' of {self._state.container.location}",
             )
             engine = ArrayEngine(self._state.container, self._path, meta, self._presented_dtype(meta), self._state.cache)
+            engine.plain = not self._scalar and self._external is None
             self._state.engines[self._path] = engine
         return engine
 
@@ -609,16 +610,23 @@ class Dataset(_Node):
 
     def __getitem__(self, key: Any) -> Any:
         engine = self._engine()
+        if engine.plain:
+            value = engine.read_within_chunk(key)
+            if value is not None:
+                return value
         if isinstance(key, str) or (isinstance(key, tuple) and key and isinstance(key[0], str)):
             return self._field(key)
         if self._scalar:
             if key == () or key is Ellipsis:
-                value = engine.read(normalize_selection((), engine.meta.shape))[0]
-                return value if key == () else np.asarray(value)
+                one = engine.read(normalize_selection((), engine.meta.shape))
+                # h5py: ds[()] gives the element, ds[...] a 0-d array of the dataset's dtype
+                return one[0] if key == () else one.reshape(())
             raise ValueError(f"Illegal slicing argument {key!r} for scalar dataspace; use ds[()].")
         if self._external is not None:
             return self._read_external(key)
-        return engine.read(normalize_selection(key, engine.meta.shape))
+        out = engine.read(normalize_selection(key, engine.meta.shape))
+        # as h5py (and numpy), an all-integer selection gives an element, not a 0-d array
+        return out[()] if out.ndim == 0 else out
 
     def _field(self, key: Any) -> Any:
         names = [key] if isinstance(key, str) else [k for k in key if isinstance(k, str)]
@@ -681,11 +689,18 @@ class Dataset(_Node):
         zarray = engine.meta.to_dict()
         zarray["shape"] = shape
         grid = [-(-s // c) for s, c in zip(shape, engine.meta.chunks, strict=True)]
+        old_shape = engine.meta.shape
         prefix = self._path + "/"
         for key in [k for k in self._state.refmap if k.startswith(prefix) and not k[len(prefix):].startswith(".")]:
-            index = [int(x) for x in key[len(prefix):].split(".")]
+            index = tuple(int(x) for x in key[len(prefix):].split("."))
             if any(i >= g for i, g in zip(index, grid, strict=True)):
                 self._state.container.delete(key)
+            elif any(
+                n < o and (i + 1) * c > n
+                for i, c, n, o in zip(index, engine.meta.chunks, shape, old_shape, strict=True)
+            ):
+                # an edge chunk cut by the shrink: forget the cut-off values, as HDF5 does
+                engine.clear_outside(index, tuple(shape))
             self._state.cache.discard(key)
         self._state.container.set_metadata(_join(self._path, ".zarray"), zarray)
         self._state.engines.pop(self._path, None)
@@ -708,6 +723,9 @@ class File(Group):
     allow_local_paths
         Whether references to local files may be read (default: yes for local files, no for
         remote ones).
+    chunk_cache_bytes
+        Budget of the decoded-chunk cache shared by the file's datasets (like h5py's
+        ``rdcc_nbytes``). Defaults to 64 MiB; 0 disables caching.
 
     Raises
     ------
@@ -726,6 +744,7 @@ class File(Group):
         *,
         options: RemoteOptions | None = None,
         allow_local_paths: bool | None = None,
+        chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
     ) -> None:
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
@@ -733,7 +752,7 @@ class File(Group):
             container: Container = MemoryContainer(location, allow_local_paths=allow_local_paths)
         else:
             container = open_container(location, mode, options=options, allow_local_paths=allow_local_paths)
-        state = _FileState(container)
+        state = _FileState(container, chunk_cache_bytes)
         state.file = self  # type: ignore[attr-defined]
         super().__init__(state, "")
 
