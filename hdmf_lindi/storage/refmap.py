@@ -181,8 +181,20 @@ class ReferenceMap:
 
     def _check_value(self, key: str, value: Any) -> None:
         kind = type(value)
-        if (kind is str or kind is dict) and type(key) is str and key[:1] != "/":
-            return  # hot path: inline values
+        if type(key) is str and key[:1] != "/":  # hot path: well-formed values
+            if kind is str or kind is dict:
+                return
+            if (
+                kind is list
+                and len(value) == 3
+                and type(value[0]) is str
+                and type(value[1]) is int
+                and type(value[2]) is int
+                and value[1] >= 0
+                and value[2] >= 0
+                and "{{" not in value[0]
+            ):
+                return
         if not isinstance(key, str) or key.startswith("/"):
             raise ReferenceMapError(
                 f"Store key {key!r}{_where(self.source)} is invalid: keys are strings without "
