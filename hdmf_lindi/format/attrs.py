@@ -146,7 +146,8 @@ def decode_attr(obj: Any, name: str = "") -> Any:
     Raises
     ------
     MetadataError
-        For JSON objects other than ``_REFERENCE`` and for lists mixing strings and numbers.
+        For JSON objects other than ``_REFERENCE``, for lists mixing strings and numbers, and for
+        ragged nested lists.
     """
     if is_reference_json(obj):
         return Reference.from_json(obj, where=f" in attribute {name!r}")
@@ -164,7 +165,20 @@ def decode_attr(obj: Any, name: str = "") -> Any:
     raise MetadataError(f"Attribute {name!r} holds a JSON {type(obj).__name__}, which LINDI does not define.")
 
 
+def _nested_shape(obj: Any) -> tuple[int, ...] | None:
+    """Return the shape of a rectangular nested list, or None if it is ragged."""
+    if not isinstance(obj, list):
+        return ()
+    shapes = {_nested_shape(v) for v in obj}
+    if len(shapes) > 1 or None in shapes:
+        return None
+    inner = shapes.pop() if shapes else ()
+    return None if inner is None else (len(obj), *inner)
+
+
 def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
+    if _nested_shape(obj) is None:
+        raise MetadataError(f"Attribute {name!r} is a ragged nested list ({obj!r:.80}); LINDI does not define it.")
     flat = _flatten(obj)
     if not flat:
         return np.asarray(obj, dtype=np.float64)
@@ -176,7 +190,7 @@ def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
         return np.asarray(obj, dtype=bool)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
         return np.asarray(obj, dtype=np.int64 if all(-(2**63) <= v < 2**63 for v in flat) else np.uint64)
-    if all(isinstance(v, int | float) and not isinstance(v, bool) or v in _NONFINITE_TEXT for v in flat):
+    if all(isinstance(v, int | float) and not isinstance(v, bool) or isinstance(v, str) and v in _NONFINITE_TEXT for v in flat):
         return np.asarray(_decode_nonfinite(obj), dtype=np.float64)
     if all(is_reference_json(v) for v in flat):
         out = np.empty(len(flat), dtype=object)

@@ -230,7 +230,10 @@ class ArrayEngine:
                 return None
             index.append(ci)
         chunk = self._chunks([tuple(index)])[0]
-        return chunk[tuple(local)].copy()
+        value = chunk[tuple(local)]
+        # an element of an object chunk is a str or Reference; arrays and numpy scalars are copied
+        # so that callers never hold a view of the cached chunk
+        return value.copy() if isinstance(value, np.ndarray | np.generic) else value
 
     # ------------------------------------------------------------------ writing
     def _encode(self, chunk: np.ndarray[Any, Any]) -> bytes:

@@ -629,6 +629,11 @@ class Dataset(_Node):
         return out[()] if out.ndim == 0 else out
 
     def _field(self, key: Any) -> Any:
+        if self.dtype.fields is None:
+            raise ValueError(
+                f"Field names are only allowed for compound datasets (as in h5py); '{self.name}' "
+                f"has dtype {self.dtype}."
+            )
         names = [key] if isinstance(key, str) else [k for k in key if isinstance(k, str)]
         rest = key[len(names):] if isinstance(key, tuple) else ()
         data = self[rest if rest else ()] if not self._scalar else self[()]

@@ -114,3 +114,8 @@ def ensure_lindi_python() -> str:
             return str(python)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+if __name__ == "__main__":
+    # scripts/test.sh calls this once before pytest, so parallel workers find the venv ready.
+    print(ensure_lindi_python())
