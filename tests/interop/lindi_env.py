@@ -118,4 +118,4 @@ def ensure_lindi_python() -> str:
 
 if __name__ == "__main__":
     # scripts/test.sh calls this once before pytest, so parallel workers find the venv ready.
-    print(ensure_lindi_python())
+    sys.stdout.write(ensure_lindi_python() + "\n")
