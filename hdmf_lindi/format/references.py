@@ -34,7 +34,7 @@ class Reference:
     source_object_id: str | None = None
     """The root group's ``object_id`` attribute, or None."""
     source: str = "."
-    """Which file the target is in: always ``.`` (this file) in LINDI."""
+    """The file holding the target; LINDI only uses ``.`` (this file)."""
 
     def __bool__(self) -> bool:
         return bool(self.path)

@@ -199,7 +199,7 @@ def sniff_kind(head: bytes, location: str) -> Kind:
     FormatError
         If the bytes are neither a ustar tar nor JSON.
     """
-    if len(head) >= 512 and head[257:262] == b"ustar":
+    if head[257:262] == b"ustar":  # also when truncated below 512 bytes: report it as a tar
         return "tar"
     if head.lstrip()[:1] == b"{":
         return "json"

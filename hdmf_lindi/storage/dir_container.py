@@ -142,7 +142,12 @@ class DirContainer(Container):
             old = tempfile.mkdtemp(prefix=".old.", dir=os.path.dirname(os.path.abspath(self.location)))
             os.rmdir(old)
             os.replace(self.location, old)
-        os.replace(self._root, self.location)
+        try:
+            os.replace(self._root, self.location)
+        except BaseException:
+            if old is not None:  # put the previous directory back
+                os.replace(old, self.location)
+            raise
         self._root = self.location
         self._published = True
         if old is not None:

@@ -39,7 +39,7 @@ class RangeRef:
     """A byte range ``[offset, offset + length)`` of the resource named by ``url``."""
 
     url: str
-    """Template-expanded url: an http(s) URL, a local path, or ``./NAME`` inside the container."""
+    """The template-expanded url (an http(s) URL, a local path, or ``./NAME`` in the container)."""
     offset: int
     """First byte (inclusive)."""
     length: int

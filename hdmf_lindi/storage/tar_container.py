@@ -332,6 +332,9 @@ class TarContainer(Container):
             _TRAILER,
         ]))
         self._end = json_record["d"] + json_slot
+        if os.fstat(self._fd).st_size > self._end + len(_TRAILER):
+            # Drop what an interrupted writer left past the new end: the archive must end in NULs.
+            os.ftruncate(self._fd, self._end + len(_TRAILER))
         self._records = records
         self._by_name = {r["n"]: r for r in records}
         os.fsync(self._fd)

@@ -125,8 +125,11 @@ class ArrayEngine:
         fill = self.meta.fill_value
         if self.meta.dtype.kind == "O" or self.dtype.fields is not None:
             arr = np.empty(self.meta.chunks, dtype=self.dtype)
-            if self.dtype.fields is None:
-                arr[...] = None if fill in (0, None) else fill
+            if self.dtype.fields is None and fill not in (0, None):
+                arr[...] = fill
+            elif self.dtype.fields is None:
+                # as h5py: unwritten strings read as "", unwritten references as None (null)
+                arr[...] = None if is_reference_dtype(self.dtype) else ""
             return arr
         return np.full(self.meta.chunks, 0 if fill is None else fill, dtype=self.meta.dtype)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, decode_attr, encode_attr
-from ..format.dtypes import compound_from_annotation, ref_dtype, string_dtype
+from ..format.dtypes import compound_from_annotation, is_reference_dtype, ref_dtype, string_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..format.zarr_v2 import ArrayMeta
 from ..storage.containers import Container, open_container
@@ -30,6 +31,8 @@ from .selection import normalize_selection
 __all__ = ["AttributeManager", "Dataset", "File", "Group", "HardLink"]
 
 logger = logging.getLogger(__name__)
+
+_REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
 
 
 class HardLink:
@@ -420,6 +423,9 @@ class Group(_Node):
             container.set_metadata(_join(path, ".zattrs"), plan.zattrs)
         self._state.index.add(path, "array")
         ds = Dataset(self._state, path)
+        if is_reference_dtype(plan.dtype):
+            # nothing in .zarray marks references; remember it before any chunk says so
+            ds._engine(plan.dtype)
         if plan.data is not None and plan.data.size:
             engine = ds._engine()
             engine.write(normalize_selection((), engine.meta.shape), plan.data)
@@ -481,14 +487,15 @@ class Group(_Node):
 class Dataset(_Node):
     """A dataset: a lazily read, chunked array (or a scalar)."""
 
-    def _engine(self) -> ArrayEngine:
+    def _engine(self, dtype: np.dtype[Any] | None = None) -> ArrayEngine:
         engine = self._state.engines.get(self._path)
         if engine is None:
             meta = ArrayMeta.from_dict(
                 self._state.refmap.get_json(_join(self._path, ".zarray")),
                 where=f"'/{self._path}' of {self._state.container.location}",
             )
-            engine = ArrayEngine(self._state.container, self._path, meta, self._presented_dtype(meta), self._state.cache)
+            presented = self._presented_dtype(meta) if dtype is None else dtype
+            engine = ArrayEngine(self._state.container, self._path, meta, presented, self._state.cache)
             engine.plain = not self._scalar and self._external is None
             self._state.engines[self._path] = engine
         return engine
@@ -504,14 +511,27 @@ class Dataset(_Node):
         return string_dtype()
 
     def _is_reference(self, meta: ArrayMeta) -> bool:
-        """Object arrays hold strings or references; peek at the first stored element."""
+        """Object arrays hold strings or references; look for a reference in the first stored chunk.
+
+        The first chunk may be absent (never written) and its first elements may be nulls
+        (unwritten references), so the first chunk present is searched as a whole. A JSON
+        object opening ``{"_REFERENCE":`` cannot occur inside an encoded string (its quotes
+        would be escaped).
+        """
         if int(np.prod(meta.shape)) == 0:
             return False
         data = self._state.container.read(_join(self._path, ".".join("0" * len(meta.chunks))) if meta.chunks else "0")
         if data is None:
+            prefix = self._path + "/"
+            first = next(
+                (k for k in self._state.refmap if k.startswith(prefix) and "/" not in k[len(prefix):]
+                 and not k[len(prefix):].startswith(".")),
+                None,
+            )
+            data = None if first is None else self._state.container.read(first)
+        if data is None:
             return False
-        text = meta.pipeline.decode(data)
-        return b'"_REFERENCE"' in bytes(text[:4096])
+        return _REFERENCE_OBJECT.search(bytes(meta.pipeline.decode(data))) is not None
 
     @property
     def _scalar(self) -> bool:
