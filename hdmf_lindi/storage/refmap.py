@@ -165,7 +165,8 @@ class ReferenceMap:
                 f"{type(refs).__name__}). Version-0 kerchunk documents are not supported; "
                 "wrap the mapping as {\"version\": 1, \"refs\": {...}}."
             )
-        templates = doc.get("templates") or {}
+        templates = doc.get("templates")
+        templates = {} if templates is None else templates
         if not isinstance(templates, dict):
             raise ReferenceMapError(
                 f"'templates'{_where(source)} must be an object, got {type(templates).__name__}."
