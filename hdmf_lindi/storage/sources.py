@@ -222,6 +222,18 @@ class HttpSource:
                 byte_range=byte_range,
             )
         match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
+        if (
+            match is not None
+            and int(match.group(1)) == start
+            and match.group(3) == str(int(match.group(2)) + 1)
+            and int(match.group(2)) < stop - 1
+        ):
+            # RFC 9110 servers clamp a range that runs past the end to the last byte.
+            raise ChunkRefError(
+                f"Cannot read bytes {start}-{stop - 1} of {self.name}: the resource has only "
+                f"{match.group(3)} bytes. The reference points past the end of its target.",
+                url=self.name,
+            )
         if match is None or int(match.group(1)) != start or int(match.group(2)) != stop - 1:
             raise RemoteReadError(
                 f"Cannot read bytes {start}-{stop - 1} of {self.name}: the server answered 206 "

@@ -6,12 +6,13 @@ coerced data. No I/O.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import LindiWarning, UnsupportedError
 from ..format.codecs import JSON2_CONFIG, codec_from_compression
 from ..format.dtypes import (
     compound_to_annotation,
@@ -26,6 +27,8 @@ __all__ = ["DatasetPlan", "plan_dataset", "infer_data"]
 
 TARGET_CHUNK_BYTES = 1 << 20  # 1 MiB: small enough for remote slices, large enough for throughput
 OBJECT_CHUNK_ELEMENTS = 1 << 16
+LINDI_UNREADABLE_CODECS = frozenset({"zstd", "lz4"})
+"""Codecs whose chunks lindi 0.4.6 corrupts by zero-padding them before decoding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,14 @@ def plan_dataset(
         if len(chunk_shape) != len(store_shape) or any(c <= 0 for c in chunk_shape):
             raise ValueError(f"chunks {chunk_shape} must have one positive entry per dimension of {store_shape}.")
     codec = compressor if compressor is not None else codec_from_compression(compression, compression_opts)
+    if codec is not None and codec.codec_id in LINDI_UNREADABLE_CODECS:
+        warnings.warn(
+            f"Chunks compressed with {codec.codec_id!r} cannot be read by lindi 0.4.6 (it zero-pads "
+            "compressed chunks before decoding). hdmf_lindi reads them; use 'gzip', 'zlib' or "
+            "'blosc' if lindi must read this file.",
+            LindiWarning,
+            stacklevel=3,
+        )
     filters: list[dict[str, Any]] | None = None
     zattrs: dict[str, Any] = {}
     if zarr_dtype == "|O":
