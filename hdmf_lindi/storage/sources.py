@@ -165,6 +165,13 @@ class HttpSource:
         headers = {"User-Agent": _USER_AGENT, **headers}
         try:
             response = self._session.get(self.name, headers=headers, timeout=self._options.timeout_s)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise RemoteReadError(
+                f"Cannot read {self.name}: the response broke off before its end (truncated "
+                f"body: {exc}). Try again; if it persists the server is misbehaving.",
+                url=self.name,
+                byte_range=byte_range,
+            ) from exc
         except requests.RequestException as exc:
             raise RemoteReadError(
                 f"Cannot reach {self.name}: {exc}. Check the URL and your network connection.",
