@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,9 +19,8 @@ __all__ = ["ChunkPart", "Selection", "normalize_selection"]
 AxisSel = int | slice | np.ndarray[Any, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkPart:
-    """How one chunk contributes to a selection."""
+class ChunkPart(NamedTuple):
+    """How one chunk contributes to a selection (a named tuple: one is built per chunk)."""
 
     index: tuple[int, ...]
     """Chunk grid index."""
