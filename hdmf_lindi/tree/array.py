@@ -190,7 +190,7 @@ class ArrayEngine:
         if out.size == 0:
             return out
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
-        chunks = self._chunks([p.index for p in parts])
+        chunks = self._chunks([p.grid_index for p in parts])
         for part, chunk in zip(parts, chunks, strict=True):
             local, int_axes = _keep_list_axis_in_place(part.local)
             values = chunk[local]
@@ -250,17 +250,17 @@ class ArrayEngine:
         if data.size == 0:
             return
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
-        need = [p.index for p in parts if not p.full]
+        need = [p.grid_index for p in parts if not p.full]
         existing = dict(zip(need, self._chunks(need), strict=True)) if need else {}
         for part in parts:
             if part.full:
                 chunk = self._fill_chunk()
             else:
-                chunk = existing[part.index].copy()
+                chunk = existing[part.grid_index].copy()
             local, int_axes = _keep_list_axis_in_place(part.local)
             values = data[part.out]
             chunk[local] = np.expand_dims(values, int_axes) if int_axes else values
-            key = self._prefix + chunk_key(part.index)
+            key = self._prefix + chunk_key(part.grid_index)
             self.container.store_chunk(key, self._encode(chunk))
             self.cache.discard(key)
 

@@ -22,7 +22,7 @@ AxisSel = int | slice | np.ndarray[Any, Any]
 class ChunkPart(NamedTuple):
     """How one chunk contributes to a selection (a named tuple: one is built per chunk)."""
 
-    index: tuple[int, ...]
+    grid_index: tuple[int, ...]
     """Chunk grid index."""
     local: tuple[Any, ...]
     """Selector into the chunk array."""

@@ -104,10 +104,10 @@ def test_selection_parts_cover_the_output_once(
     hits = np.zeros(selection.shape, dtype=int)
     grid = tuple(-(-n // c) for n, c in zip(data.shape, chunks, strict=True))
     for part in selection.parts(chunks, data.shape):
-        assert all(0 <= i < g for i, g in zip(part.index, grid, strict=True))
+        assert all(0 <= i < g for i, g in zip(part.grid_index, grid, strict=True))
         hits[part.out] += 1
         # the local selector picks, inside that chunk, exactly the elements the output expects
-        origin = tuple(i * c for i, c in zip(part.index, chunks, strict=True))
+        origin = tuple(i * c for i, c in zip(part.grid_index, chunks, strict=True))
         padded = np.zeros(chunks, dtype=data.dtype)
         region = data[tuple(slice(o, o + c) for o, c in zip(origin, chunks, strict=True))]
         padded[tuple(slice(0, s) for s in region.shape)] = region
