@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 from ..errors import ChunkRefError, FormatError, ModeError, UnsupportedError
 from .fetcher import Fetcher
 from .refmap import RangeRef, ReferenceMap
-from .sources import ByteSource, HttpSource, RemoteOptions, is_url
+from .sources import (
+    ByteSource,
+    HttpSource,
+    LocalFileSource,
+    RemoteOptions,
+    TransientFileSource,
+    is_url,
+)
 
 __all__ = ["Container", "Mode", "open_container", "sniff_kind", "kind_from_suffix"]
 
@@ -97,6 +104,30 @@ class Container(ABC):
             for i, data in zip(where, results, strict=True):
                 out[i] = data
         return out
+
+    def read_into(self, keys: Sequence[str], views: Sequence[memoryview]) -> list[bool]:
+        """Read raw chunk bytes straight into ``views``; return which keys were filled.
+
+        Only keys that are byte ranges of a local file with exactly ``view.nbytes`` bytes are
+        read this way (one ``preadv`` each, no intermediate buffer); the caller reads the others
+        with :meth:`read_many`.
+
+        Raises
+        ------
+        ChunkRefError
+            If a reference points outside its target.
+        """
+        done = [False] * len(keys)
+        for i, (key, view) in enumerate(zip(keys, views, strict=True)):
+            value = self.refmap.get(key)
+            if not isinstance(value, RangeRef) or value.length != view.nbytes:
+                continue
+            target, start, _stop = self._plan(key, value)
+            src = self.fetcher.source(target) if isinstance(target, str) else target
+            if isinstance(src, LocalFileSource | TransientFileSource):
+                src.read_into(start, view)
+                done[i] = True
+        return done
 
     def read(self, key: str) -> bytes | None:
         """Return the content of one key, or ``None`` if absent."""

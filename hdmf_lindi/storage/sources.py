@@ -115,6 +115,21 @@ class LocalFileSource:
             )
         return data
 
+    def read_into(self, start: int, view: memoryview) -> None:
+        """Fill ``view`` with the bytes starting at ``start`` (no intermediate copy).
+
+        Raises
+        ------
+        ChunkRefError
+            If the file ends before ``view`` is full.
+        """
+        if os.preadv(self._open(), [view], start) != view.nbytes:
+            raise ChunkRefError(
+                f"Byte range {start}-{start + view.nbytes} is outside {self.name!r} ({self.size()} "
+                "bytes). The reference points past the end of its target; the file may be truncated.",
+                url=self.name,
+            )
+
     def size(self) -> int:
         # docstring inherited
         return os.fstat(self._open()).st_size
@@ -137,6 +152,19 @@ class TransientFileSource:
         with open(self.name, "rb") as fh:
             fh.seek(start)
             return fh.read(stop - start)
+
+    def read_into(self, start: int, view: memoryview) -> None:
+        """Fill ``view`` with the bytes starting at ``start``.
+
+        Raises
+        ------
+        ChunkRefError
+            If the file ends before ``view`` is full.
+        """
+        with open(self.name, "rb") as fh:
+            fh.seek(start)
+            if fh.readinto(view) != view.nbytes:
+                raise ChunkRefError(f"Byte range starting at {start} is outside {self.name!r}.", url=self.name)
 
     def size(self) -> int:
         # docstring inherited

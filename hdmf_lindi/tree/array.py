@@ -26,7 +26,7 @@ from ..format.objects import (
 from ..format.references import Reference
 from ..format.zarr_v2 import ArrayMeta, chunk_key
 from ..storage.containers import Container
-from .selection import Selection
+from .selection import ChunkPart, Selection
 
 __all__ = ["ArrayEngine", "ChunkCache"]
 
@@ -117,6 +117,7 @@ class ArrayEngine:
         self.cache = cache
         self._prefix = path + "/" if path else ""
         self._chunk_nbytes = int(np.prod(meta.chunks)) * meta.dtype.itemsize
+        self._direct_ok = not meta.pipeline.has_codecs and meta.dtype.kind in "iufb" and dtype == meta.dtype
         self.plain = False
         """Whether the array is an ordinary chunked array (not scalar, not an external link)."""
 
@@ -190,12 +191,41 @@ class ArrayEngine:
         if out.size == 0:
             return out
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
+        if self._direct_ok and len(parts) > 1:
+            parts = self._read_direct(parts, out)
         chunks = self._chunks([p.grid_index for p in parts])
         for part, chunk in zip(parts, chunks, strict=True):
             local, int_axes = _keep_list_axis_in_place(part.local)
             values = chunk[local]
             out[part.out] = np.squeeze(values, axis=int_axes) if int_axes else values
         return out
+
+    def _read_direct(self, parts: list[ChunkPart], out: np.ndarray[Any, Any]) -> list[ChunkPart]:
+        """Read whole raw chunks straight into ``out``; return the parts still to read.
+
+        Applies to uncompressed numeric arrays whose chunk lands in ``out`` as one contiguous
+        block (an interior chunk spanning the trailing axes): the file's bytes are the array's.
+        """
+        keys: list[str] = []
+        views: list[memoryview] = []
+        direct: list[int] = []
+        for i, part in enumerate(parts):
+            if not part.full:
+                continue
+            target = out[part.out]
+            if target.shape != self.meta.chunks or not target.flags.c_contiguous:
+                continue
+            key = self._prefix + chunk_key(part.grid_index)
+            if self.cache.get(key) is not None:
+                continue
+            keys.append(key)
+            views.append(memoryview(target).cast("B"))
+            direct.append(i)
+        if not keys:
+            return parts
+        done = self.container.read_into(keys, views)
+        skip = {direct[j] for j, ok in enumerate(done) if ok}
+        return [p for i, p in enumerate(parts) if i not in skip]
 
     def read_within_chunk(self, key: Any) -> Any:
         """Fast path for a basic selection inside one chunk; None when it does not apply.
