@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SAMPLES
 
 from hdmf_lindi.errors import FormatError, ModeError, UnsupportedError
 from hdmf_lindi.storage import Container, open_container, sniff_kind
 from hdmf_lindi.storage.containers import INLINE_MAX_BYTES
 
-SAMPLES = Path("/work/shared/lindi-samples")
 ZGROUP = {"zarr_format": 2}
 ZARRAY = {
     "zarr_format": 2, "shape": [8], "chunks": [8], "dtype": "|u1", "fill_value": 0,

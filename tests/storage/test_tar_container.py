@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SAMPLES
 
 from hdmf_lindi.errors import (
     ChunkRefError,
@@ -41,7 +42,7 @@ from hdmf_lindi.errors import (
 from hdmf_lindi.storage import open_container, tar_container
 from hdmf_lindi.storage.refmap import ReferenceMap
 
-SAMPLE_TAR = Path("/work/shared/lindi-samples/written.lindi.tar")
+SAMPLE_TAR = SAMPLES / "written.lindi.tar"
 SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
 BLOB = bytes(range(256)) * 12  # 3072 bytes: stored as a blob in tar/dir
 

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from paths import SAMPLES
 from zarr.core.buffer import default_buffer_prototype
 
 import hdmf_lindi
 from hdmf_lindi.errors import ModeError
 from hdmf_lindi.storage import open_container
 from hdmf_lindi.storage.zarr_store import LindiZarrStore
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "lindi-samples"
 
 
 @pytest.mark.parametrize("suffix", [".lindi.json", ".lindi.tar", ".lindi.d"])
