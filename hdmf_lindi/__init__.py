@@ -15,6 +15,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 
+def __getattr__(name: str) -> object:
+    # index_hdf5 needs h5py: import it only when asked for, so "import hdmf_lindi" stays light.
+    if name in ("index_hdf5", "IndexOptions"):
+        from . import hdf5
+
+        return getattr(hdf5, name)
+    raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
+
+
 def open_file(location: str, mode: str = "r", **kwargs: object) -> File:
     """Open a LINDI file; the same as ``File(location, mode, ...)``."""
     return File(location, mode, **kwargs)  # type: ignore[arg-type]
@@ -26,11 +35,13 @@ __all__ = [
     "File",
     "Group",
     "HardLink",
+    "IndexOptions",
     "LindiError",
     "Reference",
     "SoftLink",
     "__version__",
     "errors",
+    "index_hdf5",
     "open_file",
     "ref_dtype",
     "string_dtype",

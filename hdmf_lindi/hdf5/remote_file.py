@@ -31,6 +31,8 @@ class BlockCachedFile(io.RawIOBase):
         self._pos = 0
         self._block = block_bytes
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self.error: BaseException | None = None
+        """The last exception raised by the source (h5py turns it into a plain OSError)."""
 
     def readable(self) -> bool:
         return True
@@ -50,7 +52,11 @@ class BlockCachedFile(io.RawIOBase):
         data = self._blocks.get(index)
         if data is None:
             start = index * self._block
-            data = self._source.read_range(start, min(start + self._block, self._size))
+            try:
+                data = self._source.read_range(start, min(start + self._block, self._size))
+            except Exception as exc:  # noqa: BLE001 -- kept for the caller, which re-raises it
+                self.error = exc
+                raise
             self._blocks[index] = data
             if len(self._blocks) > MAX_BLOCKS:
                 self._blocks.popitem(last=False)

@@ -75,6 +75,13 @@ class _FileState:
         value = self.refmap.get_json(_join(path, ".zattrs"))
         return value if isinstance(value, dict) else {}
 
+    def external_link(self, path: str) -> ExternalLink | None:
+        if path and self.index.kind(path) == "group":
+            link = self.zattrs(path).get("_EXTERNAL_LINK")
+            if isinstance(link, dict):
+                return ExternalLink(str(link.get("filename")), str(link.get("path")))
+        return None
+
     def soft_link_target(self, path: str) -> str | None:
         if path and self.index.kind(path) == "group":
             link = self.zattrs(path).get("_SOFT_LINK")
@@ -240,6 +247,12 @@ class Group(_Node):
     def _node(self, path: str) -> Group | Dataset:
         if self._state.index.kind(path) == "array":
             return Dataset(self._state, path)
+        external = self._state.external_link(path)
+        if external is not None:
+            raise UnsupportedError(
+                f"'/{path}' is an external link to {external.path!r} in {external.filename!r}; "
+                "open that file to read it (File.get(name, getlink=True) returns the link)."
+            )
         return Group(self._state, path)
 
     def __getitem__(self, name: str | Reference) -> Group | Dataset:
@@ -272,9 +285,12 @@ class Group(_Node):
             return default
         if getlink:
             target = self._state.soft_link_target(path)
-            link: Any = SoftLink(target) if target is not None else HardLink()
+            link: Any = SoftLink(target) if target is not None else self._state.external_link(path) or HardLink()
             return type(link) if getclass else link
-        node = self._node(path)
+        try:
+            node = self._node(path)
+        except UnsupportedError:  # an external link: h5py would need the other file
+            return default
         return type(node) if getclass else node
 
     def __contains__(self, name: object) -> bool:
@@ -313,7 +329,7 @@ class Group(_Node):
         stack = [(k, _join(self._path, k)) for k in reversed(self.keys())]
         while stack:
             rel, path = stack.pop()
-            if self._state.soft_link_target(path) is not None:
+            if self._state.soft_link_target(path) is not None or self._state.external_link(path):
                 continue
             node = self._node(path)
             result = func(rel, node)

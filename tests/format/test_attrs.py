@@ -157,4 +157,4 @@ def test_reference_path_is_made_absolute() -> None:
 
 
 def test_annotation_keys() -> None:
-    assert ANNOTATION_KEYS == {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK"}
+    assert ANNOTATION_KEYS == {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK", "_EXTERNAL_LINK"}

@@ -1,0 +1,468 @@
+"""index_hdf5: turn an HDF5 file (local or remote) into a LINDI reference map, no chunk copied.
+
+Groups, attributes and small or non-numeric datasets are written inline; chunked datasets become
+one ``[url, offset, length]`` reference per allocated chunk (from HDF5's chunk iterator);
+contiguous datasets become pseudo-chunks of bounded size. Datasets that cannot be referenced
+chunk by chunk (a filter without a numcodecs codec, per-chunk filter masks, external storage,
+complex or variable-length numeric types) get lindi's ``_EXTERNAL_ARRAY_LINK`` so they stay
+readable through h5py, with the reason recorded beside the link. See ``lindi-format.md`` §6.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import IndexingError, LindiError, NodeNotFoundError, UnsupportedError
+from ..format.attrs import ANNOTATION_KEYS, encode_attr
+from ..format.codecs import JSON2_CONFIG
+from ..format.dtypes import compound_to_annotation
+from ..format.objects import encode_object_chunk
+from ..format.references import Reference
+from ..format.zarr_v2 import chunk_key, encode_fill_value
+from ..storage.containers import open_container
+from ..storage.fetcher import Fetcher
+from ..storage.refmap import ReferenceMap, encode_inline
+from ..storage.sources import RemoteOptions, is_url
+from .filters import UnmappableFilter, filters_for
+from .remote_file import BlockCachedFile
+
+__all__ = ["IndexOptions", "index_hdf5"]
+
+logger = logging.getLogger(__name__)
+
+EXTERNAL_LINK_KEY = "_EXTERNAL_LINK"
+"""hdmf_lindi's annotation for HDF5 external links (a group whose .zattrs hold file and path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """How :func:`index_hdf5` lays out the index."""
+
+    url: str | None = None
+    """URL or path to record in chunk references instead of the source (e.g. the published
+    URL of a local copy). Defaults to the source URL, or the absolute path of a local file."""
+    inline_max_elements: int = 1000
+    """Numeric datasets with fewer elements are copied inline (lindi's rule). Defaults to 1000."""
+    contiguous_max_chunk_bytes: int = 4 << 20  # 4 MiB
+    """Contiguous datasets larger than this are referenced as pseudo-chunks of at most this
+    many bytes, so a slice does not fetch the whole dataset. Defaults to 4 MiB."""
+    external_link_chunk_threshold: int | None = None
+    """Chunked datasets with more chunks than this get an ``_EXTERNAL_ARRAY_LINK`` instead of
+    chunk references (lindi's ``num_dataset_chunks_threshold``). Defaults to None: never."""
+    progress: Callable[[int, str], None] | None = None
+    """Called with (objects indexed so far, path of the current object)."""
+    remote: RemoteOptions | None = None
+    """HTTP tuning for remote sources."""
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+class _Walker:
+    """Walks one open h5py file and fills ``refs``."""
+
+    def __init__(self, f: h5py.File, url: str, options: IndexOptions) -> None:
+        self.f = f
+        self.url = url
+        self.options = options
+        self.refs: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.count = 0
+        self._seen: dict[int, str] = {}
+        self._ref_cache: dict[str, Reference] = {}
+        root_oid = f.attrs.get("object_id")
+        self.root_oid = root_oid.decode() if isinstance(root_oid, bytes) else root_oid
+
+    # ------------------------------------------------------------------ helpers
+    def _note(self, message: str) -> None:
+        logger.info("%s", message)
+        self.notes.append(message)
+
+    def _tick(self, path: str) -> None:
+        self.count += 1
+        if self.options.progress is not None:
+            self.options.progress(self.count, "/" + path)
+
+    def _reference(self, ref: Any) -> Reference | None:
+        if not ref:
+            return None
+        target = self.f[ref]
+        name = target.name
+        cached = self._ref_cache.get(name)
+        if cached is None:
+            oid = target.attrs.get("object_id")
+            cached = Reference(
+                path=name,
+                object_id=oid.decode() if isinstance(oid, bytes) else oid,
+                source_object_id=self.root_oid if isinstance(self.root_oid, str) else None,
+            )
+            self._ref_cache[name] = cached
+        return cached
+
+    def _attrs(self, obj: h5py.HLObject, path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in obj.attrs:
+            where = f"attribute {name!r} of /{path}"
+            if name in ANNOTATION_KEYS:
+                self._note(f"skipped {where}: the name is reserved by the LINDI format")
+                continue
+            try:
+                value = obj.attrs[name]
+            except (OSError, TypeError, ValueError) as exc:
+                self._note(f"skipped {where}: h5py cannot read it ({exc})")
+                continue
+            if isinstance(value, h5py.Empty):
+                self._note(f"skipped {where}: null dataspace (h5py.Empty) has no JSON form")
+                continue
+            if isinstance(value, h5py.Reference | h5py.RegionReference):
+                value = self._reference(value)
+                if value is None:
+                    self._note(f"skipped {where}: null reference")
+                    continue
+            elif isinstance(value, np.ndarray) and value.dtype.kind == "O" and h5py.check_dtype(ref=value.dtype):
+                self._note(f"skipped {where}: arrays of references have no attribute form lindi reads")
+                continue
+            try:
+                out[name] = encode_attr(value, name)
+            except UnsupportedError as exc:
+                self._note(f"skipped {where}: {exc}")
+        return out
+
+    # ------------------------------------------------------------------ groups and links
+    def group(self, path: str, group: h5py.Group) -> None:
+        self.refs[_join(path, ".zgroup")] = {"zarr_format": 2}
+        attrs = self._attrs(group, path)
+        if attrs:
+            self.refs[_join(path, ".zattrs")] = attrs
+        self._tick(path)
+        for name in group:
+            child = _join(path, name)
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                self._link(child, {"_SOFT_LINK": {"path": link.path}})
+                continue
+            if isinstance(link, h5py.ExternalLink):
+                self._link(child, {EXTERNAL_LINK_KEY: {"filename": link.filename, "path": link.path}})
+                continue
+            obj = group.get(name)
+            if obj is None:
+                self._note(f"skipped /{child}: h5py cannot open it")
+                continue
+            addr = h5py.h5o.get_info(obj.id).addr
+            if addr in self._seen:  # a second hard link: LINDI has none, a soft link reads the same
+                self._link(child, {"_SOFT_LINK": {"path": self._seen[addr]}})
+                continue
+            self._seen[addr] = "/" + child
+            if isinstance(obj, h5py.Group):
+                self.group(child, obj)
+            elif isinstance(obj, h5py.Dataset):
+                self.dataset(child, obj)
+            else:
+                self._note(f"skipped /{child}: named datatypes are not represented")
+
+    def _link(self, path: str, zattrs: dict[str, Any]) -> None:
+        self.refs[_join(path, ".zgroup")] = {"zarr_format": 2}
+        self.refs[_join(path, ".zattrs")] = zattrs
+        self._tick(path)
+
+    # ------------------------------------------------------------------ datasets
+    def dataset(self, path: str, ds: h5py.Dataset) -> None:
+        self._tick(path)
+        zattrs = self._attrs(ds, path)
+        dtype = ds.dtype
+        if ds.shape is None:
+            self._note(f"skipped /{path}: null dataspace (h5py.Empty)")
+            return
+        try:
+            if dtype.kind == "O" or dtype.names is not None:
+                self._object_dataset(path, ds, zattrs)
+            elif dtype.kind in "iufb" and dtype.subdtype is None:
+                self._numeric_dataset(path, ds, zattrs)
+            elif dtype.kind == "S" and ds.shape == ():
+                self._inline(path, ds, zattrs, np.asarray(ds[()], dtype=dtype).reshape(1), scalar=True)
+            elif dtype.kind == "S":
+                self._inline(path, ds, zattrs, ds[...], scalar=False)
+            else:
+                self._external_array(path, ds, zattrs, f"dtype {dtype} has no LINDI form")
+        except UnmappableFilter as exc:
+            self._external_array(path, ds, zattrs, exc.reason)
+
+    def _write_array(
+        self,
+        path: str,
+        zattrs: dict[str, Any],
+        *,
+        shape: tuple[int, ...],
+        chunks: tuple[int, ...],
+        dtype_str: str,
+        fill: Any,
+        filters: list[dict[str, Any]] | None,
+    ) -> None:
+        self.refs[_join(path, ".zarray")] = {
+            "zarr_format": 2,
+            "shape": list(shape),
+            "chunks": [max(int(c), 1) for c in chunks],
+            "dtype": dtype_str,
+            "fill_value": fill,
+            "order": "C",
+            "compressor": None,
+            "filters": filters,
+        }
+        if zattrs:
+            self.refs[_join(path, ".zattrs")] = zattrs
+
+    def _inline(
+        self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], data: np.ndarray[Any, Any], *, scalar: bool
+    ) -> None:
+        """Copy the values: one chunk covering the whole (non-empty) array."""
+        data = np.ascontiguousarray(data)
+        if scalar:
+            zattrs = {**zattrs, "_SCALAR": True}
+        shape = tuple(data.shape)
+        self._write_array(
+            path, zattrs, shape=shape, chunks=shape or (1,), dtype_str=data.dtype.str,
+            fill=encode_fill_value(0 if data.dtype.kind != "S" else b"", data.dtype), filters=None,
+        )
+        if data.size:
+            self.refs[_join(path, chunk_key((0,) * data.ndim))] = encode_inline(data.tobytes())
+
+    def _object_dataset(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any]) -> None:
+        """Strings, references and compounds: values converted and stored inline as json2."""
+        dtype = ds.dtype
+        if dtype.names is not None:
+            zattrs = {**zattrs, "_COMPOUND_DTYPE": compound_to_annotation(dtype)}
+            raw = ds[()] if ds.shape == () else ds[...]
+            rows = np.atleast_1d(raw)
+            values = np.empty(rows.shape, dtype=object)
+            flat = values.reshape(-1)
+            for i, row in enumerate(rows.reshape(-1)):
+                flat[i] = tuple(self._element(row[name], dtype.fields[name][0]) for name in dtype.names)
+        elif h5py.check_dtype(ref=dtype) is not None:
+            raw = np.atleast_1d(ds[()] if ds.shape == () else ds[...])
+            values = np.empty(raw.shape, dtype=object)
+            values.reshape(-1)[:] = [self._reference(r) for r in raw.reshape(-1)]
+        elif h5py.check_string_dtype(dtype) is not None:
+            raw = np.atleast_1d(ds.asstr(errors="surrogateescape")[()] if ds.shape == () else ds.asstr(errors="surrogateescape")[...])
+            values = np.asarray(raw, dtype=object)
+        else:
+            self._external_array(path, ds, zattrs, f"variable-length dtype {dtype} has no LINDI form")
+            return
+        if ds.shape == ():
+            zattrs = {**zattrs, "_SCALAR": True}
+        shape: tuple[int, ...] = tuple(values.shape)
+        self._write_array(
+            path, zattrs, shape=shape, chunks=shape if all(shape) else tuple(max(s, 1) for s in shape),
+            dtype_str="|O", fill=0, filters=[dict(JSON2_CONFIG)],
+        )
+        if values.size:
+            self.refs[_join(path, chunk_key((0,) * values.ndim))] = encode_inline(encode_object_chunk(values))
+
+    def _element(self, value: Any, field_dtype: np.dtype[Any]) -> Any:
+        if h5py.check_dtype(ref=field_dtype) is not None:
+            return self._reference(value)
+        if isinstance(value, bytes):
+            return value.decode("utf-8", errors="surrogateescape")
+        return value
+
+    def _numeric_dataset(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any]) -> None:
+        dtype = ds.dtype
+        base = np.dtype(dtype.str)  # drops h5py's enum metadata: enums are stored as integers
+        if ds.shape == ():
+            self._inline(path, ds, zattrs, np.asarray(ds[()], dtype=base).reshape(1), scalar=True)
+            return
+        size = int(np.prod(ds.shape))
+        plist = ds.id.get_create_plist()
+        if plist.get_external_count() > 0:
+            raise UnmappableFilter("the dataset's data lives in external raw files")
+        layout = plist.get_layout()
+        if 0 < size < self.options.inline_max_elements or layout == h5py.h5d.COMPACT:
+            self._inline(path, ds, zattrs, ds[...].astype(base, copy=False), scalar=False)
+            return
+        filters = filters_for(ds)
+        fill = encode_fill_value(ds.fillvalue, base)
+        if layout == h5py.h5d.CHUNKED:
+            self._chunked(path, ds, zattrs, base.str, fill, filters)
+        else:
+            self._contiguous(path, ds, zattrs, base, fill)
+
+    def _chunked(
+        self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], dtype_str: str, fill: Any,
+        filters: list[dict[str, Any]] | None,
+    ) -> None:
+        chunks = tuple(ds.chunks)
+        grid = math.prod(-(-s // c) for s, c in zip(ds.shape, chunks, strict=True))
+        threshold = self.options.external_link_chunk_threshold
+        if threshold is not None and grid > threshold:
+            self._external_array(path, ds, zattrs, f"{grid} chunks exceed external_link_chunk_threshold={threshold}", note=False)
+            return
+        table: list[tuple[str, int, int]] = []
+        masked: list[tuple[int, ...]] = []
+
+        def visit(info: Any) -> None:
+            index = tuple(o // c for o, c in zip(info.chunk_offset, chunks, strict=True))
+            if info.filter_mask:
+                masked.append(index)
+            table.append((chunk_key(index), info.byte_offset, info.size))
+
+        if ds.id.get_storage_size():
+            ds.id.chunk_iter(visit)
+        if masked:
+            raise UnmappableFilter(f"chunk {masked[0]} skipped filters (filter mask set), so its bytes differ")
+        self._write_array(path, zattrs, shape=ds.shape, chunks=chunks, dtype_str=dtype_str, fill=fill, filters=filters)
+        prefix = path + "/"
+        url = self.url
+        for key, offset, length in table:
+            self.refs[prefix + key] = [url, int(offset), int(length)]
+
+    def _contiguous(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], dtype: np.dtype[Any], fill: Any) -> None:
+        shape = tuple(ds.shape)
+        offset = ds.id.get_offset()
+        nbytes = ds.id.get_storage_size()
+        limit = self.options.contiguous_max_chunk_bytes
+        if offset is None or nbytes == 0 or nbytes <= limit or not shape or shape[0] == 0:
+            self._write_array(path, zattrs, shape=shape, chunks=shape, dtype_str=dtype.str, fill=fill, filters=None)
+            if offset is not None and nbytes:
+                self.refs[_join(path, chunk_key((0,) * len(shape)))] = [self.url, int(offset), int(nbytes)]
+            return
+        row = dtype.itemsize * math.prod(shape[1:])
+        rows = max(1, limit // max(row, 1))
+        for candidate in range(rows, max(rows // 2, 1) - 1, -1):  # prefer no short last chunk
+            if shape[0] % candidate == 0:
+                rows = candidate
+                break
+        chunks = (rows, *shape[1:])
+        self._write_array(path, zattrs, shape=shape, chunks=chunks, dtype_str=dtype.str, fill=fill, filters=None)
+        tail = (0,) * (len(shape) - 1)
+        step = rows * row
+        for i in range(-(-shape[0] // rows)):
+            start = i * step
+            self.refs[_join(path, chunk_key((i, *tail)))] = [self.url, int(offset + start), int(min(step, nbytes - start))]
+
+    def _external_array(
+        self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], reason: str, *, note: bool = True
+    ) -> None:
+        """Leave the data in the HDF5 file and let readers go through h5py (lindi's link)."""
+        if note:
+            self._note(f"/{path}: external array link because {reason}")
+        dtype = np.dtype(ds.dtype.str) if ds.dtype.kind not in "OV" else np.dtype("O")
+        shape = tuple(ds.shape) if ds.shape != () else (1,)
+        link = {"link_type": "hdf5_dataset", "url": self.url, "name": path, "reason": reason}
+        attrs = {**zattrs, "_EXTERNAL_ARRAY_LINK": link}
+        if ds.shape == ():
+            attrs["_SCALAR"] = True
+        self._write_array(
+            path, attrs, shape=shape, chunks=tuple(ds.chunks or shape), dtype_str=dtype.str if dtype.kind != "O" else "|O",
+            fill=0, filters=None if dtype.kind != "O" else [dict(JSON2_CONFIG)],
+        )
+
+
+def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
+    if is_url(source):
+        fetcher = Fetcher(options=options.remote)
+        fileobj = BlockCachedFile(fetcher.source(source))
+        try:
+            return h5py.File(fileobj, "r"), fileobj, fetcher
+        except OSError as exc:
+            if fileobj.error is not None:
+                raise fileobj.error from exc
+            raise IndexingError(f"{source} is not a readable HDF5 file: {exc}.") from exc
+    if not os.path.exists(source):
+        raise NodeNotFoundError(f"Cannot index {source}: no such file.")
+    try:
+        return h5py.File(source, "r"), None, None
+    except OSError as exc:
+        raise IndexingError(
+            f"Cannot index {source}: it is not a readable HDF5 file ({exc}). Is it truncated, or "
+            "a LINDI file already?"
+        ) from exc
+
+
+def index_hdf5(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str] | None = None,
+    *,
+    options: IndexOptions | None = None,
+) -> ReferenceMap:
+    """Index an HDF5 file into a LINDI reference map without copying its chunks.
+
+    Parameters
+    ----------
+    source
+        Local path or http(s) URL of an HDF5 (e.g. NWB) file.
+    destination
+        Where to save the index (``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``), written
+        atomically once indexing has succeeded; None to only return it.
+    options
+        Layout options; see :class:`IndexOptions`.
+
+    Returns
+    -------
+    ReferenceMap
+        The index; open it with ``hdmf_lindi.File(refmap)``.
+
+    Raises
+    ------
+    IndexingError
+        If the source is not a readable HDF5 file, or fails while being read.
+    NodeNotFoundError
+        If a local source does not exist.
+    RemoteReadError
+        If a remote source cannot be read.
+    """
+    options = options or IndexOptions()
+    source = os.fspath(source)
+    url = options.url or (source if is_url(source) else os.path.abspath(source))
+    f, fileobj, fetcher = _open(source, options)
+    try:
+        walker = _Walker(f, url, options)
+        try:
+            walker.group("", f)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            if isinstance(exc, LindiError):
+                raise
+            if fileobj is not None and fileobj.error is not None:
+                raise fileobj.error from exc
+            raise IndexingError(
+                f"Indexing {source} failed after {walker.count} objects: {exc}. The file may be "
+                "truncated or damaged; no index was written."
+            ) from exc
+    finally:
+        f.close()
+        if fetcher is not None:
+            fetcher.close()
+    metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
+    if walker.notes:
+        metadata["notes"] = walker.notes
+    refmap = ReferenceMap(walker.refs, generation_metadata=metadata, source=source)
+    logger.info("indexed %d objects of %s", walker.count, source)
+    if destination is not None:
+        save_refmap(refmap, destination)
+    return refmap
+
+
+def save_refmap(refmap: ReferenceMap, destination: str | os.PathLike[str]) -> None:
+    """Write a reference map as a new ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d`` (atomically).
+
+    Raises
+    ------
+    ModeError
+        If the destination cannot be created.
+    """
+    container = open_container(destination, "w")
+    try:
+        refmap.dirty = True
+        container.refmap = refmap
+    except BaseException:
+        container.read_only = True
+        container.close()
+        raise
+    container.close()
