@@ -9,19 +9,24 @@ from ..storage.sources import ByteSource
 
 __all__ = ["BlockCachedFile"]
 
-BLOCK_BYTES = 1 << 20  # 1 MiB aligned blocks
-MAX_BLOCKS = 64
+BLOCK_BYTES = 64 << 10  # 64 KiB aligned blocks
+MAX_SPAN_BLOCKS = 64  # sequential misses grow a request up to 4 MiB
+MAX_BLOCKS = 1024  # 64 MiB cached
 
 
 class BlockCachedFile(io.RawIOBase):
     """A seekable binary file reading aligned blocks of ``source`` and caching them (LRU).
+
+    HDF5 metadata is read in small scattered pieces; each miss fetches one aligned block, and a
+    run of sequential misses doubles the request size (up to 64 blocks) so that reading a long
+    stretch costs few requests.
 
     Parameters
     ----------
     source
         Where the bytes come from.
     block_bytes
-        Size of one aligned read, in bytes. Defaults to 1 MiB.
+        Size of one aligned block, in bytes. Defaults to 64 KiB.
     """
 
     def __init__(self, source: ByteSource, *, block_bytes: int = BLOCK_BYTES) -> None:
@@ -31,6 +36,10 @@ class BlockCachedFile(io.RawIOBase):
         self._pos = 0
         self._block = block_bytes
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._span = 1
+        self._next_sequential = -1
+        self.requests = 0
+        """How many range requests this file object has made."""
         self.error: BaseException | None = None
         """The last exception raised by the source (h5py turns it into a plain OSError)."""
 
@@ -50,19 +59,25 @@ class BlockCachedFile(io.RawIOBase):
 
     def _block_data(self, index: int) -> bytes:
         data = self._blocks.get(index)
-        if data is None:
-            start = index * self._block
-            try:
-                data = self._source.read_range(start, min(start + self._block, self._size))
-            except Exception as exc:  # noqa: BLE001 -- kept for the caller, which re-raises it
-                self.error = exc
-                raise
-            self._blocks[index] = data
-            if len(self._blocks) > MAX_BLOCKS:
-                self._blocks.popitem(last=False)
-        else:
+        if data is not None:
             self._blocks.move_to_end(index)
-        return data
+            return data
+        self._span = min(self._span * 2, MAX_SPAN_BLOCKS) if index == self._next_sequential else 1
+        last = -(-self._size // self._block)
+        span = min(self._span, last - index)
+        start = index * self._block
+        try:
+            payload = self._source.read_range(start, min(start + span * self._block, self._size))
+        except Exception as exc:  # noqa: BLE001 -- kept for the caller, which re-raises it
+            self.error = exc
+            raise
+        self.requests += 1
+        self._next_sequential = index + span
+        for i in range(span):
+            self._blocks[index + i] = payload[i * self._block:(i + 1) * self._block]
+        while len(self._blocks) > MAX_BLOCKS:
+            self._blocks.popitem(last=False)
+        return self._blocks[index]
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
