@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a bundled example: install hdmf-lindi into .venv, then create, read and print
-# LINDI files (the seed's two examples, tutorials/01 and 02) in a scratch directory.
+# LINDI files (the seed's two examples, tutorials/01 and 02) and index an NWB file
+# (tutorials/03) in a scratch directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -10,3 +11,4 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 .venv/bin/python tutorials/01_create_and_read.py "$out"
 .venv/bin/python tutorials/02_large_array_tar.py "$out"
+.venv/bin/python tutorials/03_index_hdf5.py "$out"
