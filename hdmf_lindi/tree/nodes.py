@@ -235,7 +235,9 @@ class Group(_Node):
                 target = self._state.soft_link_target(current)
                 if target is None:
                     break
-                resolved = _normpath(target)
+                # h5py resolves a relative soft link against the group holding the link
+                base = "" if target.startswith("/") else current.rpartition("/")[0]
+                resolved = _normpath(_join(base, target))
                 if self._state.index.kind(resolved) is None:
                     raise NodeNotFoundError(
                         f"Soft link '/{current}' points to {target!r}, which does not exist "
