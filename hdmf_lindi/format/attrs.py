@@ -22,8 +22,8 @@ ANNOTATION_KEYS = frozenset(
     {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK", "_EXTERNAL_LINK"}
 )
 """Reserved ``.zattrs`` keys, hidden from user-visible attributes. The first five are lindi's;
-``_EXTERNAL_LINK`` is hdmf_lindi's form for HDF5 external links (lindi shows it as an attribute
-of an empty group, which is harmless)."""
+``_EXTERNAL_LINK`` is hdmf_lindi's form for HDF5 external links, ``[filename, path]`` on an
+empty group (lindi shows it as a string-array attribute, which it reads without error)."""
 
 _NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 

@@ -6,6 +6,11 @@ from typing import Any
 
 import h5py
 
+try:  # registers HDF5 plugin filters (blosc, zstd, lz4, bitshuffle ...) with h5py when present
+    import hdf5plugin  # noqa: F401
+except ImportError:  # pragma: no cover - optional
+    pass
+
 from ..errors import NodeNotFoundError
 from ..storage.fetcher import Fetcher
 from ..storage.sources import is_url

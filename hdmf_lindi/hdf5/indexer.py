@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,8 @@ __all__ = ["IndexOptions", "index_hdf5"]
 logger = logging.getLogger(__name__)
 
 EXTERNAL_LINK_KEY = "_EXTERNAL_LINK"
-"""hdmf_lindi's annotation for HDF5 external links (a group whose .zattrs hold file and path)."""
+"""hdmf_lindi's annotation for HDF5 external links: an empty group whose ``.zattrs`` hold
+``"_EXTERNAL_LINK": [filename, path]`` (lindi sees a harmless string-array attribute)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,11 @@ class IndexOptions:
     """Called with (objects indexed so far, path of the current object)."""
     remote: RemoteOptions | None = None
     """HTTP tuning for remote sources."""
+    strict: bool = False
+    """Raise :class:`~hdmf_lindi.errors.IndexingError` for anything the index cannot represent
+    exactly (null-dataspace objects, unreadable or reference-array attributes, named
+    datatypes, external array links forced by a filter) instead of recording it in
+    ``generationMetadata["notes"]``. Defaults to False."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -84,6 +91,11 @@ class _Walker:
 
     # ------------------------------------------------------------------ helpers
     def _note(self, message: str) -> None:
+        if self.options.strict:
+            raise IndexingError(
+                f"Cannot index {self.url} exactly: {message}. Pass IndexOptions(strict=False) to "
+                "index it anyway; what was left out is then listed in generationMetadata['notes']."
+            )
         logger.info("%s", message)
         self.notes.append(message)
 
@@ -148,10 +160,13 @@ class _Walker:
             child = _join(path, name)
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.SoftLink):
-                self._link(child, {"_SOFT_LINK": {"path": link.path}})
+                # HDF5 resolves a relative target against the link's group; lindi from the root
+                target = link.path if link.path.startswith("/") else posixpath.normpath(posixpath.join("/" + path, link.path))
+                self._link(child, {"_SOFT_LINK": {"path": target}})
                 continue
             if isinstance(link, h5py.ExternalLink):
-                self._link(child, {EXTERNAL_LINK_KEY: {"filename": link.filename, "path": link.path}})
+                # a list of two strings: lindi 0.4.6 reads it as an ordinary string-array attribute
+                self._link(child, {EXTERNAL_LINK_KEY: [link.filename, link.path]})
                 continue
             obj = group.get(name)
             if obj is None:
@@ -287,6 +302,8 @@ class _Walker:
         if 0 < size < self.options.inline_max_elements or layout == h5py.h5d.COMPACT:
             self._inline(path, ds, zattrs, ds[...].astype(base, copy=False), scalar=False)
             return
+        if layout == h5py.h5d.VIRTUAL:
+            raise UnmappableFilter("it is a virtual dataset: its values live in other datasets")
         filters = filters_for(ds)
         fill = encode_fill_value(ds.fillvalue, base)
         if layout == h5py.h5d.CHUNKED:

@@ -78,8 +78,8 @@ class _FileState:
     def external_link(self, path: str) -> ExternalLink | None:
         if path and self.index.kind(path) == "group":
             link = self.zattrs(path).get("_EXTERNAL_LINK")
-            if isinstance(link, dict):
-                return ExternalLink(str(link.get("filename")), str(link.get("path")))
+            if isinstance(link, list) and len(link) == 2:
+                return ExternalLink(str(link[0]), str(link[1]))
         return None
 
     def soft_link_target(self, path: str) -> str | None:
