@@ -303,15 +303,7 @@ class HttpSource:
         self._raise_for_status(response, byte_range)
         body = response.content
         if response.status_code == 200:
-            expected = response.headers.get("Content-Length")
-            if expected is not None and int(expected) != len(body):
-                raise RemoteReadError(
-                    f"Cannot read {self.name}: expected {expected} bytes, got {len(body)} "
-                    "(truncated response).",
-                    url=self.name,
-                    status=200,
-                )
-            self._size = len(body)
+            body = self._whole_body(response)
             return body, len(body)
         match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
         if match is None or int(match.group(1)) != 0 or match.group(3) == "*":
@@ -344,6 +336,10 @@ class HttpSource:
         """
         response = self._get({}, None)
         self._raise_for_status(response, None)
+        return self._whole_body(response)
+
+    def _whole_body(self, response: requests.Response) -> bytes:
+        """Return the body of a response carrying the whole resource, checked against its length."""
         body = response.content
         expected = response.headers.get("Content-Length")
         if expected is not None and int(expected) != len(body):
