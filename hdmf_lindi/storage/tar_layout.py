@@ -27,7 +27,6 @@ __all__ = [
     "check_member_name",
     "encode_json",
     "encode_padded_json",
-    "grown_slot",
     "make_header",
     "padded_size",
     "parse_padded_json",
@@ -56,14 +55,6 @@ class Record(TypedDict):
 def padded_size(size: int) -> int:
     """Round ``size`` up to a whole number of 512-byte blocks."""
     return -(-size // BLOCK) * BLOCK
-
-
-def grown_slot(length: int) -> int:
-    """Return lindi's slot size for a JSON member of ``length`` bytes: 8192 * 2**k >= 4 * length."""
-    slot = INITIAL_SLOT
-    while slot < 4 * length:
-        slot *= 2
-    return slot
 
 
 def _octal(value: int, width: int) -> bytes:

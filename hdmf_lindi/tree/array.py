@@ -156,10 +156,8 @@ class ArrayEngine:
         flat, shape = decode_object_chunk(raw, where=f" {key!r} of {self.container.location}")
         if self.dtype.fields is not None:
             arr = np.empty(len(flat), dtype=self.dtype)
-            names = self.dtype.names or ()
             for i, row in enumerate(flat):
                 arr[i] = tuple(element_from_json(v) for v in row) if isinstance(row, list) else row
-            del names
         else:
             arr = np.empty(len(flat), dtype=object)
             arr[:] = [element_from_json(v) for v in flat] if flat else []

@@ -22,6 +22,7 @@ from ..format.dtypes import (
     zarr_dtype_string,
 )
 from ..format.references import Reference
+from ..format.zarr_v2 import encode_fill_value
 
 __all__ = ["DatasetPlan", "plan_dataset", "infer_data"]
 
@@ -185,8 +186,6 @@ def plan_dataset(
         fill = _default_fill(dt) if fillvalue is None else fillvalue
     if is_scalar:
         zattrs["_SCALAR"] = True
-    from ..format.zarr_v2 import encode_fill_value
-
     zarray = {
         "zarr_format": 2,
         "shape": list(store_shape),
