@@ -16,11 +16,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 
 def __getattr__(name: str) -> object:
-    # index_hdf5 needs h5py: import it only when asked for, so "import hdmf_lindi" stays light.
+    # index_hdf5 needs h5py, the backend hdmf and pynwb: import them only when asked for, so
+    # "import hdmf_lindi" stays light.
     if name in ("index_hdf5", "IndexOptions"):
         from . import hdf5
 
         return getattr(hdf5, name)
+    if name in ("LindiIO", "LindiDataset"):
+        from . import backend
+
+        return getattr(backend, name)
+    if name in ("NWBLindiIO", "read_nwb", "validate"):
+        from . import nwb
+
+        return getattr(nwb, name)
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -36,13 +45,18 @@ __all__ = [
     "Group",
     "HardLink",
     "IndexOptions",
+    "LindiDataset",
     "LindiError",
+    "LindiIO",
+    "NWBLindiIO",
     "Reference",
     "SoftLink",
     "__version__",
     "errors",
     "index_hdf5",
     "open_file",
+    "read_nwb",
     "ref_dtype",
     "string_dtype",
+    "validate",
 ]

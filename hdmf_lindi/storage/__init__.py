@@ -1,6 +1,6 @@
 """Bytes, reference maps and containers; never interprets Zarr metadata."""
 
-from .containers import Container, Mode, kind_from_suffix, open_container, sniff_kind
+from .containers import Container, Mode, is_hdf5, kind_from_suffix, open_container, sniff_kind
 from .dir_container import DirContainer
 from .fetcher import Fetcher
 from .json_container import JsonContainer
@@ -22,6 +22,7 @@ __all__ = [
     "RemoteOptions",
     "TarContainer",
     "encode_inline",
+    "is_hdf5",
     "is_url",
     "kind_from_suffix",
     "open_container",

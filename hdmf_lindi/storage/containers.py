@@ -249,6 +249,31 @@ def _exists(location: str) -> bool:
     return os.path.exists(location)
 
 
+_HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5", ".hdf", ".he5")
+_LINDI_SUFFIXES = (".json", ".tar", ".d", ".d/")
+
+
+def is_hdf5(location: str | os.PathLike[str]) -> bool:
+    """Return whether ``location`` holds an HDF5 file rather than a LINDI one.
+
+    Local files are sniffed (the HDF5 signature at offset 0, 512, 1024 or 2048, where a user
+    block may push it). URLs are judged by their suffix (``.nwb``, ``.h5``, ``.hdf5`` ...) so
+    that no request is spent; other URLs are taken as LINDI. Never raises.
+    """
+    text = os.fspath(location)
+    if is_url(text):
+        path = text.split("?", 1)[0].split("#", 1)[0].lower()
+        return path.endswith(_HDF5_SUFFIXES)
+    if not os.path.isfile(text):
+        return False
+    try:
+        with open(text, "rb") as fh:
+            head = fh.read(2056)
+    except OSError:
+        return False
+    return any(head[off:off + 8] == _HDF5_SIGNATURE for off in (0, 512, 1024, 2048))
+
+
 def open_container(
     location: str | os.PathLike[str],
     mode: str = "r",

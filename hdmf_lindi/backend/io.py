@@ -1,0 +1,353 @@
+"""LindiIO: hdmf's storage backend for LINDI files (``.lindi.json``, ``.lindi.tar``, ``.lindi.d``).
+
+Reading walks the LINDI tree once into hdmf builders (``reader.py``) with lazy datasets
+(``datasets.py``). An HDF5 file (``.nwb``, local or URL) is indexed in memory on open, so it reads
+through the same path without h5py's per-object costs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from hdmf.backends.io import HDMFIO, UnsupportedOperation
+from hdmf.backends.utils import WriteStatusTracker
+from hdmf.build import BuildManager, GroupBuilder, TypeMap
+from hdmf.build.builders import BaseBuilder
+from hdmf.container import Container as HdmfContainer
+from hdmf.spec import NamespaceCatalog
+
+from ..errors import ModeError, NodeNotFoundError
+from ..format.references import ExternalLink, Reference
+from ..storage import RemoteOptions, is_hdf5, is_url
+from ..tree import Dataset, File, Group
+from .namespaces import load_cached_namespaces
+from .reader import BuilderReader
+from .spec_dtypes import restore_attribute_dtypes
+
+__all__ = ["LindiIO"]
+
+logger = logging.getLogger(__name__)
+
+_READ_MODES = ("r",)
+_WRITE_MODES = ("w", "w-", "x", "a", "r+")
+
+
+def _open_file(
+    location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool | None
+) -> File:
+    """Open a LINDI file, or index an HDF5 file in memory and open the index."""
+    if is_hdf5(location):
+        if mode != "r":
+            raise ModeError(
+                f"{location} is an HDF5 file; LindiIO opens HDF5 files read-only (mode 'r'), got {mode!r}. "
+                "Use NWBHDF5IO to modify it, or write a LINDI file."
+            )
+        from ..hdf5 import IndexOptions, index_hdf5  # h5py only when an HDF5 file is opened
+
+        refmap = index_hdf5(location, options=IndexOptions(remote=options))
+        local = not is_url(location)
+        return File(refmap, options=options, allow_local_paths=local if allow_local_paths is None else allow_local_paths)
+    return File(location, mode, options=options, allow_local_paths=allow_local_paths)
+
+
+class LindiIO(HDMFIO):
+    """Read (and write) hdmf containers in a LINDI file.
+
+    Parameters
+    ----------
+    path
+        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``, or of an
+        HDF5 file (indexed in memory on open, read-only).
+    mode
+        ``r`` (default), ``r+``, ``a``, ``w``, ``w-`` or ``x``, as for ``HDF5IO``.
+    manager
+        The build manager; a fresh one with an empty type map if None.
+    herd_path
+        Path of a HERD zip to load on read (hdmf's external resources).
+    options
+        HTTP tuning for remote files.
+    allow_local_paths
+        Whether chunk references to local paths may be read (default: only for local files).
+    file
+        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``.
+
+    Raises
+    ------
+    ModeError
+        For an unknown mode, a missing file in ``r``/``r+``, or an existing one in ``w-``/``x``.
+    FormatError
+        If the file is not LINDI (nor HDF5).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        mode: str = "r",
+        manager: BuildManager | TypeMap | None = None,
+        herd_path: str | None = None,
+        *,
+        options: RemoteOptions | None = None,
+        allow_local_paths: bool | None = None,
+        file: File | None = None,
+        driver: str | None = None,
+        aws_region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        del driver, aws_region  # accepted for NWBHDF5IO compatibility (pynwb passes them)
+        if kwargs:
+            logger.debug("LindiIO ignores %s", sorted(kwargs))
+        if mode not in _READ_MODES + _WRITE_MODES:
+            raise ModeError(f"Invalid mode {mode!r}; use one of r, r+, a, w, w-, x.")
+        if path is None and file is None:
+            raise ValueError("Either path or file is required.")
+        if path is None:
+            assert file is not None
+            path = file.filename
+        self._path = os.fspath(path)
+        self._mode = mode
+        self._options = options
+        self._allow_local = allow_local_paths
+        self._given_file = file
+        self._lindi_file: File | None = None
+        self._reader: BuilderReader | None = None
+        self._written_builders = WriteStatusTracker()
+        self._linked: dict[str, LindiIO] = {}
+        if manager is None:
+            manager = BuildManager(TypeMap(NamespaceCatalog()))
+        elif isinstance(manager, TypeMap):
+            manager = BuildManager(manager)
+        source = self._path if is_url(self._path) else str(Path(self._path).absolute())
+        super().__init__(manager=manager, source=source, herd_path=herd_path)
+
+    # ------------------------------------------------------------------ life cycle
+    @property
+    def mode(self) -> str:
+        """The mode the file was opened with."""
+        return self._mode
+
+    @property
+    def _file(self) -> File | None:
+        """The open :class:`hdmf_lindi.File` (pynwb's validator passes it back as ``file=``)."""
+        return self._lindi_file
+
+    @property
+    def file(self) -> File:
+        """The open :class:`hdmf_lindi.File`.
+
+        Raises
+        ------
+        UnsupportedOperation
+            If the IO is closed.
+        """
+        if self._lindi_file is None:
+            raise UnsupportedOperation(f"The LINDI file {self.source} is closed.")
+        return self._lindi_file
+
+    def open(self) -> None:
+        """Open the file (called by ``HDMFIO.__init__``)."""
+        if self._lindi_file is not None:
+            return
+        if self._given_file is not None:
+            self._lindi_file = self._given_file
+            return
+        self._lindi_file = _open_file(self._path, self._mode, self._options, self._allow_local)
+
+    def is_open(self) -> bool:
+        """Whether the file is open."""
+        return self._lindi_file is not None and not self._lindi_file.closed
+
+    def close(self) -> None:
+        """Flush pending changes (writable modes) and close; safe to call twice."""
+        for linked in list(getattr(self, "_linked", {}).values()):
+            linked.close()
+        if getattr(self, "_linked", None):
+            self._linked.clear()
+        f = getattr(self, "_lindi_file", None)
+        if f is None:
+            return
+        self._lindi_file = None
+        if not f.closed:
+            f.close()
+
+    # ------------------------------------------------------------------ hdmf contract
+    @staticmethod
+    def can_read(path: str) -> bool:
+        """Return whether ``path`` looks like a LINDI (or HDF5) file we can open; never raises."""
+        try:
+            text = os.fspath(path)
+            if is_url(text):
+                return text.split("?", 1)[0].rstrip("/").endswith((".lindi.json", ".lindi.tar", ".lindi.d", ".nwb"))
+            if os.path.isdir(text):
+                return os.path.isfile(os.path.join(text, "lindi.json"))
+            if not os.path.isfile(text):
+                return False
+            if is_hdf5(text):
+                return True
+            with open(text, "rb") as fh:
+                head = fh.read(512)
+            return head[257:262] == b"ustar" or head.lstrip()[:1] == b"{"
+        except Exception:  # noqa: BLE001 - can_read must never raise
+            return False
+
+    @classmethod
+    def load_namespaces(
+        cls,
+        namespace_catalog: NamespaceCatalog | TypeMap,
+        path: str | os.PathLike[str] | None = None,
+        namespaces: list[str] | None = None,
+        file: File | None = None,
+        *,
+        options: RemoteOptions | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Load the namespaces cached in a file into a catalog or type map.
+
+        Returns
+        -------
+        dict
+            What ``NamespaceCatalog.load_namespaces`` returns (namespace -> included types);
+            empty if the file caches no specification.
+        """
+        if file is not None:
+            return load_cached_namespaces(namespace_catalog, file, namespaces)
+        if path is None:
+            raise ValueError("Either path or file is required.")
+        f = _open_file(os.fspath(path), "r", options, None)
+        try:
+            return load_cached_namespaces(namespace_catalog, f, namespaces)
+        finally:
+            f.close()
+
+    def load_namespaces_io(
+        self, namespace_catalog: NamespaceCatalog | TypeMap, namespaces: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Load the namespaces cached in this open file."""
+        if not self.is_open():
+            raise UnsupportedOperation(f"Cannot load namespaces from closed LINDI file {self.source!r}.")
+        return load_cached_namespaces(namespace_catalog, self.file, namespaces)
+
+    def read(self, **kwargs: Any) -> HdmfContainer:
+        """Read the file into containers (``HDMFIO.read``), refusing modes that create a file."""
+        if self._mode in ("w", "w-", "x"):
+            raise UnsupportedOperation(f"Cannot read from file {self.source} in mode {self._mode!r}.")
+        return super().read(**kwargs)
+
+    def read_builder(self) -> GroupBuilder:
+        """Return the root builder of the whole file (cached: the same object on every call)."""
+        if not self.is_open():
+            raise UnsupportedOperation(f"Cannot read data from closed LINDI file {self.source!r}.")
+        reader = self._builder_reader()
+        cached = reader.built.get("/")
+        if isinstance(cached, GroupBuilder):
+            return cached
+        root = reader.read_root()
+        restore_attribute_dtypes(root, self.manager.namespace_catalog)
+        return root
+
+    def _builder_reader(self) -> BuilderReader:
+        if self._reader is None:
+            self._reader = BuilderReader(
+                self.file, self.source, self, self._written_builders.set_written, self._follow_external
+            )
+        return self._reader
+
+    def _follow_external(self, link: ExternalLink, from_group: str) -> BaseBuilder:
+        """Open the file an external link points to (relative to this file) and read the target."""
+        name = link.filename
+        if not is_url(name) and not os.path.isabs(name):
+            if is_url(self.source):
+                name = self.source.rsplit("/", 1)[0] + "/" + name
+            else:
+                name = os.path.join(os.path.dirname(self.source), name)
+        linked = self._linked.get(name)
+        if linked is None:
+            linked = LindiIO(name, "r", manager=self.manager, options=self._options)
+            self._linked[name] = linked
+        return linked._builder_reader().builder_at(link.path)
+
+    def write_builder(self, builder: GroupBuilder, **kwargs: Any) -> None:
+        """Write a builder tree (see issue 5; writing is not available yet)."""
+        raise UnsupportedOperation("Writing with LindiIO is not implemented yet.")
+
+    def get_written(self, builder: BaseBuilder) -> bool:
+        """Whether ``builder`` was read from or written to this file."""
+        return bool(self._written_builders.get_written(builder))
+
+    # ------------------------------------------------------------------ references
+    def _path_of(self, obj: Any) -> str:
+        if isinstance(obj, Reference):
+            return obj.path
+        if isinstance(obj, Group | Dataset):
+            return obj.name
+        if isinstance(obj, str):
+            return obj
+        raise TypeError(f"Cannot find a builder for {type(obj).__name__}.")
+
+    def get_builder(self, obj: Any) -> BaseBuilder:
+        """Return the builder read for a reference, a path or a tree node.
+
+        Raises
+        ------
+        ValueError
+            If nothing was read at that path (as ``HDF5IO.get_builder``).
+        """
+        path = self._path_of(obj)
+        reader = self._builder_reader()
+        builder = reader.built.get(path if path.startswith("/") else "/" + path)
+        if builder is None:
+            try:
+                builder = reader.builder_at(path)
+            except (KeyError, NodeNotFoundError) as exc:
+                raise ValueError(f"{self.source}:{path} has not been built") from exc
+        return builder
+
+    def get_container(self, obj: Any) -> HdmfContainer:
+        """Return the container for a reference, a path or a tree node (constructed on demand)."""
+        return self.manager.construct(self.get_builder(obj))
+
+    def _create_ref(self, target: Any) -> Reference:
+        """Return a stored reference to a builder, reference builder or container."""
+        from hdmf.build import LinkBuilder, ReferenceBuilder
+
+        if isinstance(target, HdmfContainer):
+            target = self.manager.get_builder(target) or self.manager.build(target, source=self.source)
+        if isinstance(target, ReferenceBuilder):
+            target = target.builder
+        if isinstance(target, LinkBuilder):
+            target = target.builder
+        path = _builder_path(target)
+        object_id = target.attributes.get("object_id") if isinstance(target, BaseBuilder) else None
+        return Reference(path=path, object_id=object_id if isinstance(object_id, str) else None)
+
+    @staticmethod
+    def generate_dataset_html(dataset: Any) -> str:
+        """Return an HTML summary of a dataset (shape, dtype, chunking, compression)."""
+        rows = {
+            "Data type": getattr(dataset, "dtype", None),
+            "Shape": getattr(dataset, "shape", None),
+            "Chunk shape": getattr(dataset, "chunks", None),
+            "Compression": getattr(dataset, "compression", None),
+        }
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows.items())
+        return f'<table class="data-info">{body}</table>'
+
+
+def _builder_path(builder: BaseBuilder) -> str:
+    """The absolute path of a builder in its file; the root's name is not part of any path.
+
+    ``location`` (the parent's path, set on read and kept on export) wins over walking parents,
+    except for a parentless builder at the top, which is the root.
+    """
+    location = builder.location
+    if location is not None and (builder.parent is not None or location not in ("", "/")):
+        return posixpath.normpath(posixpath.join(location or "/", builder.name))
+    names: list[str] = []
+    current: Any = builder
+    while current.parent is not None:
+        names.append(current.name)
+        current = current.parent
+    return "/" + "/".join(reversed(names))
