@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 from hdmf.backends.warnings import BrokenLinkWarning
-from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
+from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
 from hdmf.build.builders import BaseBuilder
 
 from ..errors import NodeNotFoundError
 from ..format.dtypes import is_reference_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..tree import Dataset, File, Group, HardLink
+from .builders import add_dataset, add_group, add_link, dataset_builder, group_builder, link_builder
 from .datasets import (
     BuilderLindiReferenceDataset,
     BuilderLindiTableDataset,
@@ -133,14 +134,11 @@ class BuilderReader:
         existing = self.built.get(path)
         if isinstance(existing, GroupBuilder):
             return existing
-        attributes = self._read_attrs(group, is_root=path == "/")
-        groups: list[GroupBuilder] = []
-        datasets: list[DatasetBuilder] = []
-        links: list[LinkBuilder] = []
         # Reserve the path before recursing: a member linking back to an ancestor must not recurse.
-        builder = GroupBuilder(name, source=self._source)
+        builder = group_builder(name, self._source, {})
         builder.location = _dirname(path)
         self.built[path] = builder
+        attributes = self._read_attrs(group, is_root=path == "/")
         for key in group.keys():
             child_path = _join(path, key)
             if child_path in self._ignore:
@@ -149,25 +147,22 @@ class BuilderReader:
             if isinstance(link, HardLink):
                 node = group.get(key)
                 if isinstance(node, Dataset):
-                    datasets.append(self._read_dataset(node, child_path, key))
+                    add_dataset(builder, self._read_dataset(node, child_path, key))
                 elif isinstance(node, Group):
-                    groups.append(self._read_group(node, child_path, key))
+                    add_group(builder, self._read_group(node, child_path, key))
                 continue
             target_builder = self._link_target(link, path, key)
             if target_builder is None:
                 continue
-            link_builder = LinkBuilder(builder=target_builder, name=key, source=self._source)
-            link_builder.location = path
-            self._mark(link_builder)
-            links.append(link_builder)
+            link_obj = link_builder(key, self._source, target_builder)
+            link_obj.location = path
+            self._mark(link_obj)
+            add_link(builder, link_obj)
         for attr_name, value in attributes.items():
-            builder.set_attribute(attr_name, value)
-        for g in groups:
-            builder.set_group(g)
-        for d in datasets:
-            builder.set_dataset(d)
-        for link_builder in links:
-            builder.set_link(link_builder)
+            if attr_name in builder.obj_type:
+                raise ValueError(f"'{attr_name}' is both an attribute and a member of {path}.")
+            builder.attributes[attr_name] = value
+            builder.obj_type[attr_name] = "attributes"
         self._mark(builder)
         return builder
 
@@ -212,10 +207,8 @@ class BuilderReader:
         existing = self.built.get(path)
         if isinstance(existing, DatasetBuilder):
             return existing
-        kwargs: dict[str, Any] = {
-            "attributes": self._read_attrs(ds),
-            "source": self._source,
-        }
+        kwargs: dict[str, Any] = {"maxshape": None}
+        attributes = self._read_attrs(ds)
         shape = ds.shape
         dtype = ds.dtype
         if shape == ():
@@ -234,7 +227,7 @@ class BuilderReader:
             else:
                 kwargs["data"] = LindiDataset(ds, self._io)
                 kwargs["dtype"] = dtype
-        builder = DatasetBuilder(name, **kwargs)
+        builder = dataset_builder(name, self._source, attributes, kwargs["data"], kwargs["dtype"], kwargs["maxshape"])
         builder.location = _dirname(path)
         self.built[path] = builder
         self._mark(builder)
