@@ -163,13 +163,23 @@ def test_soft_links(tree: tuple[Path, Path]) -> None:
             f["dangling"]
 
 
-def test_hard_links_and_external_links_are_rejected(path: Path) -> None:
+def test_hard_links_are_rejected(path: Path) -> None:
     with File(path, "w") as f:
         g = f.create_group("g")
         with pytest.raises(UnsupportedError, match="LINDI has no hard links"):
             f["h"] = g
+
+
+def test_external_links_are_written_and_read_back(path: Path) -> None:
+    with File(path, "w") as f:
+        f.create_group("g")
+        f["g/e"] = ExternalLink("other.lindi.json", "/x/y")
+    with File(path) as f:
+        assert f["g"].get("e", getlink=True) == ExternalLink("other.lindi.json", "/x/y")
+        assert f.container.refmap.get_json("g/e/.zattrs") == {"_EXTERNAL_LINK": ["other.lindi.json", "/x/y"]}
+        assert "e" in f["g"].keys()
         with pytest.raises(UnsupportedError, match="external link"):
-            f["e"] = ExternalLink("other.h5", "/x")
+            f["g/e"]
 
 
 # -------------------------------------------------------------------------------- references
