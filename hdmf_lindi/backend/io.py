@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,10 @@ from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url
 from ..tree import Dataset, File, Group
-from .namespaces import load_cached_namespaces
+from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
 from .spec_dtypes import restore_attribute_dtypes
+from .writer import BuilderWriter, builder_path
 
 __all__ = ["LindiIO"]
 
@@ -269,9 +269,122 @@ class LindiIO(HDMFIO):
             self._linked[name] = linked
         return linked._builder_reader().builder_at(link.path)
 
-    def write_builder(self, builder: GroupBuilder, **kwargs: Any) -> None:
-        """Write a builder tree (see issue 5; writing is not available yet)."""
-        raise UnsupportedOperation("Writing with LindiIO is not implemented yet.")
+    def write(
+        self,
+        container: HdmfContainer,
+        cache_spec: bool = True,
+        link_data: bool = True,
+        exhaust_dci: bool = True,
+        herd: Any = None,
+    ) -> None:
+        """Write a container (and everything under it), then cache the namespaces.
+
+        Raises
+        ------
+        UnsupportedOperation
+            In mode ``r``.
+        """
+        if self._mode == "r":
+            raise UnsupportedOperation(
+                f"Cannot write to file {self.source} in mode 'r'. Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
+            )
+        super().write(container=container, herd=herd, link_data=link_data, exhaust_dci=exhaust_dci)
+        if cache_spec:
+            self._cache_spec()
+
+    def write_builder(
+        self,
+        builder: GroupBuilder,
+        link_data: bool = True,
+        exhaust_dci: bool = True,
+        export_source: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write a root builder tree; builders already written are skipped (append mode).
+
+        Raises
+        ------
+        UnsupportedOperation
+            In mode ``r``.
+        """
+        if self._mode == "r":
+            raise UnsupportedOperation(f"Cannot write to file {self.source} in mode 'r'.")
+        if kwargs:
+            logger.debug("write_builder ignores %s", sorted(kwargs))
+        writer = BuilderWriter(
+            self.file,
+            self.source,
+            self._builder_of,
+            self.get_written,
+            self._written_builders.set_written,
+            link_data=link_data,
+            export_source=export_source,
+            exhaust_dci=exhaust_dci,
+        )
+        writer.write_root(builder)
+        if self._reader is not None:
+            # the tree changed: builders read before must not be served for new paths
+            self._reader.built.setdefault("/", builder)
+        self.file.flush()
+
+    def _builder_of(self, container: HdmfContainer) -> BaseBuilder:
+        builder = self.manager.get_builder(container)
+        if builder is None:
+            builder = self.manager.build(container, source=self.source)
+        return builder
+
+    def _cache_spec(self) -> None:
+        """Store every namespace of the manager under ``/specifications`` (existing versions kept)."""
+        cache_namespaces(self.file, self.manager.namespace_catalog)
+        self.file.flush()
+
+    def export(
+        self,
+        src_io: HDMFIO,
+        container: HdmfContainer | None = None,
+        write_args: dict[str, Any] | None = None,
+        cache_spec: bool = True,
+    ) -> None:
+        """Export what ``src_io`` read (or ``container``) into this file (mode ``w``).
+
+        From another backend (e.g. ``NWBHDF5IO``), pass ``write_args={"link_data": False}``.
+
+        Raises
+        ------
+        UnsupportedOperation
+            If this IO is not in mode ``w``, or ``link_data`` is not False for another backend.
+        """
+        if self._mode != "w":
+            raise UnsupportedOperation(f"Cannot export to file {self.source} in mode {self._mode!r}. Please use mode 'w'.")
+        write_args = dict(write_args or {})
+        if not isinstance(src_io, LindiIO) and write_args.get("link_data", True):
+            raise UnsupportedOperation(
+                f"Cannot export from non-LINDI backend {type(src_io).__name__} to LINDI with write argument "
+                "link_data=True. Set write_args={'link_data': False}"
+            )
+        write_args["export_source"] = src_io.source
+        clear_cache = not write_args.get("link_data", True)
+        super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+        if cache_spec:
+            catalog = self.manager.namespace_catalog
+            for namespace in src_io.manager.namespace_catalog.namespaces:
+                if namespace not in catalog.namespaces:
+                    catalog.add_namespace(namespace, src_io.manager.namespace_catalog.get_namespace(namespace))
+            self._cache_spec()
+
+    @classmethod
+    def export_io(
+        cls,
+        path: str,
+        src_io: HDMFIO,
+        container: HdmfContainer | None = None,
+        write_args: dict[str, Any] | None = None,
+        cache_spec: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Export ``src_io`` into a new LINDI file at ``path`` (mode ``w``)."""
+        with cls(path, "w", **kwargs) as io:
+            io.export(src_io=src_io, container=container, write_args=write_args, cache_spec=cache_spec)
 
     def get_written(self, builder: BaseBuilder) -> bool:
         """Whether ``builder`` was read from or written to this file."""
@@ -314,14 +427,11 @@ class LindiIO(HDMFIO):
         from hdmf.build import LinkBuilder, ReferenceBuilder
 
         if isinstance(target, HdmfContainer):
-            target = self.manager.get_builder(target) or self.manager.build(target, source=self.source)
-        if isinstance(target, ReferenceBuilder):
+            target = self._builder_of(target)
+        if isinstance(target, ReferenceBuilder | LinkBuilder):
             target = target.builder
-        if isinstance(target, LinkBuilder):
-            target = target.builder
-        path = _builder_path(target)
         object_id = target.attributes.get("object_id") if isinstance(target, BaseBuilder) else None
-        return Reference(path=path, object_id=object_id if isinstance(object_id, str) else None)
+        return Reference(path=builder_path(target), object_id=object_id if isinstance(object_id, str) else None)
 
     @staticmethod
     def generate_dataset_html(dataset: Any) -> str:
@@ -334,20 +444,3 @@ class LindiIO(HDMFIO):
         }
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows.items())
         return f'<table class="data-info">{body}</table>'
-
-
-def _builder_path(builder: BaseBuilder) -> str:
-    """The absolute path of a builder in its file; the root's name is not part of any path.
-
-    ``location`` (the parent's path, set on read and kept on export) wins over walking parents,
-    except for a parentless builder at the top, which is the root.
-    """
-    location = builder.location
-    if location is not None and (builder.parent is not None or location not in ("", "/")):
-        return posixpath.normpath(posixpath.join(location or "/", builder.name))
-    names: list[str] = []
-    current: Any = builder
-    while current.parent is not None:
-        names.append(current.name)
-        current = current.parent
-    return "/" + "/".join(reversed(names))

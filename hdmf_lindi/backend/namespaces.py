@@ -12,15 +12,25 @@ import logging
 from typing import Any
 
 import numpy as np
+from hdmf.backends.utils import NamespaceToBuilderHelper
 from hdmf.build import TypeMap
 from hdmf.spec import NamespaceCatalog
 from hdmf.spec.namespace import SpecReader
+from hdmf.spec.write import SpecWriter
 
 from ..errors import FormatError
+from ..format.dtypes import string_dtype
 from ..format.references import Reference
 from ..tree import Dataset, File, Group
 
-__all__ = ["LindiSpecReader", "cached_namespace_versions", "load_cached_namespaces", "spec_group"]
+__all__ = [
+    "LindiSpecReader",
+    "LindiSpecWriter",
+    "cache_namespaces",
+    "cached_namespace_versions",
+    "load_cached_namespaces",
+    "spec_group",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +116,41 @@ def load_cached_namespaces(
         assert isinstance(ns_group, Group)
         readers[ns] = LindiSpecReader(ns_group)
     return dict(catalog.load_namespaces(NAMESPACE_PATH, reader=readers))
+
+
+class LindiSpecWriter(SpecWriter):
+    """Writes specifications as scalar JSON strings into one ``<namespace>/<version>`` group."""
+
+    def __init__(self, group: Group) -> None:
+        self._group = group
+
+    def _write(self, obj: Any, name: str) -> None:
+        text = json.dumps(obj, separators=(",", ":"))
+        self._group.create_dataset(name, data=text, dtype=string_dtype())
+
+    def write_spec(self, spec: Any, path: str) -> None:
+        """Store one schema source."""
+        self._write(spec, path)
+
+    def write_namespace(self, namespace: Any, path: str) -> None:
+        """Store the namespace document."""
+        self._write({"namespaces": [namespace]}, path)
+
+
+def cache_namespaces(file: File, catalog: NamespaceCatalog) -> None:
+    """Cache every namespace of ``catalog`` under ``/specifications`` (versions already there kept).
+
+    Sets the root ``.specloc`` attribute to a reference to the group, as ``HDF5IO`` does.
+    """
+    group = spec_group(file)
+    if group is None:
+        group = file.require_group("specifications")
+        file.attrs[SPEC_LOC_ATTR] = group.ref
+    for name in catalog.namespaces:
+        namespace = catalog.get_namespace(name)
+        target = f"{name}/{namespace.version}"
+        if target in group:
+            continue
+        ns_group = group.require_group(target)
+        builder = NamespaceToBuilderHelper.convert_namespace(catalog, name)
+        builder.export(NAMESPACE_PATH, writer=LindiSpecWriter(ns_group))
