@@ -22,7 +22,7 @@ def __getattr__(name: str) -> object:
         from . import hdf5
 
         return getattr(hdf5, name)
-    if name in ("LindiIO", "LindiDataset"):
+    if name in ("LindiIO", "LindiDataset", "LindiDataIO"):
         from . import backend
 
         return getattr(backend, name)
@@ -45,6 +45,7 @@ __all__ = [
     "Group",
     "HardLink",
     "IndexOptions",
+    "LindiDataIO",
     "LindiDataset",
     "LindiError",
     "LindiIO",

@@ -1,5 +1,6 @@
 """hdmf backend: LindiIO reads (and writes) hdmf builders on the LINDI tree."""
 
+from .dataio import LindiDataIO
 from .datasets import (
     BuilderLindiReferenceDataset,
     BuilderLindiTableDataset,
@@ -14,6 +15,7 @@ __all__ = [
     "BuilderLindiTableDataset",
     "ContainerLindiReferenceDataset",
     "ContainerLindiTableDataset",
+    "LindiDataIO",
     "LindiDataset",
     "LindiIO",
 ]
