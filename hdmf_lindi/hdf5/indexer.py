@@ -33,6 +33,7 @@ from ..storage.fetcher import Fetcher
 from ..storage.refmap import ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
+from .lowlevel import SLOW, TypeCache
 from .remote_file import BlockCachedFile
 
 __all__ = ["IndexOptions", "index_hdf5"]
@@ -84,10 +85,10 @@ class _Walker:
         self.refs: dict[str, Any] = {}
         self.notes: list[str] = []
         self.count = 0
-        self._seen: dict[int, str] = {}
-        self._ref_cache: dict[str, Reference] = {}
-        root_oid = f.attrs.get("object_id")
-        self.root_oid = root_oid.decode() if isinstance(root_oid, bytes) else root_oid
+        self.types = TypeCache()
+        self._seen: dict[int, str] = {h5py.h5o.get_info(f.id).addr: "/"}
+        self._ref_cache: dict[int, Reference] = {}
+        self.root_oid = self._object_id(f.id)
 
     # ------------------------------------------------------------------ helpers
     def _note(self, message: str) -> None:
@@ -104,25 +105,37 @@ class _Walker:
         if self.options.progress is not None:
             self.options.progress(self.count, "/" + path)
 
+    def _object_id(self, oid: Any) -> str | None:
+        """The ``object_id`` attribute of an object (NWB's UUID), or None."""
+        if not h5py.h5a.exists(oid, b"object_id"):
+            return None
+        value = self.types.read_attr(oid, b"object_id")
+        if value is SLOW:
+            value = _wrap(oid).attrs["object_id"]
+        value = value.decode() if isinstance(value, bytes) else value
+        return value if isinstance(value, str) else None
+
     def _reference(self, ref: Any) -> Reference | None:
         if not ref:
             return None
-        target = self.f[ref]
-        name = target.name
-        cached = self._ref_cache.get(name)
+        oid = h5py.h5r.dereference(ref, self.f.id)
+        addr = h5py.h5o.get_info(oid).addr
+        cached = self._ref_cache.get(addr)
         if cached is None:
-            oid = target.attrs.get("object_id")
+            # a walked object's path is known; H5Iget_name would search the file for it
+            name = self._seen.get(addr)
+            if name is None:
+                name = h5py.h5i.get_name(oid).decode("utf-8", errors="surrogateescape")
             cached = Reference(
                 path=name,
-                object_id=oid.decode() if isinstance(oid, bytes) else oid,
+                object_id=self._object_id(oid),
                 source_object_id=self.root_oid if isinstance(self.root_oid, str) else None,
             )
-            self._ref_cache[name] = cached
+            self._ref_cache[addr] = cached
         return cached
 
-    def _attrs(self, obj: h5py.HLObject, path: str) -> dict[str, Any]:
+    def _attrs(self, oid: Any, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        oid = obj.id
         raw_names: list[bytes] = []
         if h5py.h5a.get_num_attrs(oid):
             h5py.h5a.iterate(oid, raw_names.append)
@@ -133,9 +146,9 @@ class _Walker:
                 self._note(f"skipped {where}: the name is reserved by the LINDI format")
                 continue
             try:
-                value = _read_attr(oid, raw_name)
-                if value is _SLOW:
-                    value = obj.attrs[name]
+                value = self.types.read_attr(oid, raw_name)
+                if value is SLOW:
+                    value = _wrap(oid).attrs[name]
             except (OSError, TypeError, ValueError) as exc:
                 self._note(f"skipped {where}: h5py cannot read it ({exc})")
                 continue
@@ -157,53 +170,55 @@ class _Walker:
         return out
 
     # ------------------------------------------------------------------ groups and links
-    def group(self, path: str, group: h5py.Group) -> None:
+    def group(self, path: str, gid: Any) -> None:
+        """Index the group ``gid`` (an h5py GroupID) at ``path`` and everything below it."""
         self.refs[_join(path, ".zgroup")] = {"zarr_format": 2}
-        attrs = self._attrs(group, path)
-        if attrs:
-            self.refs[_join(path, ".zattrs")] = attrs
         self._tick(path)
-        gid = group.id
+        if path:
+            self._group_attrs(path, gid)
         links = gid.links
-        # Low-level link iteration (name order): one call per child instead of h5py's get()s.
-        for raw_name in list(gid):
-            name = raw_name.decode("utf-8", errors="surrogateescape")
-            child = _join(path, name)
-            info = links.get_info(raw_name)
-            if info.type == h5py.h5l.TYPE_SOFT:
+        # One low-level iteration (name order) gives every child's link type and address.
+        # (h5py reuses one LinkInfo for every callback: copy its fields out)
+        children: list[tuple[bytes, int, int]] = []
+        links.iterate(lambda raw, info: children.append((raw, info.type, info.u)), info=True)
+        for raw_name, link_type, addr in children:
+            child = _join(path, raw_name.decode("utf-8", errors="surrogateescape"))
+            if link_type == h5py.h5l.TYPE_SOFT:
                 link_path = links.get_val(raw_name).decode("utf-8", errors="surrogateescape")
                 # HDF5 resolves a relative target against the link's group; lindi from the root
                 target = link_path if link_path.startswith("/") else posixpath.normpath(posixpath.join("/" + path, link_path))
                 self._link(child, {"_SOFT_LINK": {"path": target}})
-                continue
-            if info.type == h5py.h5l.TYPE_EXTERNAL:
+            elif link_type == h5py.h5l.TYPE_EXTERNAL:
                 filename, link_path = (v.decode("utf-8", errors="surrogateescape") for v in links.get_val(raw_name))
                 # a list of two strings: lindi 0.4.6 reads it as an ordinary string-array attribute
                 self._link(child, {EXTERNAL_LINK_KEY: [filename, link_path]})
-                continue
-            try:
-                oid = h5py.h5o.open(gid, raw_name)
-            except (KeyError, OSError):
-                self._note(f"skipped /{child}: h5py cannot open it")
-                continue
-            obj: Any
-            if isinstance(oid, h5py.h5g.GroupID):
-                obj = h5py.Group(oid)
-            elif isinstance(oid, h5py.h5d.DatasetID):
-                obj = h5py.Dataset(oid)
-            else:
-                obj = None
-            addr = info.u
-            if addr in self._seen:  # a second hard link: LINDI has none, a soft link reads the same
+            elif addr in self._seen:  # a second hard link: LINDI has none, a soft link reads the same
                 self._link(child, {"_SOFT_LINK": {"path": self._seen[addr]}})
-                continue
-            self._seen[addr] = "/" + child
-            if isinstance(obj, h5py.Group):
-                self.group(child, obj)
-            elif isinstance(obj, h5py.Dataset):
-                self.dataset(child, obj, info)
             else:
-                self._note(f"skipped /{child}: named datatypes are not represented")
+                self._hard_link(child, gid, raw_name, addr)
+        if not path:
+            # Root attributes last: a reference in them (NWB's .specloc) then finds its target's
+            # path among the walked objects instead of through H5Iget_name's search of the file.
+            self._group_attrs(path, gid)
+
+    def _group_attrs(self, path: str, gid: Any) -> None:
+        attrs = self._attrs(gid, path)
+        if attrs:
+            self.refs[_join(path, ".zattrs")] = attrs
+
+    def _hard_link(self, child: str, gid: Any, raw_name: bytes, addr: int) -> None:
+        try:
+            oid = h5py.h5o.open(gid, raw_name)
+        except (KeyError, OSError):
+            self._note(f"skipped /{child}: h5py cannot open it")
+            return
+        self._seen[addr] = "/" + child
+        if isinstance(oid, h5py.h5g.GroupID):
+            self.group(child, oid)
+        elif isinstance(oid, h5py.h5d.DatasetID):
+            self.dataset(child, oid)
+        else:
+            self._note(f"skipped /{child}: named datatypes are not represented")
 
     def _link(self, path: str, zattrs: dict[str, Any]) -> None:
         self.refs[_join(path, ".zgroup")] = {"zarr_format": 2}
@@ -211,26 +226,32 @@ class _Walker:
         self._tick(path)
 
     # ------------------------------------------------------------------ datasets
-    def dataset(self, path: str, ds: h5py.Dataset, info: Any = None) -> None:
+    def dataset(self, path: str, dsid: Any) -> None:
+        """Index the dataset ``dsid`` (an h5py DatasetID) at ``path``."""
         self._tick(path)
-        zattrs = self._attrs(ds, path)
-        dtype = ds.dtype
-        if ds.shape is None:
+        zattrs = self._attrs(dsid, path)
+        space = dsid.get_space()
+        if space.get_simple_extent_type() == h5py.h5s.NULL:
             self._note(f"skipped /{path}: null dataspace (h5py.Empty)")
             return
+        shape: tuple[int, ...] = space.shape
+        info = self.types.info(dsid.get_type())
+        dtype = info.dtype
         try:
-            if dtype.kind == "O" or dtype.names is not None:
-                self._object_dataset(path, ds, zattrs)
-            elif dtype.kind in "iufb" and dtype.subdtype is None:
-                self._numeric_dataset(path, ds, zattrs)
-            elif dtype.kind == "S" and ds.shape == ():
-                self._inline(path, ds, zattrs, np.asarray(ds[()], dtype=dtype).reshape(1), scalar=True)
+            if TypeCache.is_vlen_string(info):
+                values = np.atleast_1d(self.types.read_dataset(dsid, shape, info))
+                self._json2_array(path, zattrs, values, scalar=shape == ())
+            elif dtype.kind == "O" or dtype.names is not None:
+                self._object_dataset(path, h5py.Dataset(dsid), zattrs)
+            elif TypeCache.is_numeric(info):
+                self._numeric_dataset(path, dsid, shape, dtype, zattrs)
             elif dtype.kind == "S":
-                self._inline(path, ds, zattrs, ds[...], scalar=False)
+                data = self.types.read_dataset(dsid, shape, info)
+                self._inline(path, zattrs, data.reshape(1) if shape == () else data, scalar=shape == ())
             else:
-                self._external_array(path, ds, zattrs, f"dtype {dtype} has no LINDI form")
+                self._external_array(path, h5py.Dataset(dsid), zattrs, f"dtype {dtype} has no LINDI form")
         except UnmappableFilter as exc:
-            self._external_array(path, ds, zattrs, exc.reason)
+            self._external_array(path, h5py.Dataset(dsid), zattrs, exc.reason)
 
     def _write_array(
         self,
@@ -256,9 +277,7 @@ class _Walker:
         if zattrs:
             self.refs[_join(path, ".zattrs")] = zattrs
 
-    def _inline(
-        self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], data: np.ndarray[Any, Any], *, scalar: bool
-    ) -> None:
+    def _inline(self, path: str, zattrs: dict[str, Any], data: np.ndarray[Any, Any], *, scalar: bool) -> None:
         """Copy the values: one chunk covering the whole (non-empty) array."""
         data = np.ascontiguousarray(data)
         if scalar:
@@ -272,7 +291,7 @@ class _Walker:
             self.refs[_join(path, chunk_key((0,) * data.ndim))] = encode_inline(data.tobytes())
 
     def _object_dataset(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any]) -> None:
-        """Strings, references and compounds: values converted and stored inline as json2."""
+        """References and compounds: values converted and stored inline as json2."""
         dtype = ds.dtype
         if dtype.names is not None:
             zattrs = {**zattrs, "_COMPOUND_DTYPE": compound_to_annotation(dtype)}
@@ -286,13 +305,14 @@ class _Walker:
             raw = np.atleast_1d(ds[()] if ds.shape == () else ds[...])
             values = np.empty(raw.shape, dtype=object)
             values.reshape(-1)[:] = [self._reference(r) for r in raw.reshape(-1)]
-        elif h5py.check_string_dtype(dtype) is not None:
-            raw = np.atleast_1d(ds.asstr(errors="surrogateescape")[()] if ds.shape == () else ds.asstr(errors="surrogateescape")[...])
-            values = np.asarray(raw, dtype=object)
         else:
             self._external_array(path, ds, zattrs, f"variable-length dtype {dtype} has no LINDI form")
             return
-        if ds.shape == ():
+        self._json2_array(path, zattrs, values, scalar=ds.shape == ())
+
+    def _json2_array(self, path: str, zattrs: dict[str, Any], values: np.ndarray[Any, Any], *, scalar: bool) -> None:
+        """Store an object array (strings, references, compound rows) inline with the json2 codec."""
+        if scalar:
             zattrs = {**zattrs, "_SCALAR": True}
         shape: tuple[int, ...] = tuple(values.shape)
         self._write_array(
@@ -309,24 +329,28 @@ class _Walker:
             return value.decode("utf-8", errors="surrogateescape")
         return value
 
-    def _numeric_dataset(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any]) -> None:
-        dtype = ds.dtype
+    def _numeric_dataset(
+        self, path: str, dsid: Any, shape: tuple[int, ...], dtype: np.dtype[Any], zattrs: dict[str, Any]
+    ) -> None:
         base = np.dtype(dtype.str)  # drops h5py's enum metadata: enums are stored as integers
-        if ds.shape == ():
-            self._inline(path, ds, zattrs, np.asarray(ds[()], dtype=base).reshape(1), scalar=True)
+        if shape == ():
+            value = np.empty((), dtype=dtype)
+            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, value)  # low level: no selection machinery
+            self._inline(path, zattrs, np.asarray(value, dtype=base).reshape(1), scalar=True)
             return
-        size = int(np.prod(ds.shape))
-        plist = ds.id.get_create_plist()
+        size = math.prod(shape)
+        plist = dsid.get_create_plist()
         if plist.get_external_count() > 0:
             raise UnmappableFilter("the dataset's data lives in external raw files")
         layout = plist.get_layout()
         if 0 < size < self.options.inline_max_elements or layout == h5py.h5d.COMPACT:
-            data = np.empty(ds.shape, dtype=base)
-            ds.id.read(h5py.h5s.ALL, h5py.h5s.ALL, data)  # low level: no selection machinery
-            self._inline(path, ds, zattrs, data, scalar=False)
+            data = np.empty(shape, dtype=base)
+            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, data)
+            self._inline(path, zattrs, data, scalar=False)
             return
         if layout == h5py.h5d.VIRTUAL:
             raise UnmappableFilter("it is a virtual dataset: its values live in other datasets")
+        ds = h5py.Dataset(dsid)
         filters = filters_for(ds)
         fill = encode_fill_value(ds.fillvalue, base)
         if layout == h5py.h5d.CHUNKED:
@@ -405,38 +429,13 @@ class _Walker:
         )
 
 
-_SLOW = object()
-
-
-def _read_attr(oid: Any, raw_name: bytes) -> Any:
-    """Read an attribute with h5py's low-level API when it is numeric or a string, else _SLOW.
-
-    h5py's ``attrs[name]`` costs ~50 us per call; most NWB attributes are scalars and strings,
-    which this reads in a fraction of that. Anything else goes through h5py's reader.
-    """
-    aid = h5py.h5a.open(oid, raw_name)
-    space = aid.get_space()
-    if space.get_simple_extent_type() == h5py.h5s.NULL:
-        return h5py.Empty(aid.dtype)
-    dtype = aid.dtype
-    shape = space.shape
-    if dtype.names is not None or dtype.subdtype is not None:
-        return _SLOW
-    if dtype.kind in "iufb":
-        arr = np.empty(shape, dtype=dtype)
-        if arr.size:
-            aid.read(arr)
-        return arr[()] if shape == () else arr
-    string_info = h5py.check_string_dtype(dtype)
-    if string_info is None or dtype.kind != "O":
-        return _SLOW
-    arr = np.empty(shape, dtype=dtype)
-    if arr.size:
-        aid.read(arr, mtype=h5py.h5t.py_create(dtype))
-    if shape == ():
-        value = arr[()]
-        return value.decode(string_info.encoding, errors="surrogateescape") if isinstance(value, bytes) else value
-    return arr
+def _wrap(oid: Any) -> Any:
+    """The h5py high-level object of a low-level id (for the rare paths that need one)."""
+    if isinstance(oid, h5py.h5d.DatasetID):
+        return h5py.Dataset(oid)
+    if isinstance(oid, h5py.h5g.GroupID):
+        return h5py.Group(oid)
+    return h5py.Datatype(oid)
 
 
 def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
@@ -499,7 +498,7 @@ def index_hdf5(
     try:
         walker = _Walker(f, url, options)
         try:
-            walker.group("", f)
+            walker.group("", f.id)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
             if isinstance(exc, LindiError):
                 raise
