@@ -1,0 +1,250 @@
+"""Pack a LINDI file: rewrite it without dead bytes, or convert it to another form.
+
+:func:`pack` reads every key of a LINDI file and writes a new file through the ordinary
+container API (``open_container(..., "w")``, ``store_chunk``, ``set_metadata``, ``flush``), so
+the result has exactly the layout of a newly created file:
+
+* **internal data is copied**: chunks held inline and ``./NAME`` blobs (inside a ``.lindi.tar``
+  or ``.lindi.d``, or next to a ``.lindi.json``) are read and stored again, in key order, so the
+  chunks of a dataset end up next to each other in chunk-index order;
+* **external references stay references**: ``[url, offset, length]`` entries pointing at other
+  files or URLs are kept, not downloaded. A relative local path is rewritten so that it still
+  points at the same file from the new location;
+* dead members of a ``.lindi.tar`` (old ``lindi.json`` and index slots, chunks that were
+  rewritten) are left behind, because only what the reference map uses is copied.
+
+The form of the output follows its name, as for every new file: ``.json`` gives a
+``.lindi.json``, ``.d`` a ``.lindi.d``, anything else a ``.lindi.tar``.
+
+Packing a file onto itself is allowed and atomic: the new file is built beside the old one and
+replaces it in one ``os.replace`` at the end (for a ``.lindi.d``, one directory swap). A failure
+at any point leaves the old file as it was and creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import FormatError, ModeError
+from .containers import kind_from_suffix, open_container
+from .refmap import RangeRef
+from .sources import is_url
+
+if TYPE_CHECKING:
+    from .containers import Container
+
+__all__ = ["PackStats", "pack"]
+
+BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory, lets reads merge)
+
+_KEY_TOKEN_RE = re.compile(r"[/.]")
+
+
+@dataclass(frozen=True, slots=True)
+class PackStats:
+    """What :func:`pack` did."""
+
+    source: str
+    """The file that was read."""
+    destination: str
+    """The file that was written."""
+    bytes_before: int | None
+    """Size of the source on disk (all files of a ``.lindi.d``); None for a URL."""
+    bytes_after: int
+    """Size of the destination on disk."""
+    blobs_copied: int
+    """Chunks whose bytes were read from internal ``./NAME`` blobs and written again."""
+    inline_copied: int
+    """Chunks held inline in the source and written again."""
+    bytes_copied: int
+    """Chunk bytes read from internal blobs."""
+    references_kept: int
+    """External ``[url, offset, length]`` references carried over unchanged (or rebased)."""
+
+
+def _disk_size(location: str) -> int:
+    if not os.path.isdir(location):
+        return os.path.getsize(location)
+    total = 0
+    for root, _dirs, files in os.walk(location):
+        total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
+    return total
+
+
+def _order(key: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key: path components in order, numbers numerically (``0.10`` after ``0.9``)."""
+    return tuple(
+        (0, int(token)) if token.isdigit() else (1, token) for token in _KEY_TOKEN_RE.split(key)
+    )
+
+
+def _is_metadata(key: str) -> bool:
+    return key.rpartition("/")[2].startswith(".")
+
+
+def _rebase(url: str, src_dir: str | None, dst_dir: str) -> str:
+    """Return ``url`` so that it names the same file from ``dst_dir`` (relative local paths only).
+
+    Resolves like the fetcher: against the source's directory when the file exists there (or
+    exists nowhere else), else against the working directory.
+    """
+    if is_url(url) or src_dir is None or url.startswith("file://") or os.path.isabs(url):
+        return url
+    candidate = os.path.join(src_dir, url)
+    resolved = candidate if os.path.exists(candidate) or not os.path.exists(url) else url
+    return os.path.relpath(os.path.abspath(resolved), dst_dir)
+
+
+def _same_file(src: str, dst: str) -> bool:
+    if is_url(src) or not os.path.exists(dst):
+        return False
+    return os.path.samefile(src, dst)
+
+
+def _check_destination(src: Container, dst: str, *, overwrite: bool, in_place: bool) -> None:
+    if in_place:
+        if kind_from_suffix(dst) != src.kind:
+            raise ModeError(
+                f"Cannot pack {dst} in place: it is a .lindi.{src.kind} but its name asks for "
+                f"a .lindi.{kind_from_suffix(dst)}. Write to a new name to convert it."
+            )
+    elif os.path.lexists(dst) and not overwrite:
+        raise ModeError(
+            f"{dst} already exists; refusing to overwrite it. Pass overwrite=True (--force on "
+            "the command line) to replace it."
+        )
+
+
+def _copy_batch(src: Container, dst: Container, batch: list[tuple[str, RangeRef]]) -> int:
+    keys = [key for key, _ref in batch]
+    copied = 0
+    for key, data in zip(keys, src.read_many(keys), strict=True):
+        assert data is not None  # every key of the batch holds a reference
+        dst.store_chunk(key, bytes(data))
+        copied += len(data)
+    return copied
+
+
+def _copy(src: Container, dst: Container, dst_dir: str) -> tuple[int, int, int, int]:
+    """Copy every key of ``src`` into ``dst``; return (blobs, inline, blob bytes, references)."""
+    src_dir = None if is_url(src.location) else os.path.dirname(os.path.abspath(src.location))
+    blobs = inline = blob_bytes = kept = 0
+    batch: list[tuple[str, RangeRef]] = []
+    batch_bytes = 0
+    for key in sorted(src.refmap, key=_order):
+        if _is_metadata(key):
+            obj = src.refmap.get_json(key)
+            if not isinstance(obj, dict):
+                raise FormatError(
+                    f"Metadata key {key!r} of {src.location} holds {type(obj).__name__}, not a "
+                    "JSON object; the file is not valid LINDI and cannot be packed."
+                )
+            dst.set_metadata(key, obj)
+            continue
+        value = src.refmap.get(key)
+        if isinstance(value, bytes):
+            dst.store_chunk(key, value)
+            inline += 1
+        elif isinstance(value, RangeRef) and value.is_internal:
+            batch.append((key, value))
+            batch_bytes += value.length
+            if batch_bytes >= BATCH_BYTES:
+                blob_bytes += _copy_batch(src, dst, batch)
+                blobs += len(batch)
+                batch, batch_bytes = [], 0
+        elif isinstance(value, RangeRef):
+            dst.refmap.set_range(key, _rebase(value.url, src_dir, dst_dir), value.offset, value.length)
+            kept += 1
+    if batch:
+        blob_bytes += _copy_batch(src, dst, batch)
+        blobs += len(batch)
+    return blobs, inline, blob_bytes, kept
+
+
+def pack(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> PackStats:
+    """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
+
+    Internal chunks (inline values and ``./NAME`` blobs) are copied in key order; external
+    references are kept as references. The form of the output follows the name of
+    ``destination`` (``.json``, ``.d``, else tar), so this also converts between forms.
+
+    Parameters
+    ----------
+    source
+        A ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``: a local path or an http(s) URL.
+    destination
+        A local path. It may name ``source`` itself (same form only): the file is then packed
+        in place, atomically.
+    overwrite
+        Replace an existing ``destination`` (other than ``source``). The replacement is atomic.
+
+    Returns
+    -------
+    PackStats
+        Sizes before and after, and what was copied.
+
+    Raises
+    ------
+    ModeError
+        If ``destination`` exists and ``overwrite`` is False, or if an in-place pack would
+        change the form of the file.
+    FormatError
+        If ``source`` is not a readable LINDI file (truncated or corrupt tar, bad JSON ...).
+    ChunkRefError
+        If an internal reference points at a missing blob or past its end.
+    RemoteReadError
+        If reading a remote source fails.
+
+    Notes
+    -----
+    Nothing is created at ``destination`` unless the whole copy succeeds. Do not pack a file
+    that another process has open for writing: its later changes would be lost.
+
+    Examples
+    --------
+    >>> stats = pack("session.lindi.tar", "session.lindi.tar")  # doctest: +SKIP
+    >>> stats.bytes_before, stats.bytes_after  # doctest: +SKIP
+    (48234496, 4218880)
+    """
+    src_location = os.fspath(source)
+    dst_location = os.fspath(destination)
+    if is_url(dst_location):
+        raise ModeError(f"Cannot pack into {dst_location}: the destination must be a local path.")
+    with open_container(src_location, "r") as src:
+        bytes_before = None if is_url(src_location) else _disk_size(src_location)
+        in_place = _same_file(src_location, dst_location)
+        if in_place:
+            dst_location = os.path.realpath(dst_location)
+        _check_destination(src, dst_location, overwrite=overwrite, in_place=in_place)
+        dst = open_container(dst_location, "w")
+        try:
+            dst.refmap.generation_metadata = src.refmap.generation_metadata
+            dst.refmap.extra = dict(src.refmap.extra)
+            dst_dir = os.path.dirname(os.path.abspath(dst_location))
+            blobs, inline, blob_bytes, kept = _copy(src, dst, dst_dir)
+            dst.flush()
+        except BaseException:
+            dst.read_only = True  # release without publishing anything, as File.__exit__ does
+            dst.close()
+            raise
+        dst.close()
+    return PackStats(
+        source=src_location,
+        destination=os.fspath(destination),
+        bytes_before=bytes_before,
+        bytes_after=_disk_size(dst_location),
+        blobs_copied=blobs,
+        inline_copied=inline,
+        bytes_copied=blob_bytes,
+        references_kept=kept,
+    )
+
+
