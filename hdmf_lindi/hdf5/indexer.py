@@ -33,12 +33,14 @@ from ..storage.fetcher import Fetcher
 from ..storage.refmap import ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
-from .lowlevel import SLOW, TypeCache
+from .lowlevel import SLOW, TypeCache, TypeInfo
 from .remote_file import BlockCachedFile
 
 __all__ = ["IndexOptions", "index_hdf5"]
 
 logger = logging.getLogger(__name__)
+
+_NONFINITE_TEXT = frozenset({"NaN", "Infinity", "-Infinity"})  # reserved strings: encode_attr rejects them
 
 EXTERNAL_LINK_KEY = "_EXTERNAL_LINK"
 """hdmf_lindi's annotation for HDF5 external links: an empty group whose ``.zattrs`` hold
@@ -136,38 +138,50 @@ class _Walker:
 
     def _attrs(self, oid: Any, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if not h5py.h5a.get_num_attrs(oid):
+            return out
         raw_names: list[bytes] = []
-        if h5py.h5a.get_num_attrs(oid):
-            h5py.h5a.iterate(oid, raw_names.append)
+        h5py.h5a.iterate(oid, raw_names.append)
+        read = self.types.read_attr
         for raw_name in raw_names:
             name = raw_name.decode("utf-8", errors="surrogateescape")
-            where = f"attribute {name!r} of /{path}"
             if name in ANNOTATION_KEYS:
-                self._note(f"skipped {where}: the name is reserved by the LINDI format")
+                self._note(f"skipped attribute {name!r} of /{path}: the name is reserved by the LINDI format")
                 continue
             try:
-                value = self.types.read_attr(oid, raw_name)
+                value = read(oid, raw_name)
                 if value is SLOW:
                     value = _wrap(oid).attrs[name]
             except (OSError, TypeError, ValueError) as exc:
-                self._note(f"skipped {where}: h5py cannot read it ({exc})")
+                self._note(f"skipped attribute {name!r} of /{path}: h5py cannot read it ({exc})")
                 continue
-            if isinstance(value, h5py.Empty):
-                self._note(f"skipped {where}: null dataspace (h5py.Empty) has no JSON form")
-                continue
-            if isinstance(value, h5py.Reference | h5py.RegionReference):
-                value = self._reference(value)
-                if value is None:
-                    self._note(f"skipped {where}: null reference")
-                    continue
-            elif isinstance(value, np.ndarray) and value.dtype.kind == "O" and h5py.check_dtype(ref=value.dtype):
-                self._note(f"skipped {where}: arrays of references have no attribute form lindi reads")
-                continue
-            try:
-                out[name] = encode_attr(value, name)
-            except UnsupportedError as exc:
-                self._note(f"skipped {where}: {exc}")
+            kind = type(value)
+            # fast paths for NWB's usual attributes; encode_attr gives the same result
+            if kind is str and value not in _NONFINITE_TEXT:
+                out[name] = value
+            elif kind is np.float64 and math.isfinite(value):
+                out[name] = float(value)
+            else:
+                self._attr_slow(out, name, value, path)
         return out
+
+    def _attr_slow(self, out: dict[str, Any], name: str, value: Any, path: str) -> None:
+        where = f"attribute {name!r} of /{path}"
+        if isinstance(value, h5py.Empty):
+            self._note(f"skipped {where}: null dataspace (h5py.Empty) has no JSON form")
+            return
+        if isinstance(value, h5py.Reference | h5py.RegionReference):
+            value = self._reference(value)
+            if value is None:
+                self._note(f"skipped {where}: null reference")
+                return
+        elif isinstance(value, np.ndarray) and value.dtype.kind == "O" and h5py.check_dtype(ref=value.dtype):
+            self._note(f"skipped {where}: arrays of references have no attribute form lindi reads")
+            return
+        try:
+            out[name] = encode_attr(value, name)
+        except UnsupportedError as exc:
+            self._note(f"skipped {where}: {exc}")
 
     # ------------------------------------------------------------------ groups and links
     def group(self, path: str, gid: Any) -> None:
@@ -244,7 +258,7 @@ class _Walker:
             elif dtype.kind == "O" or dtype.names is not None:
                 self._object_dataset(path, h5py.Dataset(dsid), zattrs)
             elif TypeCache.is_numeric(info):
-                self._numeric_dataset(path, dsid, shape, dtype, zattrs)
+                self._numeric_dataset(path, dsid, shape, info, zattrs)
             elif dtype.kind == "S":
                 data = self.types.read_dataset(dsid, shape, info)
                 self._inline(path, zattrs, data.reshape(1) if shape == () else data, scalar=shape == ())
@@ -329,16 +343,22 @@ class _Walker:
             return value.decode("utf-8", errors="surrogateescape")
         return value
 
-    def _numeric_dataset(
-        self, path: str, dsid: Any, shape: tuple[int, ...], dtype: np.dtype[Any], zattrs: dict[str, Any]
-    ) -> None:
+    def _numeric_dataset(self, path: str, dsid: Any, shape: tuple[int, ...], info: TypeInfo, zattrs: dict[str, Any]) -> None:
+        dtype = info.dtype
         base = np.dtype(dtype.str)  # drops h5py's enum metadata: enums are stored as integers
         if shape == ():
-            value = np.empty((), dtype=dtype)
-            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, value)  # low level: no selection machinery
+            value = self.types.read_dataset(dsid, shape, info)
             self._inline(path, zattrs, np.asarray(value, dtype=base).reshape(1), scalar=True)
             return
         size = math.prod(shape)
+        if 0 < size < self.options.inline_max_elements:
+            try:  # small: copy the values, whatever the layout
+                data = self.types.read_dataset(dsid, shape, info)
+            except OSError:  # e.g. external raw files that cannot be read: decided below
+                pass
+            else:
+                self._inline(path, zattrs, np.asarray(data, dtype=base), scalar=False)
+                return
         plist = dsid.get_create_plist()
         if plist.get_external_count() > 0:
             raise UnmappableFilter("the dataset's data lives in external raw files")

@@ -29,7 +29,8 @@ class TypeInfo(NamedTuple):
     dtype: np.dtype[Any]
     """h5py's numpy dtype for it (with h5py's metadata: string, enum, reference)."""
     mtype: Any
-    """The memory type to read variable-length strings with (an h5py TypeID), else None."""
+    """The memory type to read numbers and variable-length strings with (an h5py TypeID), else
+    None (h5py then derives it from the array's dtype)."""
     category: int
     """_NUMERIC (plain numbers and bools), _VLEN_STRING, or _OTHER."""
     encoding: str
@@ -38,7 +39,8 @@ class TypeInfo(NamedTuple):
 
 def _classify(dtype: np.dtype[Any]) -> TypeInfo:
     if dtype.names is None and dtype.subdtype is None and dtype.kind in "iufb":
-        return TypeInfo(dtype, None, _NUMERIC, "")
+        # the memory type is built once here, not by h5py on every read
+        return TypeInfo(dtype, h5py.h5t.py_create(dtype), _NUMERIC, "")
     string_info = h5py.check_string_dtype(dtype)
     if dtype.kind == "O" and string_info is not None:
         return TypeInfo(dtype, h5py.h5t.py_create(dtype), _VLEN_STRING, string_info.encoding)
