@@ -1,7 +1,8 @@
 """The ``hdmf-lindi`` command line: thin calls into the library.
 
-Exit codes: 0 success, 1 a LINDI error (bad input, failed read), 2 bad usage. Errors are one
-line on stderr; ``-v`` adds debug logs and the traceback.
+Exit codes: 0 success, 1 a LINDI error (bad input, failed read) or an OS error (permission
+denied, disk full), 2 bad usage. Errors are one line on stderr; ``-v`` adds debug logs and the
+traceback.
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print the tree of a LINDI file with shapes, dtypes and chunk locations")
     info.add_argument("file", help="LINDI file path or URL")
     info.add_argument("--attrs", action="store_true", help="also print attributes")
+
+    pack = sub.add_parser(
+        "pack",
+        help="rewrite a LINDI file without dead bytes, internal chunks in key order "
+        "(or convert it: the form follows OUT's name)",
+        description="Copy IN to OUT as a newly created LINDI file: inline chunks and internal "
+        "blobs are copied in key order, references to other files stay references. OUT may be "
+        "IN itself (packed in place, atomically). The form of OUT follows its name: .json, .d, "
+        "else .lindi.tar.",
+    )
+    pack.add_argument("input", metavar="IN", help="LINDI file path or URL (.lindi.json, .lindi.tar, .lindi.d)")
+    pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
+    pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     return parser
 
 
@@ -130,6 +144,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from .storage.pack import pack
+
+    stats = pack(args.input, args.output, overwrite=args.force)
+    print(
+        f"packed {stats.source} -> {stats.destination}: {_size(stats.bytes_before)} -> "
+        f"{_size(stats.bytes_after)} bytes ({stats.blobs_copied} blobs and "
+        f"{stats.inline_copied} inline chunks copied, {stats.references_kept} references kept)"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
@@ -138,10 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"index": _cmd_index, "info": _cmd_info}
+    commands = {"index": _cmd_index, "info": _cmd_info, "pack": _cmd_pack}
     try:
         return commands[args.command](args)
-    except LindiError as exc:
+    except (LindiError, OSError) as exc:  # OSError: permission denied, disk full, ...
         if args.verbose:
             logger.exception("failed")
         sys.stderr.write(f"hdmf-lindi {args.command}: {exc}\n")

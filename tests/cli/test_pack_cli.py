@@ -1,0 +1,128 @@
+"""``hdmf-lindi pack IN OUT``, called in-process through ``main(argv)``: output, exit codes, files.
+
+Exit codes: 0 packed, 1 a bad or damaged input or a refused destination (one line on stderr,
+the traceback only with ``-v``), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hdmf_lindi
+from hdmf_lindi.cli import main
+
+
+@pytest.fixture
+def updated_tar(tmp_path: Path) -> Path:
+    """A tar updated ten times: each update leaves a dead blob, an old index and lindi.json."""
+    path = tmp_path / "in.lindi.tar"
+    rng = np.random.default_rng(0)
+    with hdmf_lindi.File(path, "w") as f:
+        f.create_dataset("x", data=rng.random((100, 100)), chunks=(10, 100))
+    for i in range(10):
+        with hdmf_lindi.File(path, "a") as f:
+            f["x"][i * 10:(i + 1) * 10] = rng.random((10, 100))
+            f.attrs["i"] = i
+    return path
+
+
+def _values(path: Path) -> tuple[np.ndarray, int]:
+    with hdmf_lindi.File(path) as f:
+        return f["x"][...], f.attrs["i"]
+
+
+def test_pack_prints_sizes(tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.lindi.tar"
+    assert main(["pack", str(updated_tar), str(out)]) == 0
+    line = capsys.readouterr().out.strip()
+    match = re.fullmatch(
+        rf"packed {re.escape(str(updated_tar))} -> {re.escape(str(out))}: ([\d,]+) -> ([\d,]+) "
+        r"bytes \(10 blobs and 0 inline chunks copied, 0 references kept\)",
+        line,
+    )
+    assert match, line
+    before, after = (int(g.replace(",", "")) for g in match.groups())
+    assert before == updated_tar.stat().st_size and after == out.stat().st_size
+    assert after < before / 2
+    x, i = _values(out)
+    np.testing.assert_array_equal(x, _values(updated_tar)[0])
+    assert i == 9
+
+
+@pytest.mark.parametrize(("suffix", "kind"), [(".lindi.json", "json"), (".lindi.d", "dir")])
+def test_pack_converts_by_suffix(tmp_path: Path, updated_tar: Path, suffix: str, kind: str) -> None:
+    out = tmp_path / f"out{suffix}"
+    assert main(["pack", str(updated_tar), str(out)]) == 0
+    with hdmf_lindi.File(out) as f:
+        assert f.container.kind == kind
+    np.testing.assert_array_equal(_values(out)[0], _values(updated_tar)[0])
+
+
+def test_existing_output_needs_force(tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.lindi.tar"
+    out.write_bytes(b"keep me")
+    assert main(["pack", str(updated_tar), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"hdmf-lindi pack: {out} already exists; refusing to overwrite it. Pass overwrite=True (--force on the command line) to replace it.\n"
+    assert out.read_bytes() == b"keep me"
+    assert main(["pack", "--force", str(updated_tar), str(out)]) == 0
+    np.testing.assert_array_equal(_values(out)[0], _values(updated_tar)[0])
+
+
+def test_pack_in_place(tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = _values(updated_tar)[0]
+    size = updated_tar.stat().st_size
+    assert main(["pack", str(updated_tar), str(updated_tar)]) == 0
+    assert f"-> {updated_tar}: {size:,} -> {updated_tar.stat().st_size:,} bytes" in capsys.readouterr().out
+    assert updated_tar.stat().st_size < size / 2
+    np.testing.assert_array_equal(_values(updated_tar)[0], expected)
+    assert [p.name for p in tmp_path.iterdir()] == [updated_tar.name]
+
+
+def test_truncated_input_exits_1_and_creates_nothing(
+    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    updated_tar.write_bytes(updated_tar.read_bytes()[:50_000])
+    out = tmp_path / "out.lindi.tar"
+    assert main(["pack", str(updated_tar), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hdmf-lindi pack: Member ") and "the file is truncated" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [updated_tar.name]
+
+
+def test_verbose_shows_the_traceback(
+    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    updated_tar.write_bytes(b"{ not json")
+    assert main(["-v", "pack", str(updated_tar), str(tmp_path / "out.lindi.tar")]) == 1
+    assert "is not valid JSON" in capsys.readouterr().err
+    assert any(r.exc_info is not None for r in caplog.records)
+    assert "Traceback" in caplog.text
+
+
+def test_unwritable_destination_exits_1(tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "no" / "such" / "dir" / "out.lindi.tar"
+    assert main(["pack", str(updated_tar), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hdmf-lindi pack: [Errno 2] No such file or directory") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv", [["pack"], ["pack", "only-one.lindi.tar"], ["pack", "a", "b", "c"], ["pack", "--frobnicate", "a", "b"]]
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: hdmf-lindi") and "error: " in err
+
+
+def test_help_mentions_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pack", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "IN itself (packed in place, atomically)" in text.replace("\n", " ").replace("  ", " ")
+    assert "--force" in text
