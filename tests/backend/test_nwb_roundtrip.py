@@ -1,0 +1,212 @@
+"""NWBLindiIO reads every corpus container exactly as NWBHDF5IO reads it.
+
+The matrix: every neurodata type ``pynwb.testing.mock`` offers (one test per mock, comparing
+the container it made and everything under it), and every corpus file as a whole, each read
+from the three LINDI forms ``index_hdf5`` writes (json, tar, dir) and from the ``.nwb``
+directly ("nwb": indexed in memory on open). The reference is what NWBHDF5IO reads from the
+same ``.nwb``. Also here: the extension namespace read the default way (cached namespaces) and
+through ``extensions=``, attribute dtypes at the builder level, and ``nwb_version``/``can_read``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from backend_corpus import (
+    EXT_META,
+    EXT_NAMESPACE,
+    EXT_SERIES,
+    FILES,
+    LINDI_FORMS,
+    MOCK_FILE,
+    MOCKS,
+    NOT_ADDED,
+    SOURCES,
+    Corpus,
+)
+from conftest import Reads, assert_same_tree
+from hdmf.build import DatasetBuilder, GroupBuilder
+from pynwb import NWBHDF5IO
+
+from hdmf_lindi import NWBLindiIO
+
+
+def test_every_mock_is_in_the_corpus() -> None:
+    assert set(MOCKS) == set(MOCK_FILE) | set(NOT_ADDED)
+    assert len(MOCKS) >= 30  # pynwb 4.2 has 34: guard against discovery finding nothing
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("mock", sorted(MOCK_FILE))
+def test_mock_container_reads_equal(corpus: Corpus, reads: Reads, mock: str, source: str) -> None:
+    file = MOCK_FILE[mock]
+    expected_file, actual_file = reads.hdf5(file), reads.lindi(file, source)
+    assert corpus.object_ids[mock], f"{mock} made no container"
+    for object_id in corpus.object_ids[mock]:
+        assert object_id in expected_file.objects, f"{mock}: the container is not in {file}.nwb"
+        assert_same_tree(expected_file.objects[object_id], actual_file)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("file", FILES)
+def test_file_reads_equal(reads: Reads, file: str, source: str) -> None:
+    expected, actual = reads.hdf5(file), reads.lindi(file, source)
+    assert set(actual.objects) == set(expected.objects)
+    assert_same_tree(expected, actual)
+
+
+# ---------------------------------------------------------------- the extension namespace
+
+
+@pytest.fixture(params=SOURCES)
+def extension_default_read(request: pytest.FixtureRequest, corpus: Corpus) -> Any:
+    """The extension file read by NWBLindiIO the default way (namespaces cached in the file)."""
+    with NWBLindiIO(str(corpus.source("extension", request.param)), "r") as io:
+        yield io.read()
+
+
+def test_extension_types_from_cached_namespaces(extension_default_read: Any) -> None:
+    meta = extension_default_read.lab_meta_data["lab"]
+    series = extension_default_read.acquisition["ext_series"]
+    assert (type(meta).__name__, meta.namespace) == (EXT_META, EXT_NAMESPACE)
+    assert (type(series).__name__, series.namespace) == (EXT_SERIES, EXT_NAMESPACE)
+    # the extension's attributes keep the widths their spec declares, though JSON has none
+    assert isinstance(meta.gain, np.uint8) and meta.gain == 200
+    assert isinstance(meta.scale, np.float32) and meta.scale == np.float32(0.1)
+    assert isinstance(meta.offset, np.int16) and meta.offset == -3
+    assert isinstance(series.channel, np.uint16) and series.channel == 513
+    assert meta.notes == "h\u00e9llo notes"
+    assert list(meta.tags[:]) == ["a", "bb", "ccc"]
+    np.testing.assert_array_equal(series.data[:], np.arange(8.0))
+
+
+def test_extension_attributes_match_hdf5(reads: Reads) -> None:
+    expected = reads.hdf5("extension").lab_meta_data["lab"]
+    actual = reads.lindi("extension", "json").lab_meta_data["lab"]
+    for name in ("gain", "scale", "offset"):
+        value, other = getattr(expected, name), getattr(actual, name)
+        assert (type(other), other) == (type(value), value), name
+
+
+@pytest.mark.parametrize("source", ["json", "nwb"])
+def test_extensions_argument_loads_the_namespace(corpus: Corpus, source: str) -> None:
+    # NWBZarrIO-style: the namespace YAML given by path, with the cached namespaces ignored
+    path = str(corpus.source("extension", source))
+    with NWBLindiIO(path, "r", load_namespaces=False, extensions=str(corpus.extension_yaml)) as io:
+        meta = io.read().lab_meta_data["lab"]
+        assert type(meta).__name__ == EXT_META
+        assert isinstance(meta.gain, np.uint8)
+
+
+# ---------------------------------------------------------------- builders
+
+
+def _numeric_attributes(root: GroupBuilder) -> dict[str, Any]:
+    """``path@attr -> value`` for every numeric attribute (scalar or array) in a builder tree."""
+    found: dict[str, Any] = {}
+
+    def visit(builder: GroupBuilder | DatasetBuilder, path: str) -> None:
+        for name, value in builder.attributes.items():
+            if isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biuf":
+                found[f"{path}@{name}"] = value
+        if isinstance(builder, GroupBuilder):
+            for child in (*builder.groups.values(), *builder.datasets.values()):
+                visit(child, f"{path}/{child.name}")
+
+    visit(root, "")
+    return found
+
+
+def _differences(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, Any]:
+    """Attributes whose value is not exactly the HDF5 value or whose dtype kind differs."""
+    wrong = {}
+    for key, value in expected.items():
+        other = actual.get(key)
+        same = (
+            other is not None
+            and np.dtype(other.dtype).kind == value.dtype.kind
+            and np.shape(other) == np.shape(value)
+            and np.array_equal(
+                np.asarray(other, dtype=value.dtype), value, equal_nan=value.dtype.kind == "f"
+            )
+            and np.array_equal(
+                np.asarray(other).astype(np.float64),
+                np.asarray(value).astype(np.float64),
+                equal_nan=True,
+            )
+        )
+        if not same:
+            wrong[key] = (value, other)
+    return wrong
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("file", FILES)
+def test_builder_attribute_values_match_hdf5(corpus: Corpus, file: str, source: str) -> None:
+    # JSON keeps no numeric width, so LindiIO restores it from the spec; the restored value must
+    # still be exactly the stored one (a float64 attribute whose spec says float32 must not be
+    # rounded to float32: pynwb writes Python floats as float64, e.g. rate=30000/1001)
+    with NWBHDF5IO(str(corpus.paths[file]), "r") as io:
+        expected = _numeric_attributes(io.read_builder())
+    with NWBLindiIO(str(corpus.source(file, source)), "r") as io:
+        actual = _numeric_attributes(io.read_builder())
+    assert _differences(expected, actual) == {}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_float64_attributes_are_not_rounded(reads: Reads, source: str) -> None:
+    expected, actual = (
+        reads.hdf5("tables").acquisition["ntsc"],
+        reads.lindi("tables", source).acquisition["ntsc"],
+    )
+    assert (float(actual.rate), float(actual.conversion)) == (30000 / 1001, 0.1)
+    assert (actual.rate, actual.conversion) == (expected.rate, expected.conversion)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_spec_dtypes_of_attributes(reads: Reads, source: str) -> None:
+    # uint attributes of the core spec come back with their spec dtype, as NWBHDF5IO reads them
+    for nwbfile in (reads.hdf5("tables"), reads.lindi("tables", source)):
+        binning = nwbfile.acquisition["binned"].binning
+        assert isinstance(binning, np.uint8) and binning == 2, repr(binning)
+        sweep = nwbfile.acquisition["sweep"].sweep_number
+        assert isinstance(sweep, np.uint32) and sweep == 7, repr(sweep)
+
+
+def test_read_builder_returns_one_tree(corpus: Corpus) -> None:
+    with NWBLindiIO(str(corpus.source("tables", "json")), "r") as io:
+        root = io.read_builder()
+        assert root is io.read_builder()
+        assert root.source == io.source
+        assert (
+            root["acquisition/linked_timestamps"].links["timestamps"].builder
+            is root["acquisition/timestamps_source/timestamps"]
+        )
+
+
+# ---------------------------------------------------------------- version and can_read
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_nwb_version_and_can_read(corpus: Corpus, source: str) -> None:
+    path = corpus.source("mocks", source)
+    with NWBHDF5IO(str(corpus.paths["mocks"]), "r") as io:
+        expected = io.nwb_version
+    with NWBLindiIO(str(path), "r") as io:
+        assert io.nwb_version == expected
+        assert io.nwb_version[1][0] >= 2
+    assert NWBLindiIO.can_read(str(path)) is True
+
+
+@pytest.mark.parametrize("form", sorted(LINDI_FORMS))
+def test_read_nwb_one_liner(corpus: Corpus, form: str) -> None:
+    from hdmf_lindi import read_nwb
+
+    nwbfile = read_nwb(corpus.source("tables", form))
+    try:
+        assert nwbfile.read_io is not None and nwbfile.read_io.is_open()
+        np.testing.assert_array_equal(nwbfile.acquisition["big"].data[:5], corpus.big_data[:5])
+    finally:
+        nwbfile.read_io.close()
