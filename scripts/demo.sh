@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a bundled example: install hdmf-lindi into .venv, then create, read and print
-# LINDI files (the seed's two examples, tutorials/01 and 02) and index an NWB file
-# (tutorials/03) in a scratch directory.
+# LINDI files (the seed's two examples, tutorials/01 and 02), index an NWB file (tutorials/03)
+# and pack a much-updated .lindi.tar (tutorials/04) in a scratch directory; then show the
+# command line on the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -12,3 +13,6 @@ trap 'rm -rf "$out"' EXIT
 .venv/bin/python tutorials/01_create_and_read.py "$out"
 .venv/bin/python tutorials/02_large_array_tar.py "$out"
 .venv/bin/python tutorials/03_index_hdf5.py "$out"
+.venv/bin/python tutorials/04_pack_tar.py "$out"
+.venv/bin/hdmf-lindi pack "$out/example.lindi.tar" "$out/example.lindi.d"
+.venv/bin/hdmf-lindi info "$out/example.lindi.d"
