@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from httpserver import RangeServer
 
 import hdmf_lindi
-from httpserver import RangeServer
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 
