@@ -91,8 +91,8 @@ def reads(corpus: Corpus) -> Iterator[Reads]:
 @pytest.fixture(scope="session")
 def lindi_converted(
     corpus: Corpus,
-    lindi_python: str,
-    tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
+    lindi_python: str,  # noqa: F811 - the fixture imported from interop.conftest
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[str], Path]:
     """``lindi_converted(name)``: corpus file ``name`` converted by lindi 0.4.6 to ``.lindi.json``.
 
