@@ -294,7 +294,7 @@ class Corpus:
         series_cls = type_map.get_dt_container_cls(EXT_SERIES, EXT_NAMESPACE)
         nwbfile.add_lab_meta_data(
             meta_cls(
-                name="lab",
+                name="lab_meta",
                 gain=np.uint8(200),
                 scale=np.float32(0.1),
                 offset=np.int16(-3),

@@ -68,7 +68,7 @@ def extension_default_read(request: pytest.FixtureRequest, corpus: Corpus) -> An
 
 
 def test_extension_types_from_cached_namespaces(extension_default_read: Any) -> None:
-    meta = extension_default_read.lab_meta_data["lab"]
+    meta = extension_default_read.lab_meta_data["lab_meta"]
     series = extension_default_read.acquisition["ext_series"]
     assert (type(meta).__name__, meta.namespace) == (EXT_META, EXT_NAMESPACE)
     assert (type(series).__name__, series.namespace) == (EXT_SERIES, EXT_NAMESPACE)
@@ -83,8 +83,8 @@ def test_extension_types_from_cached_namespaces(extension_default_read: Any) -> 
 
 
 def test_extension_attributes_match_hdf5(reads: Reads) -> None:
-    expected = reads.hdf5("extension").lab_meta_data["lab"]
-    actual = reads.lindi("extension", "json").lab_meta_data["lab"]
+    expected = reads.hdf5("extension").lab_meta_data["lab_meta"]
+    actual = reads.lindi("extension", "json").lab_meta_data["lab_meta"]
     for name in ("gain", "scale", "offset"):
         value, other = getattr(expected, name), getattr(actual, name)
         assert (type(other), other) == (type(value), value), name
@@ -95,7 +95,7 @@ def test_extensions_argument_loads_the_namespace(corpus: Corpus, source: str) ->
     # NWBZarrIO-style: the namespace YAML given by path, with the cached namespaces ignored
     path = str(corpus.source("extension", source))
     with NWBLindiIO(path, "r", load_namespaces=False, extensions=str(corpus.extension_yaml)) as io:
-        meta = io.read().lab_meta_data["lab"]
+        meta = io.read().lab_meta_data["lab_meta"]
         assert type(meta).__name__ == EXT_META
         assert isinstance(meta.gain, np.uint8)
 
