@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # helpers of this folder (no __init__.py in tests/)
 
+from interop.conftest import _lindi_env, run_lindi  # noqa: E402, F401 - lindi 0.4.6 fixtures
 from pynwb import NWBHDF5IO  # noqa: E402
 from write_corpus import FILES, Corpus, extension_type_map, write_extension  # noqa: E402
 
