@@ -1,14 +1,33 @@
-"""The ``.lindi.tar`` container: reading, creating and crash-safe appending.
+"""The ``.lindi.tar`` container: reading, creating and crash-safe updating.
 
-Layout and compatibility with lindi 0.4.6 are in :mod:`.tar_layout`. Updates are crash-safe:
+Layout and compatibility with lindi 0.4.6 are in :mod:`.tar_layout`. Updates are crash-safe
+("write aside, then switch"):
 
 * A new archive is built in a temporary file beside the target and moved over it by the first
   ``flush`` (so mode ``w`` never destroys an existing file before the new one is complete).
-* Updating a published archive appends the new blobs, then a new ``lindi.json``, then a new
-  index, and commits by rewriting the 1024-byte entry pointer last. Old members are trashed
-  (renamed ``.trash/...`` and overwritten with ``-``) only after the commit, so a failure at any
-  point leaves the previous state readable; unindexed bytes past the last live member are
-  reclaimed by the next writer.
+* Updating a published archive appends the new blobs, then writes a new index and, right after
+  it, a new ``lindi.json`` (the *pair*), and commits by rewriting the 1024-byte entry pointer.
+  Nothing a reader can reach is written before the commit, so a failure at any point leaves the
+  previous state readable; bytes past the last live member are reclaimed by the next writer.
+
+Space reuse ("ping-pong"). The pair goes into dead space when a free region (bytes between
+live members) is large enough, and is appended only otherwise, with growth room
+(:func:`.tar_layout.plan_pair`, :func:`.tar_layout.growth_bytes`). After the commit the old pair
+is trashed, so two regions alternate: each flush writes into the region the previous flush
+left, and the archive grows only by its new blobs while the JSON fits its region. A new archive
+whose ``lindi.json`` outgrows lindi's 8 KiB initial slot is published with one spare region of
+the pair's size (:attr:`TarContainer.reserve_spare`), so that even its first update need not
+grow the file by the size of the JSON.
+
+Member names at every instant. The index alone says what is live; names are for tar tools.
+A flush writes its pair under ``.trash/`` names. After the commit it renames the old pair to
+``.trash/<name>.<10 random letters>`` (as lindi trashes members), then gives the new pair its
+real names, then overwrites the old data with ``-``. So at most one member is ever named
+``lindi.json`` (or ``.tar_index.json``), and it is the committed one, except in the few writes
+right after the commit, when it is the previous, complete state. A failure between the two
+renames leaves no member with that name until the next flush. Free space is kept as
+``.trash/spare.<random>`` members. Every header write keeps the archive a valid tar listing: a
+reused region is first covered by one header, filled, and then split by rewriting that header.
 """
 
 from __future__ import annotations
@@ -33,13 +52,16 @@ from .tar_layout import (
     INDEX_NAME,
     INITIAL_SLOT,
     JSON_NAME,
+    PairPlan,
     Record,
     encode_json,
     encode_padded_json,
+    free_regions,
     make_header,
     padded_size,
     parse_padded_json,
     parse_record,
+    plan_pair,
     trash_header,
 )
 
@@ -55,9 +77,15 @@ _READ_AHEAD_BYTES = 8 << 20  # 8 MiB: remote opens fetch index + lindi.json in o
 ReadFn = Callable[[int, int], bytes]
 
 
-def _slot_for(length: int) -> int:
-    """Slot for a JSON member appended to a published archive: 25% headroom, at least 8 KiB."""
-    return max(INITIAL_SLOT, padded_size(length + length // 4))
+SPARE_NAME = "spare"  # trash members that hold free space: .trash/spare.<10 random letters>
+
+
+def _trash_name(name: str) -> str:
+    return f".trash/{name}.{''.join(random.choices(string.ascii_lowercase, k=10))}"
+
+
+def _overlaps(record: Record, span: tuple[int, int]) -> bool:
+    return record["o"] < span[1] and span[0] < record["d"] + padded_size(record["s"])
 
 
 def _load_layout(read: ReadFn, size: int, location: str) -> tuple[list[Record], ReferenceMap]:
@@ -113,6 +141,11 @@ class TarContainer(Container):
 
     kind = "tar"
     supports_blobs = True
+    reserve_spare = True
+    """Whether publishing a new archive whose ``lindi.json`` outgrew lindi's 8 KiB initial slot
+    appends one spare region as large as the new index + ``lindi.json`` region, so that the
+    first update reuses it instead of growing the file by the size of the JSON. Set it to False
+    on a container to get the smallest file (as packing wants). Defaults to True."""
 
     def __init__(
         self,
@@ -289,7 +322,7 @@ class TarContainer(Container):
         old_json = self._by_name[JSON_NAME]
         old_index = self._by_name[INDEX_NAME]
         if self._published or not self._rewrite_in_place(data, old_json, old_index):
-            self._append_tail(data, old_json, old_index)
+            self._switch(data, old_json, old_index)
         if not self._published:
             os.fsync(self._fd)
             os.replace(self._path, self.location)
@@ -307,49 +340,90 @@ class TarContainer(Container):
         self._write_at(old_index["d"], index_data + b" " * (old_index["s"] - len(index_data)))
         return True
 
-    def _append_tail(self, data: bytes, old_json: Record, old_index: Record) -> None:
-        """Append a new index followed by the new ``lindi.json``, then commit via the entry.
+    def _switch(self, data: bytes, old_json: Record, old_index: Record) -> None:
+        """Write a new index + ``lindi.json`` pair, commit by rewriting the entry, trash the old pair.
 
-        The index comes first so that a remote reader that has the entry can fetch the index
-        and the document in one range request. The 1024-byte entry rewrite is the commit point;
-        the old members are trashed only after it.
+        The pair goes into free space left by earlier flushes when a region is large enough,
+        else at the end (:func:`.tar_layout.plan_pair`). Until the commit, nothing a reader can
+        reach is touched and the new members are named as trash; the commit is the single
+        1024-byte entry rewrite. A new archive (not yet published) may reuse its initial slots
+        and gets a spare region (:attr:`reserve_spare`).
         """
         assert self._fd is not None
+        published = self._published
         live = [r for r in self._records if r is not old_json and r is not old_index]
+        kept = self._records if published else live  # a new archive is invisible: its slots are free
+        end = max(r["d"] + padded_size(r["s"]) for r in kept)
         big = 1 << 50  # over-estimates the digits of the two new records
         probe = live + [Record(n=INDEX_NAME, o=big, d=big, s=big), Record(n=JSON_NAME, o=big, d=big, s=big)]
-        index_slot = _slot_for(len(encode_json({"files": probe})))
-        json_slot = _slot_for(len(data))
-        index_record = Record(n=INDEX_NAME, o=self._end, d=self._end + BLOCK, s=index_slot)
-        json_o = index_record["d"] + index_slot
-        json_record = Record(n=JSON_NAME, o=json_o, d=json_o + BLOCK, s=json_slot)
+        plan = plan_pair(
+            free_regions(kept, end), end, len(encode_json({"files": probe})), len(data),
+            spare=not published and self.reserve_spare,
+        )
+        if not published:
+            os.ftruncate(self._fd, end)  # drop initial slots that no blob follows: no stale bytes
+        index_record = Record(n=INDEX_NAME, o=plan.index_o, d=plan.index_o + BLOCK, s=plan.index_s)
+        json_record = Record(n=JSON_NAME, o=plan.json_o, d=plan.json_o + BLOCK, s=plan.json_s)
         records = live + [index_record, json_record]
-        self._write_at(self._end, b"".join([
-            make_header(INDEX_NAME, index_slot),
-            encode_padded_json({"files": records}, index_slot),
-            make_header(JSON_NAME, json_slot),
-            data + b" " * (json_slot - len(data)),
-            _TRAILER,
-        ]))
-        self._end = json_record["d"] + json_slot
-        if os.fstat(self._fd).st_size > self._end + len(_TRAILER):
-            # Drop what an interrupted writer left past the new end: the archive must end in NULs.
-            os.ftruncate(self._fd, self._end + len(_TRAILER))
+        self._write_pair(plan, encode_padded_json({"files": records}, plan.index_s), data)
+        self._seal_tail(plan.end)
         self._records = records
         self._by_name = {r["n"]: r for r in records}
         os.fsync(self._fd)
-        self._write_at(BLOCK, encode_padded_json({"index": index_record}, ENTRY_SIZE))
+        self._write_at(BLOCK, encode_padded_json({"index": index_record}, ENTRY_SIZE))  # the commit
         os.fsync(self._fd)
-        self._trash(old_json)
-        self._trash(old_index)
+        written = (plan.index_o if plan.spare_o is None else plan.spare_o, plan.region_stop)
+        old = [r for r in (old_index, old_json) if published or not _overlaps(r, written)]
+        for record in old:
+            self._trash_header(record)
+        self._write_at(index_record["o"], make_header(INDEX_NAME, index_record["s"]))
+        self._write_at(json_record["o"], make_header(JSON_NAME, json_record["s"]))
+        for record in old:
+            self._write_at(record["d"], b"-" * record["s"])
 
-    def _trash(self, record: Record) -> None:
-        """Rename a dead member to ``.trash/...`` and overwrite its data with ``-``."""
+    def _write_pair(self, plan: PairPlan, index_data: bytes, data: bytes) -> None:
+        """Write the new pair where ``plan`` says, named as trash; no live byte is touched.
+
+        In a reused region, the first header is first made to cover the whole region, so that
+        the bytes behind it are the data of one dead member; the pair and a trailing trash
+        member are written inside it; and the first header is rewritten last with the index's
+        size. A plain tar listing stays valid after each of these writes.
+        """
+        body = b"".join([
+            index_data,
+            make_header(_trash_name(JSON_NAME), plan.json_s),
+            data, b" " * (plan.json_s - len(data)),
+        ])
+        if plan.region_stop > plan.json_stop:
+            body += make_header(_trash_name(SPARE_NAME), plan.region_stop - plan.json_stop - BLOCK)
+        if plan.spare_o is not None:  # the spare's data is left unwritten (a hole where possible)
+            self._write_at(plan.spare_o, make_header(_trash_name(SPARE_NAME), plan.index_o - plan.spare_o - BLOCK))
+        if plan.appended:
+            self._write_at(plan.index_o, make_header(_trash_name(INDEX_NAME), plan.index_s) + body + _TRAILER)
+            return
+        self._write_at(plan.index_o, make_header(_trash_name(SPARE_NAME), plan.region_stop - plan.index_o - BLOCK))
+        self._write_at(plan.index_o + BLOCK, body)
+        self._write_at(plan.index_o, make_header(_trash_name(INDEX_NAME), plan.index_s))
+
+    def _seal_tail(self, end: int) -> None:
+        """Make the archive end with the end-of-archive marker at ``end`` and nothing after it.
+
+        The bytes from ``end`` on belong to no committed member (an interrupted writer may have
+        left some there), so this is safe before the commit.
+        """
         assert self._fd is not None
-        suffix = "".join(random.choices(string.ascii_lowercase, k=10))
+        size = os.fstat(self._fd).st_size
+        if size != end + len(_TRAILER) or os.pread(self._fd, len(_TRAILER), end) != _TRAILER:
+            self._write_at(end, _TRAILER)
+            if size > end + len(_TRAILER):
+                os.ftruncate(self._fd, end + len(_TRAILER))
+        self._end = end
+
+    def _trash_header(self, record: Record) -> None:
+        """Rename a dead member to ``.trash/<name>.<10 random letters>``, as lindi does."""
+        assert self._fd is not None
         header = os.pread(self._fd, BLOCK, record["o"])
-        self._write_at(record["o"], trash_header(header, f".trash/{record['n']}.{suffix}"))
-        self._write_at(record["d"], b"-" * record["s"])
+        self._write_at(record["o"], trash_header(header, _trash_name(record["n"])))
 
     def _release(self) -> None:
         # docstring inherited

@@ -5,6 +5,18 @@ See ``lindi-format.md`` §7. The archive is a POSIX ustar file whose first membe
 which lists every live member as ``{"n": name, "o": header offset, "d": data offset, "s": size}``.
 The index is authoritative; member headers are written for standard tar tools only.
 
+Space planning for updates (:func:`free_regions`, :func:`plan_pair`) lives here too. Every byte
+between live members is dead (trash left by earlier flushes, by lindi, or by an interrupted
+writer), so the free regions are simply the complement of the index. A flush writes its new
+index and ``lindi.json`` as one *pair*, index first and ``lindi.json`` right after it:
+
+* into the smallest free region that holds the pair (best fit), using at most
+  :func:`growth_bytes` of it; a longer region keeps its rest as one trash member, so the live
+  ``lindi.json`` never carries more than the growth room;
+* otherwise appended at the end, in a region of :func:`growth_bytes` (the pair's size plus
+  25 % or 64 KiB of room, whichever is more, in whole 512-byte blocks). ``lindi.json`` fills the
+  region, padded with spaces as lindi pads it, so that the next flushes fit the region again.
+
 Pure: no I/O.
 """
 
@@ -12,6 +24,8 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from ..errors import ContainerPathError, TarLayoutError
@@ -20,17 +34,22 @@ __all__ = [
     "BLOCK",
     "ENTRY_NAME",
     "ENTRY_SIZE",
+    "GROWTH_MIN_BYTES",
     "INDEX_NAME",
     "INITIAL_SLOT",
     "JSON_NAME",
+    "PairPlan",
     "Record",
     "check_member_name",
     "encode_json",
     "encode_padded_json",
+    "free_regions",
+    "growth_bytes",
     "make_header",
     "padded_size",
     "parse_padded_json",
     "parse_record",
+    "plan_pair",
     "trash_header",
 ]
 
@@ -40,6 +59,7 @@ INDEX_NAME = ".tar_index.json"
 JSON_NAME = "lindi.json"
 ENTRY_SIZE = 1024
 INITIAL_SLOT = 8192  # initial slot of the index and of lindi.json, as lindi writes them
+GROWTH_MIN_BYTES = 64 << 10  # 64 KiB: the least room an appended index + lindi.json pair gets
 _MAX_NAME_BYTES = 100
 
 
@@ -190,3 +210,91 @@ def parse_record(obj: Any, size: int, location: str) -> Record:
             "restore it."
         )
     return Record(n=name, o=o, d=d, s=s)
+
+
+# ---------------------------------------------------------------------- space planning
+
+
+def growth_bytes(length: int) -> int:
+    """Size of a region appended for ``length`` bytes: 25 % or 64 KiB of room, whichever is more.
+
+    Rounded up to whole 512-byte blocks: ``growth_bytes(1_000_000) == 1_250_304``,
+    ``growth_bytes(4_096) == 69_632``.
+    """
+    return padded_size(max(length + length // 4, length + GROWTH_MIN_BYTES))
+
+
+def free_regions(records: Iterable[Record], end: int) -> list[tuple[int, int]]:
+    """The dead byte ranges ``[start, stop)`` below ``end`` that no record covers, in order.
+
+    A record covers its header and its data padded to whole blocks. Bytes from ``end`` on (the
+    end marker and anything an interrupted writer left after it) are never part of a region.
+    """
+    regions: list[tuple[int, int]] = []
+    pos = 0
+    for start, stop in sorted((r["o"], r["d"] + padded_size(r["s"])) for r in records):
+        if start > pos:
+            regions.append((pos, min(start, end)))
+        pos = max(pos, stop)
+    return [(a, b) for a, b in regions if a < b]
+
+
+@dataclass(frozen=True, slots=True)
+class PairPlan:
+    """Where a flush writes its new index and ``lindi.json``: two adjacent members.
+
+    Offsets are header offsets; the data of each member starts 512 bytes later.
+    """
+
+    index_o: int
+    """Header offset of the new index."""
+    index_s: int
+    """Data size of the new index (whole blocks)."""
+    json_o: int
+    """Header offset of the new ``lindi.json`` (``index_o + 512 + index_s``)."""
+    json_s: int
+    """Data size of the new ``lindi.json`` (whole blocks, the growth room included)."""
+    region_stop: int
+    """Where the free region used by the pair ends. When it is past the end of ``lindi.json``,
+    one trash member covers the rest of the region."""
+    appended: bool
+    """True when the pair goes at the end of the archive, False when it reuses a free region."""
+    spare_o: int | None
+    """Header offset of a spare region appended just before the pair (one trash member as
+    large as the pair's region), or None."""
+    end: int
+    """Where the end-of-archive marker goes after the flush."""
+
+    @property
+    def json_stop(self) -> int:
+        """Where the data of the new ``lindi.json`` ends."""
+        return self.json_o + BLOCK + self.json_s
+
+
+def plan_pair(
+    regions: list[tuple[int, int]], end: int, index_len: int, json_len: int, *, spare: bool
+) -> PairPlan:
+    """Place a new index of ``index_len`` bytes and ``lindi.json`` of ``json_len`` bytes.
+
+    ``regions`` are the free regions (:func:`free_regions`) and ``end`` the current end of the
+    archive. With ``spare``, the pair is appended after a spare region of the same size, so
+    that the next flush can reuse the spare instead of growing the archive (used once, when a
+    new archive is published).
+    """
+    index_s = padded_size(index_len)
+    need = 2 * BLOCK + index_s + padded_size(json_len)
+    room = growth_bytes(need)
+    fits = [r for r in regions if r[1] - r[0] >= need]
+    if fits and not spare:
+        start, region_stop = min(fits, key=lambda r: (r[1] - r[0], r[0]))
+        stop = min(region_stop, start + room)
+        appended = False
+    else:
+        start, appended = end + (room if spare else 0), True
+        stop = region_stop = start + room
+    json_o = start + BLOCK + index_s
+    return PairPlan(
+        index_o=start, index_s=index_s, json_o=json_o, json_s=stop - json_o - BLOCK,
+        region_stop=region_stop, appended=appended, spare_o=end if spare else None,
+        end=max(end, region_stop),
+    )

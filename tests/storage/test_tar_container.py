@@ -41,6 +41,7 @@ from hdmf_lindi.errors import (
 )
 from hdmf_lindi.storage import open_container, tar_container
 from hdmf_lindi.storage.refmap import ReferenceMap
+from hdmf_lindi.storage.tar_layout import growth_bytes
 
 SAMPLE_TAR = SAMPLES / "written.lindi.tar"
 SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
@@ -166,6 +167,8 @@ def test_new_archive_with_blob_appends_it_after_lindi_json(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("blob_size", [0, 1000, 5000])
 def test_append_grows_by_new_members_and_trashes_old_json(small_tar: Path, blob_size: int) -> None:
+    """The first update of a small archive (lindi's layout, no free space yet) appends its blob
+    and a new index + lindi.json pair with growth room; the initial slots become trash."""
     before = small_tar.read_bytes()
     with open_container(small_tar, "a") as c:
         c.set_metadata("b/.zgroup", {"zarr_format": 2})
@@ -177,7 +180,13 @@ def test_append_grows_by_new_members_and_trashes_old_json(small_tar: Path, blob_
         [".tar_index.json", "lindi.json"] + (["blobs/b/0"] if blob_size else [])
     )
     assert len(data) - len(before) == sum(512 + padded(r["s"]) for r in new)
-    assert len(data) - len(before) <= padded(blob_size) + 3 * 512 + 2 * 8192
+    index, doc = record(data, ".tar_index.json"), record(data, "lindi.json")
+    assert doc["o"] == index["d"] + index["s"]  # lindi.json right after the index
+    json_len = len(data[doc["d"]:doc["d"] + doc["s"]].rstrip(b" "))
+    pair = 512 + index["s"] + 512 + doc["s"]
+    assert pair == growth_bytes(1024 + index["s"] + padded(json_len))
+    assert pair - (1024 + index["s"] + padded(json_len)) == 64 * 1024  # the room, in lindi.json
+    assert len(data) - len(before) == (512 + padded(blob_size) if blob_size else 0) + pair
     members = walk(data)
     assert members[0] == (0, ".tar_entry.json", 1024)
     trash = {o: n for o, n, _ in members if n.startswith(".trash/")}
@@ -283,7 +292,7 @@ DAMAGE: dict[str, tuple[Callable[[bytearray], None], type[Exception], str]] = {
         TarLayoutError, r"The index of .* has no 'files' list; the archive is corrupt",
     ),
     "entry-wrong-size": (
-        lambda b: edit_entry(b, lambda r: r.update(s=4096)),
+        lambda b: edit_entry(b, lambda r: r.update(s=len(b[r["d"]:r["d"] + r["s"]].rstrip(b" ")))),
         TarLayoutError, r"does not list itself",
     ),
     "entry-bad-offsets": (
@@ -441,10 +450,12 @@ class Faults:
 # (form, mode) -> [(function, n-th call, state a reader sees afterwards)]
 OLD, NEW = "old", "new"
 CRASHES: dict[tuple[str, str], list[tuple[str, int, str]]] = {
-    ("tar", "a"): [
-        ("to_json", 1, OLD), ("encode_padded_json", 1, OLD), ("pwrite", 1, OLD), ("fsync", 1, OLD),
-        ("encode_padded_json", 2, OLD), ("pwrite", 2, OLD),  # pwrite 2 rewrites the entry: the commit
-        ("fsync", 2, NEW), ("pwrite", 3, NEW), ("pwrite", 6, NEW),  # after the commit: trashing
+    ("tar", "a"): [  # the new pair reuses the initial slots, trashed by the first update
+        ("to_json", 1, OLD), ("encode_padded_json", 1, OLD),
+        ("pwrite", 1, OLD), ("pwrite", 2, OLD), ("pwrite", 3, OLD),  # region header, pair, split
+        ("fsync", 1, OLD), ("encode_padded_json", 2, OLD),
+        ("pwrite", 4, OLD),  # pwrite 4 rewrites the entry: the commit
+        ("fsync", 2, NEW), ("pwrite", 5, NEW), ("pwrite", 10, NEW),  # after the commit: renaming
     ],
     ("tar", "w"): [("to_json", 1, OLD), ("pwrite", 1, OLD), ("pwrite", 2, OLD), ("fsync", 1, OLD), ("replace", 1, OLD)],
     ("json", "a"): [("to_json", 1, OLD), ("fsync", 1, OLD), ("replace", 1, OLD)],
