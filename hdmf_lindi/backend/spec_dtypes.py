@@ -2,8 +2,9 @@
 
 LINDI attributes are JSON: a ``uint8`` written by pynwb comes back as a plain integer (in files
 written by lindi too). hdmf's validator then reports ``expected 'uint8', got 'int64'``. After
-``read_builder``, every typed builder's attributes (and those of its untyped sub-groups and
-sub-datasets) are cast to the dtype in the spec, so validation passes as on the HDF5 original.
+``read_builder``, every typed builder's integer and boolean attributes (and those of its untyped
+sub-groups and sub-datasets) are cast to the dtype in the spec, so validation passes as on the
+HDF5 original. Floats stay float64 (see ``_cast``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,16 @@ def _plan_for(spec: BaseStorageSpec) -> _Plan:
 
 
 def _cast(value: Any, dtype: np.dtype[Any]) -> Any:
+    """Cast a numeric attribute to the spec dtype; floats are left alone.
+
+    JSON keeps integers exact, so an integer goes to the declared width. A float stays float64:
+    pynwb itself writes ``float32``-declared attributes (``conversion``, ``rate`` ...) as float64
+    (the validator accepts the wider type), and JSON cannot tell which one the writer chose.
+    """
+    if dtype.kind == "f":
+        return value
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "biuf" and value.dtype != dtype:
+        if value.dtype.kind in "biu" and value.dtype != dtype:
             return value.astype(dtype)
         return value
     if isinstance(value, bool | int | float | np.generic) and not isinstance(value, np.str_ | np.bytes_):
