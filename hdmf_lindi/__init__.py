@@ -26,7 +26,7 @@ def __getattr__(name: str) -> object:
         from . import backend
 
         return getattr(backend, name)
-    if name in ("NWBLindiIO", "read_nwb", "validate"):
+    if name in ("NWBLindiIO", "read_nwb", "validate", "convert"):
         from . import nwb
 
         return getattr(nwb, name)
@@ -53,6 +53,7 @@ __all__ = [
     "Reference",
     "SoftLink",
     "__version__",
+    "convert",
     "errors",
     "index_hdf5",
     "open_file",

@@ -16,10 +16,10 @@ from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
 from .backend.io import LindiIO
-from .storage import RemoteOptions
+from .storage import RemoteOptions, is_url
 from .tree import File
 
-__all__ = ["NWBLindiIO", "read_nwb", "validate"]
+__all__ = ["NWBLindiIO", "convert", "read_nwb", "validate"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +193,66 @@ def validate(
         )
     finally:
         io.close()
+
+
+_HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5")
+
+
+def convert(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    options: RemoteOptions | None = None,
+) -> None:
+    """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
+
+    The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
+    written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
+    ``.lindi.tar``, ``.lindi.d``). The source may be HDF5 or LINDI, local or a URL. Chunks that a
+    LINDI source references in another file are copied as references when the destination is
+    LINDI, and read and written when it is HDF5.
+
+    Raises
+    ------
+    ModeError
+        If ``destination`` exists and ``overwrite`` is False.
+    """
+    import shutil
+
+    from pynwb import NWBHDF5IO
+
+    from .errors import ModeError
+    from .storage import is_hdf5
+
+    src = os.fspath(source)
+    dst = os.fspath(destination)
+    if os.path.exists(dst) and not overwrite:
+        raise ModeError(f"{dst} exists; pass overwrite=True (hdmf-lindi convert --force) to replace it.")
+    to_hdf5 = dst.lower().endswith(_HDF5_SUFFIXES)
+    from_hdf5 = is_hdf5(src)
+    built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
+    try:
+        src_io: Any = NWBHDF5IO(src, "r") if from_hdf5 and not is_url(src) else NWBLindiIO(src, "r", options=options)
+        with src_io:
+            dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
+            with dst_io:
+                dst_io.export(src_io=src_io, write_args={"link_data": False})
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        os.replace(built, dst)
+    except BaseException:
+        if os.path.isdir(built):
+            shutil.rmtree(built, ignore_errors=True)
+        elif os.path.exists(built):
+            os.remove(built)
+        raise
+    logger.info("converted %s -> %s", src, dst)
+
+
+def _lindi_suffix(dst: str) -> str:
+    """The temporary name keeps the destination's LINDI suffix (it decides the form)."""
+    for suffix in (".lindi.json", ".lindi.tar", ".lindi.d", ".json", ".tar", ".d"):
+        if dst.endswith(suffix):
+            return suffix
+    return ".lindi.tar"
