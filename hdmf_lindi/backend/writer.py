@@ -49,7 +49,10 @@ def spec_dtype(dtype: Any) -> np.dtype[Any] | None:
     """Map a builder dtype (spec string, numpy type, ``RefSpec``, compound list) to a numpy dtype."""
     if dtype is None:
         return None
-    if isinstance(dtype, RefSpec) or dtype == "object":
+    if isinstance(dtype, np.dtype):
+        # numpy's dtype('O') == "object" is True: a string dtype must not become a reference
+        return dtype
+    if isinstance(dtype, RefSpec) or (isinstance(dtype, str) and dtype == "object"):
         return ref_dtype
     if isinstance(dtype, DtypeSpec):
         return spec_dtype(dtype.dtype)
@@ -312,7 +315,7 @@ class BuilderWriter:
         if isinstance(data, str | bytes | datetime.datetime | datetime.date):
             return parent.create_dataset(name, data=_to_text(data), dtype=string_dtype(), **kwargs)
         if _is_lazy_array(data):
-            return self._copy_blocks(parent, name, data, want, kwargs)
+            return self._copy_blocks(parent, name, data, want, _inherit_layout(data, settings, kwargs))
         arr = self._as_array(data, want)
         if arr.ndim == 0 and kwargs["chunks"] is not None:
             kwargs["chunks"] = None
@@ -421,6 +424,35 @@ class BuilderWriter:
         else:
             self._pending.append((ds, iterator))
         return ds
+
+
+def _inherit_layout(data: Any, settings: StorageSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keep a source dataset's chunking and compression (an h5py or LINDI dataset) unless set.
+
+    Exporting an HDF5 file to LINDI then keeps the layout the file's author chose, as
+    ``HDF5IO``'s own export does (it copies the dataset with its filters).
+    """
+    if any(v not in (None, False) for v in kwargs.values()):
+        return kwargs
+    source = getattr(data, "dataset", data) if isinstance(data, HDMFDataset) else data
+    chunks = getattr(source, "chunks", None)
+    compression = getattr(source, "compression", None)
+    if not isinstance(chunks, tuple) or not chunks:
+        return kwargs
+    out = dict(kwargs)
+    out["chunks"] = tuple(int(c) for c in chunks)
+    if compression in ("gzip", "zlib"):
+        out["compression"] = compression
+        opts = getattr(source, "compression_opts", None)
+        out["compression_opts"] = opts if isinstance(opts, int) else None
+    elif compression is not None:
+        compressor = getattr(source, "compressor", None)
+        if isinstance(compressor, dict):
+            import numcodecs
+
+            out["compressor"] = numcodecs.get_codec(compressor)
+    out["shuffle"] = bool(getattr(source, "shuffle", False))
+    return out
 
 
 def _is_lazy_array(data: Any) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import MetadataError, UnsupportedError
 from .references import Reference, is_reference_json
 
-__all__ = ["ANNOTATION_KEYS", "decode_attr", "encode_attr"]
+__all__ = ["ANNOTATION_KEYS", "apply_dtype_tag", "decode_attr", "dtype_tag", "encode_attr"]
 
 ANNOTATION_KEYS = frozenset(
     {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK", "_EXTERNAL_LINK"}
@@ -199,3 +199,37 @@ def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
         out[:] = [Reference.from_json(v) for v in flat]
         return out
     raise MetadataError(f"Attribute {name!r} is a list mixing types ({obj!r:.80}); LINDI does not define it.")
+
+
+_JSON_NATIVE = frozenset({"<i8", "<f8", "|b1"})
+
+
+def dtype_tag(value: Any) -> str | None:
+    """Return the dtype to record for a numeric attribute JSON would widen, else None.
+
+    JSON numbers read back as int64 or float64; a ``uint8``, ``int32`` or ``float32`` attribute
+    (scalar or array) gets its numpy dtype string (``"|u1"``, ``"<i4"``, ``"<f4"``) recorded next
+    to the document, so that it reads back with the same dtype (docs/format_notes.rst).
+    """
+    dtype = getattr(value, "dtype", None)
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf" or isinstance(value, bool):
+        return None
+    tag = dtype.newbyteorder("<").str if dtype.byteorder == ">" else dtype.str
+    return None if tag in _JSON_NATIVE else tag
+
+
+def apply_dtype_tag(value: Any, tag: str | None) -> Any:
+    """Cast a decoded numeric attribute to a recorded dtype; anything else is returned as is."""
+    if tag is None:
+        return value
+    try:
+        dtype = np.dtype(tag)
+    except TypeError:
+        return value
+    if dtype.kind not in "iuf":
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return value.astype(dtype)
+    if isinstance(value, np.integer | np.floating):
+        return dtype.type(value)
+    return value

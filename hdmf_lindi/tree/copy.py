@@ -44,6 +44,8 @@ def copy_dataset(src: Dataset, dst_parent: Group, name: str) -> Dataset:
     if zattrs:
         container.set_metadata(_join(path, ".zattrs"), dict(zattrs))
     dst_state.index.add(path, "array")
+    for attr_name, tag in src_state.attr_dtypes(src._path).items():
+        dst_state.record_attr_dtype(path, attr_name, tag)
     prefix = src._path + "/"
     internal: list[tuple[str, str]] = []
     for key in [k for k in src_refmap if k.startswith(prefix)]:
@@ -58,12 +60,12 @@ def copy_dataset(src: Dataset, dst_parent: Group, name: str) -> Dataset:
             else:
                 dst_state.refmap.set_range(target, value.url, value.offset, value.length)
         elif value is not None:
-            container.store_chunk(target, value)
+            container.store_chunk(target, bytes(value))
     if internal:
         blobs = src_state.container.read_many([k for k, _ in internal])
         for (_, target), data in zip(internal, blobs, strict=True):
             if data is not None:
-                container.store_chunk(target, data)
+                container.store_chunk(target, bytes(data))
     dst_state.refmap.dirty = True
     logger.debug("copied %s -> /%s (%d internal chunks re-stored)", src.name, path, len(internal))
     engine = src_state.engines.get(src._path)

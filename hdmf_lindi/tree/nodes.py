@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedError
-from ..format.attrs import ANNOTATION_KEYS, decode_attr, encode_attr
+from ..format.attrs import ANNOTATION_KEYS, apply_dtype_tag, decode_attr, dtype_tag, encode_attr
 from ..format.dtypes import compound_from_annotation, is_reference_dtype, ref_dtype, string_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..format.zarr_v2 import ArrayMeta
@@ -33,6 +33,9 @@ __all__ = ["AttributeManager", "Dataset", "File", "Group", "HardLink"]
 logger = logging.getLogger(__name__)
 
 _REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
+
+EXTRA_KEY = "hdmf_lindi"
+"""Top-level document key for what hdmf_lindi records beyond lindi (ignored and kept by lindi)."""
 
 
 class HardLink:
@@ -92,6 +95,41 @@ class _FileState:
     def check_writable(self) -> None:
         self.container._check_writable()
 
+    def attr_dtypes(self, path: str) -> dict[str, str]:
+        """Recorded exact dtypes of the attributes of ``path`` (see format.attrs.dtype_tag)."""
+        ours = self.refmap.extra.get(EXTRA_KEY)
+        table = ours.get("attributeDtypes") if isinstance(ours, dict) else None
+        entry = table.get("/" + path) if isinstance(table, dict) else None
+        return entry if isinstance(entry, dict) else {}
+
+    def forget_attr_dtypes(self, path: str) -> None:
+        """Drop the recorded attribute dtypes of ``path`` and everything below it."""
+        ours = self.refmap.extra.get(EXTRA_KEY)
+        table = ours.get("attributeDtypes") if isinstance(ours, dict) else None
+        if not isinstance(table, dict):
+            return
+        node = "/" + path
+        for key in [k for k in table if k == node or k.startswith(node + "/")]:
+            del table[key]
+            self.refmap.dirty = True
+
+    def record_attr_dtype(self, path: str, name: str, tag: str | None) -> None:
+        """Record (or forget, for None) the exact dtype of one attribute."""
+        ours = self.refmap.extra.get(EXTRA_KEY)
+        if tag is None and not (isinstance(ours, dict) and name in self.attr_dtypes(path)):
+            return
+        if not isinstance(ours, dict):
+            ours = self.refmap.extra[EXTRA_KEY] = {}
+        table = ours.setdefault("attributeDtypes", {})
+        entry = table.setdefault("/" + path, {})
+        if tag is None:
+            entry.pop(name, None)
+            if not entry:
+                del table["/" + path]
+        else:
+            entry[name] = tag
+        self.refmap.dirty = True
+
 
 class AttributeManager:
     """The ``attrs`` of a group or dataset, like h5py's: a mutable mapping of name -> value."""
@@ -112,7 +150,7 @@ class AttributeManager:
             raise NodeNotFoundError(
                 f"Attribute {name!r} does not exist on '/{self._path}' (attributes: {sorted(raw)[:20]})."
             )
-        return decode_attr(raw[name], name)
+        return apply_dtype_tag(decode_attr(raw[name], name), self._state.attr_dtypes(self._path).get(name))
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return the attribute value, or ``default`` if absent."""
@@ -129,6 +167,7 @@ class AttributeManager:
         raw = dict(self._raw())
         raw[name] = encoded
         self._state.container.set_metadata(_join(self._path, ".zattrs"), raw)
+        self._state.record_attr_dtype(self._path, name, dtype_tag(value))
 
     def create(self, name: str, data: Any, shape: Any = None, dtype: Any = None) -> None:
         """Create an attribute (h5py's signature; ``shape`` and ``dtype`` reshape/cast data)."""
@@ -144,6 +183,7 @@ class AttributeManager:
             raise NodeNotFoundError(f"Attribute {name!r} does not exist on '/{self._path}'.")
         del raw[name]
         self._state.container.set_metadata(_join(self._path, ".zattrs"), raw)
+        self._state.record_attr_dtype(self._path, name, None)
 
     def __contains__(self, name: object) -> bool:
         return name in self._visible()
@@ -160,11 +200,14 @@ class AttributeManager:
 
     def values(self) -> list[Any]:
         """Return the decoded attribute values."""
-        return [decode_attr(v, k) for k, v in self._visible().items()]
+        return [v for _, v in self.items()]
 
     def items(self) -> list[tuple[str, Any]]:
         """Return ``(name, value)`` pairs."""
-        return [(k, decode_attr(v, k)) for k, v in self._visible().items()]
+        tags = self._state.attr_dtypes(self._path)
+        if not tags:
+            return [(k, decode_attr(v, k)) for k, v in self._visible().items()]
+        return [(k, apply_dtype_tag(decode_attr(v, k), tags.get(k))) for k, v in self._visible().items()]
 
     def __repr__(self) -> str:
         return f"<Attributes of '/{self._path}' ({len(self)} members)>"
@@ -499,6 +542,7 @@ class Group(_Node):
             self._state.container.delete(key)
             self._state.cache.discard(key)
         self._state.index.remove(path)
+        self._state.forget_attr_dtypes(path)
         self._state.engines = {p: e for p, e in self._state.engines.items() if p != path and not p.startswith(prefix)}
 
     def __repr__(self) -> str:

@@ -226,7 +226,12 @@ ATTRS = [
     pytest.param(math.nan, np.float64(math.nan), id="nan"),
     pytest.param(-math.inf, np.float64(-math.inf), id="minus_inf"),
     pytest.param(True, np.True_, id="bool"),
-    pytest.param(np.array([1, -2, 3], dtype="i2"), np.array([1, -2, 3], dtype="i8"), id="int16_array"),
+    # exact numeric dtypes survive JSON through the document's "hdmf_lindi" record
+    pytest.param(np.array([1, -2, 3], dtype="i2"), np.array([1, -2, 3], dtype="i2"), id="int16_array"),
+    pytest.param(np.array([1, 2], dtype=">u4"), np.array([1, 2], dtype="<u4"), id="big_endian_uint32_array"),
+    pytest.param(np.uint8(7), np.uint8(7), id="uint8"),
+    pytest.param(np.float32(0.1), np.float32(0.1), id="float32"),
+    pytest.param(np.int32(-3), np.int32(-3), id="int32"),
     pytest.param(np.array([1.0, math.nan, math.inf]), np.array([1.0, math.nan, math.inf]), id="float_array_nan"),
     pytest.param(np.array([True, False]), np.array([True, False]), id="bool_array"),
     pytest.param(["a", "bé"], np.array(["a", "bé"], dtype=object), id="str_list"),
@@ -247,6 +252,25 @@ def test_attribute_round_trip(path: Path, value: Any, expected: Any) -> None:
             assert back.dtype == expected.dtype and back.shape == expected.shape
         np.testing.assert_array_equal(back, expected)
         assert f["g"].attrs.keys() == ["v"] and f["g"].attrs.get("nope", 3) == 3
+        assert dict(f["g"].attrs.items())["v"].__class__ is type(expected)
+
+
+def test_exact_attribute_dtypes_live_outside_zattrs(path: Path) -> None:
+    """The record is a top-level document key (lindi ignores and keeps those); .zattrs stay lindi's."""
+    with File(path, "w") as f:
+        g = f.create_group("g")
+        g.attrs["u8"] = np.uint8(7)
+        g.attrs["i"] = 5
+    with File(path, "a") as f:
+        assert f.container.refmap.get_json("g/.zattrs") == {"u8": 7, "i": 5}
+        assert f.container.refmap.extra == {"hdmf_lindi": {"attributeDtypes": {"/g": {"u8": "|u1"}}}}
+        f["g"].attrs["u8"] = 300  # a plain int now: the record goes
+        assert f.container.refmap.extra == {"hdmf_lindi": {"attributeDtypes": {}}}
+        f["g"].attrs["i"] = np.int16(2)
+        del f["g"]
+        assert f.container.refmap.extra == {"hdmf_lindi": {"attributeDtypes": {}}}
+    with File(path) as f:
+        assert "g" not in f
 
 
 @pytest.mark.parametrize(
