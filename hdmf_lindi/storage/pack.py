@@ -32,6 +32,7 @@ from ..errors import FormatError, ModeError
 from .containers import kind_from_suffix, open_container
 from .refmap import RangeRef
 from .sources import is_url
+from .tar_container import TarContainer
 
 if TYPE_CHECKING:
     from .containers import Container
@@ -225,6 +226,8 @@ def pack(
             dst_location = os.path.realpath(dst_location)
         _check_destination(src, dst_location, overwrite=overwrite, in_place=in_place)
         dst = open_container(dst_location, "w")
+        if isinstance(dst, TarContainer):
+            dst.reserve_spare = False  # the smallest file: no room reserved for future updates
         try:
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
