@@ -45,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="LINDI file path or URL")
     info.add_argument("--attrs", action="store_true", help="also print attributes")
 
+    convert = sub.add_parser(
+        "convert",
+        help="convert an NWB file between HDF5 and LINDI, copying the data",
+        description="Read IN (NWB as HDF5 or LINDI, a path or URL) with pynwb and export it to "
+        "OUT: .nwb/.h5/.hdf5 gives HDF5, .lindi.json/.lindi.tar/.lindi.d gives LINDI. Chunks a "
+        "LINDI source references in other files stay references in a LINDI output.",
+    )
+    convert.add_argument("input", metavar="IN", help="NWB file: HDF5 or LINDI, path or URL")
+    convert.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
+    convert.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+
     pack = sub.add_parser(
         "pack",
         help="rewrite a LINDI file without dead bytes, internal chunks in key order "
@@ -144,6 +155,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .nwb import convert
+
+    convert(args.input, args.output, overwrite=args.force)
+    print(f"converted {args.input} -> {args.output}")
+    return 0
+
+
 def _size(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
@@ -168,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"index": _cmd_index, "info": _cmd_info, "pack": _cmd_pack}
+    commands = {"index": _cmd_index, "info": _cmd_info, "convert": _cmd_convert, "pack": _cmd_pack}
     try:
         return commands[args.command](args)
     except (LindiError, OSError) as exc:  # OSError: permission denied, disk full, ...
