@@ -367,3 +367,15 @@ def test_large_map_leaves_only_the_two_initial_slots(tmp_path: Path) -> None:
     live = 1536 + sum(512 + padded(r["s"]) for n, r in index.items() if n != ".tar_entry.json")
     assert stats.bytes_after == live + dead + 1024
     assert_same(out, src)
+
+
+def test_packed_tar_can_be_updated_again(tmp_path: Path, updated_tar: Path) -> None:
+    out = tmp_path / "packed.lindi.tar"
+    pack(updated_tar, out)
+    with hdmf_lindi.File(out, "a") as f:
+        f["own/x"][:CHUNK_ROWS] = 2.0
+        f.create_dataset("after_pack", data=np.arange(3000))
+    with hdmf_lindi.File(out) as f:
+        np.testing.assert_array_equal(f["own/x"][:CHUNK_ROWS], 2.0)
+        np.testing.assert_array_equal(f["after_pack"][...], np.arange(3000))
+        np.testing.assert_array_equal(f["ext"][...], np.arange(40000).reshape(400, 100))
