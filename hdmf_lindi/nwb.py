@@ -217,12 +217,14 @@ def convert(
     ------
     ModeError
         If ``destination`` exists and ``overwrite`` is False.
+    FormatError
+        If the source is not an NWB file (no ``nwb_version``).
     """
     import shutil
 
     from pynwb import NWBHDF5IO
 
-    from .errors import ModeError
+    from .errors import FormatError, ModeError
     from .storage import is_hdf5
 
     src = os.fspath(source)
@@ -235,6 +237,9 @@ def convert(
     try:
         src_io: Any = NWBHDF5IO(src, "r") if from_hdf5 and not is_url(src) else NWBLindiIO(src, "r", options=options)
         with src_io:
+            _, version = src_io.nwb_version
+            if version is None:
+                raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
             dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
             with dst_io:
                 dst_io.export(src_io=src_io, write_args={"link_data": False})

@@ -61,11 +61,6 @@ def test_missing_input_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (tmp_path / "out.lindi.tar").exists()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="hdmf_lindi.convert lets pynwb's TypeError through for an HDF5 file that is not NWB; "
-    "it should raise a LindiError (FormatError) so that the command prints one line and exits 1",
-)
 def test_non_nwb_input_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import h5py
 
