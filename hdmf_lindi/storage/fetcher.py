@@ -1,8 +1,18 @@
 """The one fetcher every byte goes through: url -> byte source, and batched range reads.
 
-This is the seam for remote performance work: callers hand the fetcher a whole batch of
-``(url, start, stop)`` requests and get the bytes back in the same order, so coalescing,
-concurrency and caching can be added here without touching callers.
+Callers hand the fetcher a whole batch of ``(url or source, start, stop)`` requests and get the
+bytes back in the same order. :meth:`Fetcher.read_many` carries the batch out in three steps:
+
+1. ranges of remote sources found in the on-disk chunk cache (if one is configured) are
+   answered from it;
+2. the rest is planned per source by :func:`~hdmf_lindi.storage.ranges.plan_reads`: nearby
+   ranges of one URL merge into one request;
+3. the merged remote requests run concurrently on a bounded thread pool
+   (``RemoteOptions.max_workers``), local ones inline; each result is split back into the
+   ranges it serves, and remote ranges are stored in the cache.
+
+Retries and response validation happen in :class:`~hdmf_lindi.storage.sources.HttpSource`.
+This is the only module that starts threads.
 """
 
 from __future__ import annotations
@@ -11,12 +21,17 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-
-import requests
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import ChunkRefError
-from .ranges import plan_reads
-from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url
+from .chunk_cache import DiskChunkCache
+from .ranges import MergedRead, plan_reads
+from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url, make_session
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["Fetcher", "ReadRequest"]
 
@@ -25,7 +40,19 @@ logger = logging.getLogger(__name__)
 LOCAL_MAX_GAP_BYTES = 4096  # merge local reads separated by tar headers and padding
 
 ReadRequest = tuple["str | ByteSource", int, int]
-"""``(url, path or source, start, stop)`` with ``stop`` exclusive."""
+"""``(url, local path or source, start, stop)``, ``stop`` exclusive."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One merged request and where its pieces go."""
+
+    source: ByteSource
+    read: MergedRead
+    ranges: list[tuple[int, int]]
+    """The ranges of the source's group, indexed by ``read.members``."""
+    where: list[int]
+    """Position in the batch of each range of ``ranges``."""
 
 
 class Fetcher:
@@ -41,7 +68,10 @@ class Fetcher:
         Whether local paths may be read at all. A document fetched over HTTP gets ``False``
         so that a remote file cannot make us read local files.
     options
-        HTTP tuning.
+        HTTP tuning: timeouts, retries, coalescing, concurrency and the on-disk cache.
+    cache
+        An on-disk cache of remote ranges to use; by default one is made when
+        ``options.cache_dir`` is set.
     """
 
     def __init__(
@@ -50,20 +80,37 @@ class Fetcher:
         base_dir: str | None = None,
         allow_local: bool = True,
         options: RemoteOptions | None = None,
+        cache: DiskChunkCache | None = None,
     ) -> None:
         self.base_dir = base_dir
         self.allow_local = allow_local
         self.options = options or RemoteOptions()
+        if cache is None and self.options.cache_dir is not None:
+            cache = DiskChunkCache(self.options.cache_dir, max_bytes=self.options.cache_max_bytes)
+        self.cache = cache
+        """The on-disk cache of remote ranges, or None."""
         self._session: requests.Session | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._sources: dict[str, ByteSource] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # source() creates the session while holding it
 
     @property
     def session(self) -> requests.Session:
         """The pooled HTTP session, created on first use."""
         if self._session is None:
-            self._session = requests.Session()
+            with self._lock:
+                if self._session is None:
+                    self._session = make_session(self.options)
         return self._session
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self.options.max_workers, thread_name_prefix="hdmf-lindi-fetch"
+                    )
+        return self._pool
 
     def source(self, url: str) -> ByteSource:
         """Return the (cached) byte source for a url or local path.
@@ -102,7 +149,7 @@ class Fetcher:
         return LocalFileSource(path)
 
     def read(self, url: str, start: int, stop: int) -> bytes:
-        """Read bytes ``[start, stop)`` of ``url``.
+        """Read bytes ``[start, stop)`` of ``url`` (through the cache, if any).
 
         Raises
         ------
@@ -111,47 +158,89 @@ class Fetcher:
         RemoteReadError
             If an HTTP read fails.
         """
-        return self.source(url).read_range(start, stop)
+        return bytes(self.read_many([(url, start, stop)])[0])
 
     def read_many(self, requests_: Sequence[ReadRequest]) -> list[bytes]:
         """Read a batch of ranges; results come back in request order.
+
+        Remote ranges are fetched concurrently, merged where they lie close together (see the
+        module docstring). A result may be a ``memoryview`` slice of a merged read; it supports
+        the buffer protocol like ``bytes``.
 
         Raises
         ------
         ChunkRefError
             If a range lies outside its resource.
         RemoteReadError
-            If an HTTP read fails.
+            If an HTTP read fails (the first failure in request order; the others are dropped).
         """
         out: list[bytes] = [b""] * len(requests_)
         groups: dict[int, tuple[ByteSource, list[int]]] = {}
-        for i, (target, _start, _stop) in enumerate(requests_):
+        cache = self.cache
+        for i, (target, start, stop) in enumerate(requests_):
             src = self.source(target) if isinstance(target, str) else target
+            if cache is not None and isinstance(src, HttpSource) and stop > start:
+                hit = cache.get(src.name, start, stop)
+                if hit is not None:
+                    out[i] = hit
+                    continue
             groups.setdefault(id(src), (src, []))[1].append(i)
+        remote: list[_Job] = []
         for src, indices in groups.values():
-            if len(indices) == 1:
-                _, start, stop = requests_[indices[0]]
-                out[indices[0]] = src.read_range(start, stop)
-                continue
             ranges = [(requests_[i][1], requests_[i][2]) for i in indices]
-            remote = isinstance(src, HttpSource)
+            is_remote = isinstance(src, HttpSource)
             plan = plan_reads(
                 ranges,
-                max_gap_bytes=self.options.max_gap_bytes if remote else LOCAL_MAX_GAP_BYTES,
+                max_gap_bytes=self.options.max_gap_bytes if is_remote else LOCAL_MAX_GAP_BYTES,
                 max_request_bytes=self.options.max_request_bytes,
             )
-            for merged in plan:
-                data = memoryview(src.read_range(merged.start, merged.stop))
-                for m in merged.members:
-                    start, stop = ranges[m]
-                    out[indices[m]] = data[start - merged.start:stop - merged.start]  # type: ignore[call-overload]
+            jobs = [_Job(src, merged, ranges, indices) for merged in plan]
+            if is_remote:
+                remote.extend(jobs)
+            else:
+                for job in jobs:
+                    self._split(job, src.read_range(job.read.start, job.read.stop), out)
+        if len(remote) == 1:
+            job = remote[0]
+            self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
+        elif remote:
+            pool = self._executor()
+            futures: list[Future[bytes]] = [
+                pool.submit(job.source.read_range, job.read.start, job.read.stop) for job in remote
+            ]
+            try:
+                for job, future in zip(remote, futures, strict=True):
+                    self._split(job, future.result(), out)
+            finally:
+                for future in futures:
+                    future.cancel()
+        if cache is not None:
+            for job in remote:
+                for m in job.read.members:
+                    start, stop = job.ranges[m]
+                    cache.put(job.source.name, start, stop, out[job.where[m]])
         return out
+
+    @staticmethod
+    def _split(job: _Job, data: bytes, out: list[bytes]) -> None:
+        """Put the slice of ``data`` each member range asked for at its place in ``out``."""
+        base = job.read.start
+        if len(job.read.members) == 1 and job.ranges[job.read.members[0]] == (base, job.read.stop):
+            out[job.where[job.read.members[0]]] = data  # the common single range: plain bytes
+            return
+        view = memoryview(data)
+        for m in job.read.members:
+            start, stop = job.ranges[m]
+            out[job.where[m]] = view[start - base:stop - base]  # type: ignore[call-overload]
 
     def close(self) -> None:
         """Close every open source and the HTTP session."""
         for src in self._sources.values():
             src.close()
         self._sources.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         if self._session is not None:
             self._session.close()
             self._session = None

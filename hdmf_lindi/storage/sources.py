@@ -8,27 +8,50 @@ returns an error page as data.
 Range semantics everywhere: ``read_range(start, stop)`` returns bytes ``[start, stop)``; a range
 that ends past the end of the resource raises :class:`~hdmf_lindi.errors.ChunkRefError`; a zero
 length range returns ``b""`` without any I/O.
+
+Transient failures are retried with exponential backoff and jitter (see :class:`RemoteOptions`):
+connection errors, timeouts, a body that breaks off before its end, ``429`` (honouring
+``Retry-After``) and ``5xx``. Nothing else is retried: another ``4xx``, or a response that fails
+validation (a wrong ``Content-Range``, an ignored Range, a body whose length disagrees with the
+request), raises at once. DANDI download URLs are resolved to presigned URLs first (see
+:mod:`hdmf_lindi.storage.dandi`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from email.utils import parsedate_to_datetime
+from typing import Protocol, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
+from .dandi import DANDI_API_HOSTS, ApiHosts, PresignedUrl, auth_headers, is_download_url
 
-__all__ = ["ByteSource", "HttpSource", "LocalFileSource", "RemoteOptions", "TransientFileSource", "is_url"]
+__all__ = [
+    "ByteSource",
+    "HttpSource",
+    "LocalFileSource",
+    "RemoteOptions",
+    "TransientFileSource",
+    "is_url",
+    "make_session",
+]
 
 logger = logging.getLogger(__name__)
 
 _CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _USER_AGENT = "hdmf-lindi"
+_T = TypeVar("_T")
 
 
 def is_url(location: str) -> bool:
@@ -38,16 +61,65 @@ def is_url(location: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RemoteOptions:
-    """Tuning of HTTP access."""
+    """Tuning of HTTP access. Every default lives here and nowhere else."""
 
     timeout_s: float = 30.0
-    """Connect and read timeout of one request, in seconds. Defaults to 30."""
+    """Read timeout: the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
+    connect_timeout_s: float = 10.0
+    """Timeout for establishing a connection, in seconds. Defaults to 10."""
     initial_read_bytes: int = 1 << 20  # 1 MiB
     """How many leading bytes to fetch when opening a remote LINDI file. Defaults to 1 MiB."""
     max_gap_bytes: int = 1 << 20  # 1 MiB
     """Ranges of one URL closer than this are fetched in one request. Defaults to 1 MiB."""
     max_request_bytes: int = 64 << 20  # 64 MiB
     """Merged requests never grow beyond this (one larger range is not split). Defaults to 64 MiB."""
+    max_workers: int = 8
+    """How many requests one batched read runs at once; also the connection pool size. Defaults to 8."""
+    max_retries: int = 4
+    """How often a transient failure is retried (at most ``max_retries + 1`` attempts). Defaults to 4."""
+    backoff_base_s: float = 0.1
+    """Wait before the first retry; it doubles with each retry and is scaled by a random factor
+    in [0.5, 1] (jitter). Defaults to 0.1 s."""
+    backoff_cap_s: float = 10.0
+    """Longest wait between two attempts, before jitter. Defaults to 10 s."""
+    max_retry_after_s: float = 60.0
+    """Longest ``Retry-After`` honoured; a server asking for a longer wait fails at once. Defaults to 60 s."""
+    cache_dir: str | None = None
+    """Directory of an on-disk cache of remote chunk bytes, safe to share between processes
+    (see :class:`~hdmf_lindi.storage.chunk_cache.DiskChunkCache`); None (the default) for no cache."""
+    cache_max_bytes: int = 1 << 30  # 1 GiB
+    """Approximate size bound of the on-disk cache. Defaults to 1 GiB."""
+    dandi_api_hosts: ApiHosts = DANDI_API_HOSTS
+    """``(netloc, token environment variable)`` pairs of the DANDI API hosts; see
+    :mod:`~hdmf_lindi.storage.dandi`."""
+
+    def __post_init__(self) -> None:
+        if self.max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, not {self.max_workers}.")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must not be negative, not {self.max_retries}.")
+        if min(self.timeout_s, self.connect_timeout_s) <= 0:
+            raise ValueError("timeout_s and connect_timeout_s must be positive.")
+        if min(self.backoff_base_s, self.backoff_cap_s, self.max_retry_after_s) < 0:
+            raise ValueError("backoff_base_s, backoff_cap_s and max_retry_after_s must not be negative.")
+
+    def backoff_s(self, retry: int) -> float:
+        """Return how long to wait before retry number ``retry`` (1 for the first), jitter included."""
+        delay = min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** (retry - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+
+def make_session(options: RemoteOptions) -> requests.Session:
+    """Return a session whose pools keep ``options.max_workers`` connections per host alive.
+
+    urllib3's own retries are off: :class:`HttpSource` retries, so that it can validate every
+    answer and count the attempts.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(10, options.max_workers), max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 class ByteSource(Protocol):
@@ -175,8 +247,49 @@ class TransientFileSource:
         return None
 
 
+class _Transient(Exception):
+    """A failure worth retrying (no answer, a broken-off body, 429 or 5xx); never leaves this module."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Parse a ``Retry-After`` header (seconds, or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(byte_range: tuple[int, int] | None) -> str:
+    return f"bytes {byte_range[0]}-{byte_range[1] - 1}" if byte_range else "the whole file"
+
+
 class HttpSource:
-    """An HTTP(S) resource read with ranged GET requests through a shared session."""
+    """An HTTP(S) resource read with ranged GET requests through a shared, pooled session.
+
+    Thread-safe: the fetcher reads several ranges of one source at once. Every read makes at
+    most ``options.max_retries + 1`` attempts (plus one DANDI re-resolution on ``403``).
+
+    Parameters
+    ----------
+    url
+        The resource. A DANDI asset download URL (see :mod:`~hdmf_lindi.storage.dandi`) is
+        resolved to its presigned storage URL on first use; errors still name ``url``.
+    session
+        The session to send requests through (see :func:`make_session`).
+    options
+        Timeouts, retries and the DANDI host table.
+    """
 
     def __init__(
         self, url: str, session: requests.Session, options: RemoteOptions | None = None
@@ -185,63 +298,159 @@ class HttpSource:
         self._session = session
         self._options = options or RemoteOptions()
         self._size: int | None = None
+        self._lock = threading.Lock()
+        self._is_dandi = is_download_url(url, self._options.dandi_api_hosts)
+        self._presigned: PresignedUrl | None = None
         self.requests_made = 0
-        """How many HTTP requests this source has sent."""
+        """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
+        self.retries = 0
+        """How many of them were retries after a transient failure."""
 
-    def _get(self, headers: dict[str, str], byte_range: tuple[int, int] | None) -> requests.Response:
-        self.requests_made += 1
-        headers = {"User-Agent": _USER_AGENT, **headers}
+    # ------------------------------------------------------------------ requests
+    def _send(
+        self, url: str, headers: dict[str, str], byte_range: tuple[int, int] | None, *, follow: bool = True
+    ) -> requests.Response:
+        """Send one GET; raise :class:`_Transient` when no complete answer arrived."""
+        with self._lock:
+            self.requests_made += 1
+        headers = {"User-Agent": _USER_AGENT, **headers, **auth_headers(url, self._options.dandi_api_hosts)}
+        timeout = (self._options.connect_timeout_s, self._options.timeout_s)
         try:
-            response = self._session.get(self.name, headers=headers, timeout=self._options.timeout_s)
+            response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            raise RemoteReadError(
-                f"Cannot read {self.name}: the response broke off before its end (truncated "
-                f"body: {exc}). Try again; if it persists the server is misbehaving.",
-                url=self.name,
-                byte_range=byte_range,
+            raise _Transient(
+                f"Cannot read {_describe(byte_range)} of {self.name}: the response broke off before "
+                f"its end (truncated body: {exc})."
             ) from exc
         except requests.RequestException as exc:
-            raise RemoteReadError(
-                f"Cannot reach {self.name}: {exc}. Check the URL and your network connection.",
-                url=self.name,
-                byte_range=byte_range,
-            ) from exc
+            raise _Transient(f"Cannot reach {self.name}: {exc}. Check the URL and your network connection.") from exc
         logger.debug(
-            "GET %s range=%s -> %d (%d bytes)",
-            self.name, byte_range, response.status_code, len(response.content),
+            "GET %s range=%s -> %d (%d bytes)", url, byte_range, response.status_code, len(response.content)
         )
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Transient(
+                self._status_message(response.status_code, byte_range),
+                status=response.status_code,
+                retry_after_s=_retry_after_s(response.headers.get("Retry-After")),
+            )
         return response
 
-    def _raise_for_status(self, response: requests.Response, byte_range: tuple[int, int] | None) -> None:
-        status = response.status_code
-        if status in (200, 206):
-            return
-        what = f"bytes {byte_range[0]}-{byte_range[1] - 1}" if byte_range else "the whole file"
-        if status == 416 and byte_range is not None:
-            raise ChunkRefError(
-                f"Cannot read {what} of {self.name}: the server answered 416 (range not "
-                "satisfiable). The reference points past the end of its target.",
-                url=self.name,
-            )
+    def _data_url(self, byte_range: tuple[int, int] | None, *, stale: str | None = None) -> str:
+        """Return the URL to read from: ``name``, or the presigned URL a DANDI URL redirects to.
+
+        ``stale`` is a presigned URL that was refused (``403``): it is replaced, unless another
+        thread has replaced it already.
+        """
+        if not self._is_dandi:
+            return self.name
+        with self._lock:
+            presigned = self._presigned
+        if presigned is not None and presigned.url != stale and presigned.is_fresh(time.time()):
+            return presigned.url
+        response = self._send(self.name, {}, byte_range, follow=False)
+        location = response.headers.get("Location")
+        if response.is_redirect and location:
+            presigned = PresignedUrl.from_url(urljoin(self.name, location))
+        elif response.status_code in (200, 206):
+            presigned = PresignedUrl(self.name, None)  # served by the API itself
+        else:
+            self._raise_for_status(response, byte_range)
+            raise AssertionError("unreachable")  # pragma: no cover
+        logger.debug("resolved %s -> %s", self.name, urlsplit(presigned.url).netloc)
+        with self._lock:
+            self._presigned = presigned
+        return presigned.url
+
+    def _attempt(
+        self,
+        headers: dict[str, str],
+        byte_range: tuple[int, int] | None,
+        handle: Callable[[requests.Response], _T],
+    ) -> _T:
+        """Send a GET with retries and return ``handle(response)`` for the first usable answer.
+
+        ``handle`` validates the response and raises :class:`RemoteReadError` or
+        :class:`ChunkRefError` for a bad one; those are never retried.
+        """
+        attempts = 0
+        renewed = False
+        while True:
+            attempts += 1
+            try:
+                url = self._data_url(byte_range)
+                response = self._send(url, headers, byte_range)
+                if response.status_code == 403 and self._is_dandi and not renewed:
+                    # The presigned URL expired: resolve again, once, without counting an attempt.
+                    renewed, attempts = True, attempts - 1
+                    self._data_url(byte_range, stale=url)
+                    continue
+                self._raise_for_status(response, byte_range, attempts)
+                return handle(response)
+            except _Transient as exc:
+                delay = self._options.backoff_s(attempts)
+                too_long = exc.retry_after_s is not None and exc.retry_after_s > self._options.max_retry_after_s
+                if attempts > self._options.max_retries or too_long:
+                    why = (
+                        f" The server asked to retry after {exc.retry_after_s:.0f} s, more than "
+                        f"max_retry_after_s ({self._options.max_retry_after_s:g} s)." if too_long else ""
+                    )
+                    raise RemoteReadError(
+                        f"{exc.message} Gave up after {attempts} attempt{'s' if attempts > 1 else ''}.{why}",
+                        url=self.name,
+                        status=exc.status,
+                        byte_range=byte_range,
+                        attempts=attempts,
+                    ) from exc
+                if exc.retry_after_s is not None:
+                    delay = max(delay, exc.retry_after_s)
+                with self._lock:
+                    self.retries += 1
+                logger.debug("retry %d of %s %s in %.3f s: %s", attempts, self.name, byte_range, delay, exc.message)
+                time.sleep(delay)
+
+    def _status_message(self, status: int, byte_range: tuple[int, int] | None) -> str:
         hint = {
             401: "The resource needs authentication.",
             403: "Access is forbidden; a presigned URL may have expired.",
             404: "The resource does not exist; check the URL.",
+            429: "The server is rate limiting requests.",
         }.get(status, "The server failed; try again later." if status >= 500 else "")
+        if self._is_dandi and status in (401, 403):
+            hint += " For an embargoed dandiset set DANDI_API_KEY (or DANDI_STAGING_API_KEY)."
+        return f"Cannot read {_describe(byte_range)} of {self.name}: the server answered {status}. {hint}".rstrip()
+
+    def _raise_for_status(
+        self, response: requests.Response, byte_range: tuple[int, int] | None, attempts: int = 1
+    ) -> None:
+        status = response.status_code
+        if status in (200, 206):
+            return
+        if status == 416 and byte_range is not None:
+            raise ChunkRefError(
+                f"Cannot read {_describe(byte_range)} of {self.name}: the server answered 416 (range "
+                "not satisfiable). The reference points past the end of its target.",
+                url=self.name,
+            )
         raise RemoteReadError(
-            f"Cannot read {what} of {self.name}: the server answered {status}. {hint}".rstrip(),
+            self._status_message(status, byte_range),
             url=self.name,
             status=status,
             byte_range=byte_range,
+            attempts=attempts,
         )
 
+    # ------------------------------------------------------------------ reads
     def read_range(self, start: int, stop: int) -> bytes:
         # docstring inherited
         if stop <= start:
             return b""
         byte_range = (start, stop)
-        response = self._get({"Range": f"bytes={start}-{stop - 1}"}, byte_range)
-        self._raise_for_status(response, byte_range)
+        return self._attempt(
+            {"Range": f"bytes={start}-{stop - 1}"}, byte_range, lambda r: self._check_range(r, start, stop)
+        )
+
+    def _check_range(self, response: requests.Response, start: int, stop: int) -> bytes:
+        byte_range = (start, stop)
         body = response.content
         if response.status_code == 200:
             # Range ignored: acceptable only if the request covered the whole object.
@@ -298,9 +507,12 @@ class HttpSource:
         RemoteReadError
             On an error status, a mismatched ``Content-Range`` or a truncated body.
         """
+        return self._attempt(
+            {"Range": f"bytes=0-{max_bytes - 1}"}, (0, max_bytes), lambda r: self._check_prefix(r, max_bytes)
+        )
+
+    def _check_prefix(self, response: requests.Response, max_bytes: int) -> tuple[bytes, int]:
         byte_range = (0, max_bytes)
-        response = self._get({"Range": f"bytes=0-{max_bytes - 1}"}, byte_range)
-        self._raise_for_status(response, byte_range)
         body = response.content
         if response.status_code == 200:
             body = self._whole_body(response)
@@ -334,9 +546,7 @@ class HttpSource:
         RemoteReadError
             On an error status or a body shorter than ``Content-Length``.
         """
-        response = self._get({}, None)
-        self._raise_for_status(response, None)
-        return self._whole_body(response)
+        return self._attempt({}, None, self._whole_body)
 
     def _whole_body(self, response: requests.Response) -> bytes:
         """Return the body of a response carrying the whole resource, checked against its length."""

@@ -29,6 +29,8 @@ from hdmf_lindi.errors import ChunkRefError, ModeError, RemoteReadError
 from hdmf_lindi.storage import HttpSource, RemoteOptions, open_container
 from hdmf_lindi.storage.containers import INLINE_MAX_BYTES
 
+FAST = RemoteOptions(max_retries=2, backoff_base_s=0.001, backoff_cap_s=0.005)
+"""Retries without waiting, so that failure tests stay fast."""
 DATA = random.Random(0).randbytes(64 * 1024)
 """Content of ``data.bin``, the target of external references."""
 ZGROUP = {"zarr_format": 2}
@@ -204,12 +206,12 @@ def test_error_status_at_open(http_server: RangeServer, status: int, hint: str, 
         http_server.misbehave(status=status)
     url = http_server.url(name)
     with pytest.raises(RemoteReadError, match=rf"answered {status}\. .*{hint}") as info:
-        open_container(url)
+        open_container(url, options=FAST)
     assert info.value.status == status
     assert info.value.url == (url + "/lindi.json" if name.endswith(".d") else url)
     assert info.value.attempts == len(http_server.requests)
-    if status < 500:
-        assert len(http_server.requests) == 1  # never retry a 4xx
+    # never retry a 4xx; a 5xx is tried max_retries + 1 times
+    assert len(http_server.requests) == (1 if status < 500 else FAST.max_retries + 1)
 
 
 @pytest.mark.parametrize("status", [403, 404, 500, 503])
@@ -217,10 +219,12 @@ def test_error_status_at_chunk_read_is_never_returned_as_data(
     http_server: RangeServer, doc_url: str, data_url: str, status: int
 ) -> None:
     http_server.misbehave("data.bin", status=status)
-    with open_container(doc_url) as container:
+    with open_container(doc_url, options=FAST) as container:
         with pytest.raises(RemoteReadError, match=rf"bytes 100-599 of .*data\.bin: the server answered {status}") as info:
             container.read("x/0")
     assert (info.value.url, info.value.status, info.value.byte_range) == (data_url, status, (100, 600))
+    assert info.value.attempts == (1 if status < 500 else FAST.max_retries + 1)
+    assert len(http_server.paths()) == 1 + info.value.attempts
 
 
 def test_missing_chunk_target_is_404(http_server: RangeServer, doc_url: str, data_url: str) -> None:
@@ -263,11 +267,13 @@ def test_wrong_content_range_at_open(http_server: RangeServer) -> None:
 
 @pytest.mark.parametrize("name", ["doc.lindi.json", "data.bin"])
 def test_truncated_body(http_server: RangeServer, doc_url: str, name: str) -> None:
+    # A body that breaks off is a broken connection: retried, then reported with the attempts.
     http_server.misbehave(name, truncate_body=True)
-    with pytest.raises(RemoteReadError, match=r"truncated body") as info:
-        with open_container(doc_url) as container:
+    with pytest.raises(RemoteReadError, match=r"truncated body.*Gave up after 3 attempts") as info:
+        with open_container(doc_url, options=FAST) as container:
             container.read("x/0")
-    assert info.value.url == http_server.url(name)
+    assert (info.value.url, info.value.attempts) == (http_server.url(name), 3)
+    assert http_server.paths().count("/" + name) == 3
 
 
 @pytest.mark.parametrize("name", ["x.lindi.tar", "data.bin"])
@@ -287,8 +293,8 @@ def test_short_body_with_matching_content_length(
 def test_slow_server_times_out(http_server: RangeServer, doc_url: str) -> None:
     http_server.misbehave(latency_s=1.0)
     with pytest.raises(RemoteReadError, match=r"Cannot reach .*doc\.lindi\.json.*timed out") as info:
-        open_container(doc_url, options=RemoteOptions(timeout_s=0.1))
-    assert info.value.status is None
+        open_container(doc_url, options=RemoteOptions(timeout_s=0.1, max_retries=1, backoff_base_s=0.001))
+    assert (info.value.status, info.value.attempts) == (None, 2)
 
 
 @pytest.mark.parametrize(("offset", "length"), [(len(DATA), 10), (len(DATA) + 100, 1), (len(DATA) - 10, 20)])
@@ -305,7 +311,7 @@ def test_ref_past_the_end_of_its_target(
 def test_a_failed_request_leaves_the_source_usable(http_server: RangeServer, data_url: str) -> None:
     http_server.misbehave("data.bin", fail_times=1)
     with requests.Session() as session:
-        source = HttpSource(data_url, session)
+        source = HttpSource(data_url, session, RemoteOptions(max_retries=0))
         with pytest.raises(RemoteReadError, match="answered 500"):
             source.read_range(0, 10)
         assert source.read_range(0, 10) == DATA[:10]
