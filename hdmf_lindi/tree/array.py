@@ -10,7 +10,10 @@ fill value), which every Zarr v2 reader, lindi included, decodes.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,18 @@ __all__ = ["ArrayEngine", "ChunkCache"]
 logger = logging.getLogger(__name__)
 
 CHUNK_CACHE_BYTES = 64 << 20  # 64 MiB of decoded chunks per file
+_WRITE_BATCH = 64  # chunks prepared and encoded together by one write
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _encoder_pool() -> ThreadPoolExecutor:
+    """A process-wide pool for chunk compression (one thread per core, at most 8)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="lindi-encode")
+        return _POOL
 
 
 class ChunkCache:
@@ -273,24 +288,32 @@ class ArrayEngine:
         return self.meta.pipeline.encode(np.ascontiguousarray(chunk, dtype=self.meta.dtype).tobytes())
 
     def write(self, sel: Selection, value: Any) -> None:
-        """Write ``value`` (broadcast to ``sel.shape``) into the selected elements."""
+        """Write ``value`` (broadcast to ``sel.shape``) into the selected elements.
+
+        Chunks are encoded in batches; with a compressor, a batch is encoded on a small thread
+        pool (zlib, blosc and zstd release the GIL), then stored in order.
+        """
         data = self.coerce(value, sel.shape)
         if data.size == 0:
             return
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
         need = [p.grid_index for p in parts if not p.full]
         existing = dict(zip(need, self._chunks(need), strict=True)) if need else {}
-        for part in parts:
-            if part.full:
-                chunk = self._fill_chunk()
-            else:
-                chunk = existing[part.grid_index].copy()
-            local, int_axes = _keep_list_axis_in_place(part.local)
-            values = data[part.out]
-            chunk[local] = np.expand_dims(values, int_axes) if int_axes else values
-            key = self._prefix + chunk_key(part.grid_index)
-            self.container.store_chunk(key, self._encode(chunk))
-            self.cache.discard(key)
+        parallel = self.meta.pipeline.has_codecs and not self.meta.pipeline.is_object and len(parts) >= 4
+        for start in range(0, len(parts), _WRITE_BATCH):
+            batch = parts[start:start + _WRITE_BATCH]
+            chunks = []
+            for part in batch:
+                chunk = self._fill_chunk() if part.full else existing[part.grid_index].copy()
+                local, int_axes = _keep_list_axis_in_place(part.local)
+                values = data[part.out]
+                chunk[local] = np.expand_dims(values, int_axes) if int_axes else values
+                chunks.append(chunk)
+            encoded = list(_encoder_pool().map(self._encode, chunks)) if parallel else [self._encode(c) for c in chunks]
+            for part, blob in zip(batch, encoded, strict=True):
+                key = self._prefix + chunk_key(part.grid_index)
+                self.container.store_chunk(key, blob)
+                self.cache.discard(key)
 
     def clear_outside(self, index: tuple[int, ...], shape: tuple[int, ...]) -> None:
         """Reset the elements of chunk ``index`` that lie outside ``shape`` to the fill value.
