@@ -42,7 +42,7 @@ _POOL_LOCK = threading.Lock()
 
 
 def _encoder_pool() -> ThreadPoolExecutor:
-    """A process-wide pool for chunk compression (one thread per core, at most 8)."""
+    """A process-wide pool for chunk (de)compression (one thread per core, at most 8)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
@@ -191,8 +191,17 @@ class ArrayEngine:
         missing = [i for i, arr in enumerate(out) if arr is None]
         if missing:
             blobs = self.container.read_many([keys[i] for i in missing])
-            for i, data in zip(missing, blobs, strict=True):
-                arr = self._fill_chunk() if data is None else self._decode(keys[i], data)
+
+            def decode(item: tuple[int, Any]) -> np.ndarray[Any, Any]:
+                i, data = item
+                return self._fill_chunk() if data is None else self._decode(keys[i], data)
+
+            items = list(zip(missing, blobs, strict=True))
+            if len(items) >= 4 and self.meta.pipeline.has_codecs and not self.meta.pipeline.is_object:
+                decoded = list(_encoder_pool().map(decode, items))  # zlib & co. release the GIL
+            else:
+                decoded = [decode(item) for item in items]
+            for (i, _), arr in zip(items, decoded, strict=True):
                 self.cache.put(keys[i], arr)
                 out[i] = arr
         return out  # type: ignore[return-value]
