@@ -8,20 +8,29 @@ file, as RFC 9110 says), ``416`` with ``Content-Range: bytes */TOTAL`` when the 
 or past the end, ``200`` with the whole file without a usable Range, and ``404`` for anything
 that is not a file under the root.
 
-Every response is logged in :attr:`RangeServer.requests`, so tests can assert what a read cost.
-:meth:`RangeServer.misbehave` switches on faults for one path or for every path (the idea of
-fsspec's ``tests/conftest.py``): ignore Range, send a wrong ``Content-Range``, truncate the
-body (or send a short one with a matching ``Content-Length``), force a status, fail N times
-then recover, or answer slowly. :meth:`RangeServer.reset` clears the log and every switch.
+Every response is logged in :attr:`RangeServer.requests` (with the query string and request
+headers, so tests can see where an ``Authorization`` header went), so tests can assert what a
+read cost. :meth:`RangeServer.misbehave` switches on faults for one path (optionally with its
+query string) or for every path (the idea of fsspec's ``tests/conftest.py``): ignore Range,
+send a wrong ``Content-Range``, truncate the body (or send a short one with a matching
+``Content-Length``), force a status (with ``Retry-After``), fail N times then recover, reset
+the connection, answer slowly or through a bandwidth cap. :meth:`RangeServer.redirect` makes a
+path answer with a redirect (a fixed target, or a callable for a new target each time, as the
+DANDI API hands out presigned URLs). :meth:`RangeServer.reset` clears the log and every switch.
+
+Files are read by range from disk, so large benchmark files cost only the bytes served.
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -43,7 +52,11 @@ class RequestRecord:
     range: str | None
     """The ``Range`` header as received, or None."""
     status: int
-    """The status answered."""
+    """The status answered (0 for a connection reset without an answer)."""
+    query: str = field(default="", compare=False)
+    """The query string, without ``?``."""
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    """The request headers."""
 
 
 @dataclass(slots=True)
@@ -61,9 +74,17 @@ class Misbehaviour:
     status: int | None = None
     """Answer this status (with a short text body) instead of serving the file."""
     fail_times: int = 0
-    """Answer 500 to this many requests, then behave."""
+    """Answer ``fail_status`` to this many requests, then behave."""
     latency_s: float = 0.0
     """Sleep this long before answering."""
+    fail_status: int = 500
+    """The status of the ``fail_times`` failures."""
+    retry_after: str | None = None
+    """A ``Retry-After`` header sent with forced and failed statuses."""
+    reset_times: int = 0
+    """Reset this many connections (read the request, answer nothing, RST), then behave."""
+    bandwidth_bytes_per_s: float | None = None
+    """Send bodies no faster than this."""
 
 
 def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
@@ -99,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 10  # close idle keep-alive connections
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
     server: _HTTPServer
+    _query = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request logging to stderr."""
@@ -113,21 +135,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, with_body: bool) -> None:
         owner = self.server.owner
-        path = unquote(urlsplit(self.path).path)
-        bad = owner._take(path)
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        self._query = parts.query
+        bad = owner._take(path, parts.query)
         if bad.latency_s:
             time.sleep(bad.latency_s)
-        if bad.status is not None:
-            self._send(path, bad.status, f"forced {bad.status}\n".encode(), {}, with_body, bad)
+        if bad.reset_times < 0:  # _take marks a reset with -1
+            self._reset(path)
             return
-        data = owner._load(path)
-        if data is None:
+        retry_after = {"Retry-After": bad.retry_after} if bad.retry_after else {}
+        if bad.status is not None:
+            self._send(path, bad.status, f"forced {bad.status}\n".encode(), retry_after, with_body, bad)
+            return
+        redirect = owner._redirects.get(path)
+        if redirect is not None:
+            location, status = redirect
+            target = location() if callable(location) else location
+            self._send(path, status, b"", {"Location": target}, with_body, bad)
+            return
+        total = owner._size(path)
+        if total is None:
             self._send(path, 404, b"not found\n", {}, with_body, bad)
             return
-        total = len(data)
         byte_range = None if bad.ignore_range else parse_range(self.headers.get("Range"), total)
         if byte_range is None:
-            self._send(path, 200, data, {}, with_body, bad)
+            self._send(path, 200, owner._load(path, 0, total), {}, with_body, bad)
             return
         start, stop = byte_range
         if start >= total:
@@ -135,7 +168,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         shift = 1 if bad.wrong_content_range else 0
         content_range = f"bytes {start + shift}-{stop - 1 + shift}/{total}"
-        self._send(path, 206, data[start:stop], {"Content-Range": content_range}, with_body, bad)
+        self._send(path, 206, owner._load(path, start, stop), {"Content-Range": content_range}, with_body, bad)
+
+    def _record(self, path: str, status: int) -> None:
+        self.server.owner._record(
+            RequestRecord(
+                self.command, path, self.headers.get("Range"), status,
+                query=self._query, headers=dict(self.headers.items()),
+            )
+        )
+
+    def _reset(self, path: str) -> None:
+        """Drop the connection without an answer; SO_LINGER 0 makes close() send RST."""
+        self._record(path, 0)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
 
     def _send(
         self,
@@ -146,9 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         with_body: bool,
         bad: Misbehaviour,
     ) -> None:
-        self.server.owner._record(
-            RequestRecord(self.command, path, self.headers.get("Range"), status)
-        )
+        self._record(path, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
@@ -163,6 +208,12 @@ class _Handler(BaseHTTPRequestHandler):
         if bad.truncate_body:
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True
+            return
+        if bad.bandwidth_bytes_per_s:
+            piece = 16 << 10
+            for i in range(0, len(body), piece):
+                self.wfile.write(body[i:i + piece])
+                time.sleep(min(piece, len(body) - i) / bad.bandwidth_bytes_per_s)
             return
         self.wfile.write(body)
 
@@ -181,6 +232,7 @@ class RangeServer:
         self._lock = threading.Lock()
         self._everywhere = Misbehaviour()
         self._by_path: dict[str, Misbehaviour] = {}
+        self._redirects: dict[str, tuple[str | Callable[[], str], int]] = {}
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self._thread = threading.Thread(
@@ -227,14 +279,20 @@ class RangeServer:
         status: int | None = None,
         fail_times: int = 0,
         latency_s: float = 0.0,
+        fail_status: int = 500,
+        retry_after: str | None = None,
+        reset_times: int = 0,
+        bandwidth_bytes_per_s: float | None = None,
     ) -> None:
         """Set the faults of path ``name`` (relative to :attr:`root`), or of every path if None.
 
-        A path's own switches replace the global ones for that path. See :class:`Misbehaviour`.
+        ``name`` may end in ``?QUERY``: those switches apply only to requests with exactly that
+        query string. A path's own switches replace the global ones for that path. See
+        :class:`Misbehaviour`.
         """
         bad = Misbehaviour(
             ignore_range, wrong_content_range, truncate_body, short_body, status, fail_times,
-            latency_s,
+            latency_s, fail_status, retry_after, reset_times, bandwidth_bytes_per_s,
         )
         with self._lock:
             if name is None:
@@ -242,33 +300,53 @@ class RangeServer:
             else:
                 self._by_path["/" + name.lstrip("/")] = bad
 
+    def redirect(self, name: str, location: str | Callable[[], str], status: int = 302) -> None:
+        """Make path ``name`` answer ``status`` with ``Location: location`` (called per request if callable)."""
+        with self._lock:
+            self._redirects["/" + name.lstrip("/")] = (location, status)
+
     def reset(self) -> None:
-        """Clear the request log and every fault switch."""
+        """Clear the request log and every fault switch and redirect."""
         with self._lock:
             self.requests.clear()
             self._everywhere = Misbehaviour()
             self._by_path.clear()
+            self._redirects.clear()
 
     def paths(self, method: str = "GET") -> list[str]:
         """Return the URL paths requested with ``method``, in order."""
         return [r.path for r in self.requests if r.method == method]
 
-    def _take(self, path: str) -> Misbehaviour:
-        """Return the faults for this request, counting down ``fail_times``."""
+    def _take(self, path: str, query: str = "") -> Misbehaviour:
+        """Return the faults for this request, counting down ``reset_times`` and ``fail_times``."""
         with self._lock:
-            bad = self._by_path.get(path, self._everywhere)
+            bad = self._by_path.get(f"{path}?{query}") or self._by_path.get(path, self._everywhere)
+            if bad.reset_times > 0:
+                bad.reset_times -= 1
+                return replace(bad, reset_times=-1)
             if bad.fail_times > 0:
                 bad.fail_times -= 1
-                return replace(bad, status=500, fail_times=0)
+                return replace(bad, status=bad.fail_status, fail_times=0)
             return replace(bad)
 
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self.requests.append(record)
 
-    def _load(self, path: str) -> bytes | None:
+    def _file(self, path: str) -> Path | None:
         root = self.root.resolve()
         target = (root / path.lstrip("/")).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             return None
-        return target.read_bytes()
+        return target
+
+    def _size(self, path: str) -> int | None:
+        target = self._file(path)
+        return None if target is None else target.stat().st_size
+
+    def _load(self, path: str, start: int, stop: int) -> bytes:
+        target = self._file(path)
+        assert target is not None
+        with open(target, "rb") as fh:
+            fh.seek(start)
+            return fh.read(stop - start)

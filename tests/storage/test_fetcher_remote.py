@@ -1,0 +1,266 @@
+"""The fetcher over real HTTP: concurrency, coalescing, retries, and what is never retried.
+
+Every test runs against ``http_server`` (``tests/httpserver.py``) and asserts on its request
+log. The cases:
+
+* concurrency: with added latency, N far-apart ranges cost about one round trip, not N; the
+  bound ``max_workers`` holds; results come back in request order across several URLs;
+* retries (transient failures): 500/503 then OK, 429 with ``Retry-After`` (honoured, or refused
+  when too long), connection resets, all counted in ``attempts``;
+* never retried: other 4xx, and responses that fail validation (wrong ``Content-Range``, an
+  ignored Range, a short body) — one request, an error, and never the wrong bytes;
+* timeouts are per read, redirects are followed, a remote ``File`` refuses local paths.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+from httpserver import RangeServer
+
+import hdmf_lindi
+from hdmf_lindi.errors import ChunkRefError, RemoteReadError
+from hdmf_lindi.storage import Fetcher, RemoteOptions
+
+DATA = random.Random(1).randbytes(1 << 20)
+FAST = RemoteOptions(max_retries=3, backoff_base_s=0.001, backoff_cap_s=0.005, max_gap_bytes=0)
+"""Retries without waiting; no merging, so each range is one request."""
+LATENCY_S = 0.15
+
+
+@pytest.fixture
+def urls(http_server: RangeServer) -> list[str]:
+    """Three copies of ``DATA`` at ``a.bin``, ``b.bin``, ``c.bin``."""
+    for name in "abc":
+        (http_server.root / f"{name}.bin").write_bytes(DATA)
+    return [http_server.url(f"{name}.bin") for name in "abc"]
+
+
+def far_ranges(n: int) -> list[tuple[int, int]]:
+    """``n`` ranges of 1000 bytes, 100 KB apart, in shuffled order."""
+    starts = [i * 100_000 for i in range(n)]
+    random.Random(n).shuffle(starts)
+    return [(s, s + 1000) for s in starts]
+
+
+# ------------------------------------------------------------------------------ concurrency
+
+
+@pytest.mark.parametrize(("max_workers", "min_rtts", "max_rtts"), [(8, 1, 2.5), (2, 4, 6.5)])
+def test_far_ranges_run_concurrently_within_the_bound(
+    http_server: RangeServer, urls: list[str], max_workers: int, min_rtts: float, max_rtts: float
+) -> None:
+    http_server.misbehave(latency_s=LATENCY_S)
+    ranges = far_ranges(8)
+    fetcher = Fetcher(options=RemoteOptions(max_gap_bytes=0, max_workers=max_workers))
+    try:
+        fetcher.read(urls[0], 0, 10)  # open a connection first: count only the batch
+        http_server.reset()
+        http_server.misbehave(latency_s=LATENCY_S)
+        began = time.perf_counter()
+        out = fetcher.read_many([(urls[0], s, e) for s, e in ranges])
+        elapsed = time.perf_counter() - began
+    finally:
+        fetcher.close()
+    assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
+    assert len(http_server.requests) == 8
+    # 8 requests at 8 workers: about one round trip; at 2 workers: four.
+    assert min_rtts * LATENCY_S <= elapsed <= max_rtts * LATENCY_S, elapsed
+
+
+def test_close_ranges_merge_into_one_request_and_split_back(http_server: RangeServer, urls: list[str]) -> None:
+    ranges = [(5000, 6000), (0, 100), (6000, 6001), (3000, 4000), (100, 200)]
+    with_local = [(urls[0], s, e) for s, e in ranges]
+    fetcher = Fetcher()
+    try:
+        out = fetcher.read_many(with_local)
+    finally:
+        fetcher.close()
+    assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
+    assert [r.range for r in http_server.requests] == ["bytes=0-6000"]
+
+
+def test_batch_across_urls_and_a_local_file_keeps_request_order(
+    http_server: RangeServer, urls: list[str], tmp_path: Path
+) -> None:
+    local = tmp_path / "local.bin"
+    local.write_bytes(DATA[::-1])
+    batch = [(urls[i % 3], i * 1000, i * 1000 + 10) for i in range(9)]
+    batch.insert(4, (str(local), 7, 17))
+    fetcher = Fetcher(options=RemoteOptions(max_gap_bytes=0))
+    try:
+        out = fetcher.read_many(batch)
+    finally:
+        fetcher.close()
+    expected = [DATA[s:e] if u.startswith("http") else DATA[::-1][s:e] for u, s, e in batch]
+    assert [bytes(b) for b in out] == expected
+    assert sorted(http_server.paths()) == ["/a.bin"] * 3 + ["/b.bin"] * 3 + ["/c.bin"] * 3
+
+
+def test_one_bad_answer_in_a_concurrent_batch_fails_the_batch(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.misbehave("b.bin", wrong_content_range=True)
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(RemoteReadError, match=r"b\.bin: the server answered 206 with Content-Range .* does not match") as info:
+            fetcher.read_many([(u, 0, 100) for u in urls])
+    finally:
+        fetcher.close()
+    assert (info.value.url, info.value.attempts) == (urls[1], 1)
+    assert http_server.paths().count("/b.bin") == 1  # a validation failure is never retried
+
+
+# ---------------------------------------------------------------------------------- retries
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_transient_status_then_ok_is_retried(http_server: RangeServer, urls: list[str], status: int) -> None:
+    http_server.misbehave("a.bin", fail_times=2, fail_status=status)
+    fetcher = Fetcher(options=FAST)
+    try:
+        assert fetcher.read(urls[0], 10, 20) == DATA[10:20]
+        source = fetcher.source(urls[0])
+        assert (source.requests_made, source.retries) == (3, 2)  # type: ignore[attr-defined]
+    finally:
+        fetcher.close()
+    assert [r.status for r in http_server.requests] == [status, status, 206]
+
+
+def test_retries_run_out_with_an_error_naming_url_range_status_and_attempts(
+    http_server: RangeServer, urls: list[str]
+) -> None:
+    http_server.misbehave("a.bin", status=503)
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(
+            RemoteReadError, match=r"bytes 10-19 of http://.*/a\.bin: the server answered 503\. .*Gave up after 4 attempts"
+        ) as info:
+            fetcher.read(urls[0], 10, 20)
+    finally:
+        fetcher.close()
+    assert (info.value.url, info.value.status, info.value.byte_range, info.value.attempts) == (urls[0], 503, (10, 20), 4)
+    assert len(http_server.requests) == 4
+
+
+def test_retry_after_is_honoured(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.misbehave("a.bin", fail_times=1, fail_status=429, retry_after="1")
+    fetcher = Fetcher(options=FAST)
+    try:
+        began = time.perf_counter()
+        assert fetcher.read(urls[0], 0, 10) == DATA[:10]
+        assert time.perf_counter() - began >= 1.0  # not the 1 ms backoff
+    finally:
+        fetcher.close()
+    assert [r.status for r in http_server.requests] == [429, 206]
+
+
+def test_retry_after_longer_than_allowed_fails_at_once(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.misbehave("a.bin", status=429, retry_after="120")
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(RemoteReadError, match=r"answered 429.*retry after 120 s, more than max_retry_after_s") as info:
+            fetcher.read(urls[0], 0, 10)
+    finally:
+        fetcher.close()
+    assert (info.value.status, info.value.attempts, len(http_server.requests)) == (429, 1, 1)
+
+
+def test_connection_reset_is_retried(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.misbehave("a.bin", reset_times=2)
+    fetcher = Fetcher(options=FAST)
+    try:
+        assert fetcher.read(urls[0], 0, 10) == DATA[:10]
+    finally:
+        fetcher.close()
+    assert [r.status for r in http_server.requests] == [0, 0, 206]
+
+
+def test_connection_reset_every_time_runs_out(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.misbehave("a.bin", reset_times=100)
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(RemoteReadError, match=r"Cannot reach .*a\.bin.*Gave up after 4 attempts") as info:
+            fetcher.read(urls[0], 0, 10)
+    finally:
+        fetcher.close()
+    assert (info.value.status, info.value.attempts, len(http_server.requests)) == (None, 4, 4)
+
+
+# ---------------------------------------------------------------------------- never retried
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
+def test_other_4xx_are_never_retried(http_server: RangeServer, urls: list[str], status: int) -> None:
+    http_server.misbehave("a.bin", status=status)
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(RemoteReadError, match=rf"answered {status}") as info:
+            fetcher.read(urls[0], 0, 10)
+    finally:
+        fetcher.close()
+    assert (info.value.status, info.value.attempts, len(http_server.requests)) == (status, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("switch", "message"),
+    [
+        ("wrong_content_range", r"Content-Range 'bytes 101-200/\d+', which does not match"),
+        ("ignore_range", r"answered 200 with 1048576 bytes \(Range ignored\)"),
+        ("short_body", r"expected 100 bytes, got 50 \(truncated response\)"),
+    ],
+)
+def test_validation_failures_are_never_retried_or_returned(
+    http_server: RangeServer, urls: list[str], switch: str, message: str
+) -> None:
+    http_server.misbehave("a.bin", **{switch: True})
+    fetcher = Fetcher(options=FAST)
+    try:
+        with pytest.raises(RemoteReadError, match=message) as info:
+            fetcher.read_many([(urls[0], 100, 200), (urls[1], 100, 200)])
+    finally:
+        fetcher.close()
+    assert (info.value.url, info.value.attempts) == (urls[0], 1)
+    assert http_server.paths().count("/a.bin") == 1
+
+
+# ---------------------------------------------------------------------------- other switches
+
+
+def test_timeout_is_per_read_not_per_request(http_server: RangeServer, urls: list[str]) -> None:
+    # 160 KB at 400 KB/s takes 0.4 s, in 16 KB pieces 0.04 s apart: a 0.2 s read timeout holds.
+    http_server.misbehave("a.bin", bandwidth_bytes_per_s=400_000)
+    fetcher = Fetcher(options=RemoteOptions(timeout_s=0.2, max_retries=0))
+    try:
+        began = time.perf_counter()
+        assert fetcher.read(urls[0], 0, 160_000) == DATA[:160_000]
+        assert time.perf_counter() - began >= 0.35
+    finally:
+        fetcher.close()
+    assert len(http_server.requests) == 1
+
+
+def test_redirected_reference_is_followed(http_server: RangeServer, urls: list[str]) -> None:
+    http_server.redirect("moved.bin", urls[2])
+    fetcher = Fetcher(options=FAST)
+    try:
+        assert fetcher.read(http_server.url("moved.bin"), 40, 50) == DATA[40:50]
+    finally:
+        fetcher.close()
+    assert [(r.path, r.status) for r in http_server.requests] == [("/moved.bin", 302), ("/c.bin", 206)]
+
+
+def test_remote_file_refuses_local_paths(http_server: RangeServer, urls: list[str], tmp_path: Path) -> None:
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\x01\x02\x03\x04")
+    zarray = {"zarr_format": 2, "shape": [4], "chunks": [4], "dtype": "|u1", "compressor": None,
+              "fill_value": 0, "order": "C", "filters": None}
+    doc = {"version": 1, "refs": {".zgroup": {"zarr_format": 2}, "x/.zarray": zarray, "x/0": [str(secret), 0, 4]}}
+    (http_server.root / "doc.lindi.json").write_text(json.dumps(doc))
+    with hdmf_lindi.File(http_server.url("doc.lindi.json")) as f:
+        with pytest.raises(ChunkRefError, match=r"Refusing to read local path .*secret\.bin"):
+            f["x"][:]
+    with hdmf_lindi.File(http_server.url("doc.lindi.json"), allow_local_paths=True) as f:
+        assert f["x"][:].tolist() == [1, 2, 3, 4]
