@@ -301,6 +301,7 @@ class HttpSource:
         self._lock = threading.Lock()
         self._is_dandi = is_download_url(url, self._options.dandi_api_hosts)
         self._presigned: PresignedUrl | None = None
+        self._resolve_lock = threading.Lock()
         self.requests_made = 0
         """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
         self.retries = 0
@@ -343,23 +344,22 @@ class HttpSource:
         """
         if not self._is_dandi:
             return self.name
-        with self._lock:
+        with self._resolve_lock:  # one resolution at a time: concurrent reads share it
             presigned = self._presigned
-        if presigned is not None and presigned.url != stale and presigned.is_fresh(time.time()):
-            return presigned.url
-        response = self._send(self.name, {}, byte_range, follow=False)
-        location = response.headers.get("Location")
-        if response.is_redirect and location:
-            presigned = PresignedUrl.from_url(urljoin(self.name, location))
-        elif response.status_code in (200, 206):
-            presigned = PresignedUrl(self.name, None)  # served by the API itself
-        else:
-            self._raise_for_status(response, byte_range)
-            raise AssertionError("unreachable")  # pragma: no cover
-        logger.debug("resolved %s -> %s", self.name, urlsplit(presigned.url).netloc)
-        with self._lock:
+            if presigned is not None and presigned.url != stale and presigned.is_fresh(time.time()):
+                return presigned.url
+            response = self._send(self.name, {}, byte_range, follow=False)
+            location = response.headers.get("Location")
+            if response.is_redirect and location:
+                presigned = PresignedUrl.from_url(urljoin(self.name, location))
+            elif response.status_code in (200, 206):
+                presigned = PresignedUrl(self.name, None)  # served by the API itself
+            else:
+                self._raise_for_status(response, byte_range)
+                raise AssertionError("unreachable")  # pragma: no cover
+            logger.debug("resolved %s -> %s", self.name, urlsplit(presigned.url).netloc)
             self._presigned = presigned
-        return presigned.url
+            return presigned.url
 
     def _attempt(
         self,
