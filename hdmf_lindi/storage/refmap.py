@@ -6,6 +6,12 @@ embedded JSON object (its JSON serialisation), and a ``[url, offset, length]`` b
 Templates (``{{name}}`` in a url) are expanded on read and introduced on write for urls that
 are used often, as lindi does.
 
+Large chunk tables (an HDF5 dataset can have 10^6 chunks) can be held as a :class:`ChunkTable`:
+numpy arrays of offsets and lengths over the array's chunk grid instead of one Python list per
+chunk. Their entries behave like any other ``[url, offset, length]`` value (``get``, ``raw``,
+``in``, iteration, ``delete``, ``set_*``); they are only spelled out as lists by ``to_dict``,
+and ``to_json`` writes them straight from the arrays.
+
 No I/O: parsing and serialising work on bytes and dicts.
 """
 
@@ -14,14 +20,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
+import numpy as np
+
 from ..errors import ReferenceMapError
 
-__all__ = ["RangeRef", "RefValue", "ReferenceMap", "encode_inline"]
+__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline"]
 
 RefValue: TypeAlias = str | dict[str, Any] | list[Any]
 """A raw value of the ``refs`` object, as it appears in the JSON document."""
@@ -31,6 +40,7 @@ _BASE64_PREFIX = "base64:"
 _TEMPLATE_MIN_USES = 5  # lindi's threshold: a url used this often becomes a template
 _KNOWN_TOP_KEYS = frozenset({"refs", "version", "templates", "generationMetadata"})
 _INDENT_MAX_REFS = 5000  # above this many refs the document is written compactly
+_TABLES_SENTINEL = "\x00chunk tables"  # placeholder key of to_json's fast path
 
 
 class RangeRef(NamedTuple):
@@ -64,6 +74,83 @@ def encode_inline(data: bytes) -> str:
     return _BASE64_PREFIX + base64.b64encode(data).decode("ascii")
 
 
+class ChunkTable:
+    """The byte ranges of one array's chunks, as arrays over its chunk grid (one url for all).
+
+    Chunk ``(i, j, ...)`` has store key ``"i.j..."`` under the array's path; entry
+    ``np.ravel_multi_index((i, j, ...), grid)`` of ``offsets`` and ``lengths`` holds its range.
+    A negative offset marks a chunk without a reference (never written: readers use the fill
+    value). The arrays are copied and owned by the table.
+
+    Parameters
+    ----------
+    url
+        The resource every chunk is read from (no ``{{template}}``).
+    grid
+        Number of chunks along each dimension (at least one dimension).
+    offsets, lengths
+        Integers, one per grid entry in C order.
+
+    Raises
+    ------
+    ReferenceMapError
+        If the shapes disagree, a length is negative, or the url holds a template.
+    """
+
+    __slots__ = ("count", "grid", "lengths", "offsets", "url")
+
+    def __init__(self, url: str, grid: tuple[int, ...], offsets: Any, lengths: Any) -> None:
+        self.url = url
+        self.grid = tuple(int(g) for g in grid)
+        self.offsets: np.ndarray[Any, np.dtype[np.int64]] = np.array(offsets, dtype=np.int64).reshape(-1)
+        self.lengths: np.ndarray[Any, np.dtype[np.int64]] = np.array(lengths, dtype=np.int64).reshape(-1)
+        size = math.prod(self.grid)
+        if not self.grid or min(self.grid) < 0 or self.offsets.size != size or self.lengths.size != size:
+            raise ReferenceMapError(
+                f"Chunk table of {url!r}: grid {self.grid} needs {size} offsets and lengths, got "
+                f"{self.offsets.size} and {self.lengths.size}."
+            )
+        present = self.offsets >= 0
+        if np.any(self.lengths[present] < 0):
+            raise ReferenceMapError(f"Chunk table of {url!r} has a negative length.")
+        if "{{" in url:
+            raise ReferenceMapError(f"Chunk table url {url!r} must not use a template.")
+        self.count = int(np.count_nonzero(present))
+        """How many chunks have a reference."""
+
+    def slot(self, chunk: str) -> int | None:
+        """Return the flat index of chunk key ``chunk`` (e.g. ``"3.0"``) if it has a reference."""
+        index = self.index(chunk)
+        return index if index is not None and self.offsets[index] >= 0 else None
+
+    def index(self, chunk: str) -> int | None:
+        """Return the flat grid index named by chunk key ``chunk``, or None if it names none."""
+        parts = chunk.split(".")
+        if len(parts) != len(self.grid):
+            return None
+        index = 0
+        for part, n in zip(parts, self.grid, strict=True):
+            # only canonical decimal keys name a chunk ("03" is another, unrelated key)
+            if not (part.isascii() and part.isdigit()) or (part[0] == "0" and len(part) > 1):
+                return None
+            i = int(part)
+            if i >= n:
+                return None
+            index = index * n + i
+        return index
+
+    def present(self) -> np.ndarray[Any, np.dtype[np.intp]]:
+        """Flat indices of the chunks that have a reference, in C order."""
+        return np.flatnonzero(self.offsets >= 0)
+
+    def chunk_keys(self, indices: np.ndarray[Any, np.dtype[np.intp]]) -> list[str]:
+        """Chunk keys (``"i.j..."``) of flat grid ``indices``."""
+        if len(self.grid) == 1:
+            return list(map(str, indices.tolist()))
+        columns = [map(str, c.tolist()) for c in np.unravel_index(indices, self.grid)]
+        return list(map(".".join, zip(*columns, strict=True)))
+
+
 def _where(source: str | None) -> str:
     return f" in {source}" if source else ""
 
@@ -83,6 +170,9 @@ class ReferenceMap:
         Unknown top-level keys, preserved on write.
     source
         Where the document came from, used in error messages only.
+    tables
+        Array path -> :class:`ChunkTable` of its chunk references. An entry of ``refs`` with
+        the same key as a table entry wins.
 
     Raises
     ------
@@ -98,6 +188,7 @@ class ReferenceMap:
         generation_metadata: Any = None,
         extra: Mapping[str, Any] | None = None,
         source: str | None = None,
+        tables: Mapping[str, ChunkTable] | None = None,
     ) -> None:
         self.source = source
         self.templates: dict[str, str] = dict(templates or {})
@@ -113,6 +204,14 @@ class ReferenceMap:
         for key, value in (refs or {}).items():
             self._check_value(key, value)
             self._refs[key] = value
+        self._tables: dict[str, ChunkTable] = {}
+        for path, table in (tables or {}).items():
+            if not isinstance(table, ChunkTable):
+                raise ReferenceMapError(f"Chunk table of {path!r}{_where(source)} must be a ChunkTable.")
+            self._tables[path] = table
+        if self._tables:
+            for key in self._refs:
+                self._drop_table_entry(key)
         self.dirty = False
         """Whether the map changed since it was loaded or last marked clean."""
 
@@ -243,28 +342,76 @@ class ReferenceMap:
         return _TEMPLATE_RE.sub(substitute, url)
 
     # ------------------------------------------------------------------ access
+    def _table_slot(self, key: str) -> tuple[ChunkTable, int] | None:
+        if not self._tables:
+            return None
+        path, _, chunk = key.rpartition("/")
+        table = self._tables.get(path)
+        if table is None:
+            return None
+        index = table.slot(chunk)
+        return None if index is None else (table, index)
+
+    def _drop_table_entry(self, key: str) -> bool:
+        found = self._table_slot(key)
+        if found is None:
+            return False
+        table, index = found
+        table.offsets[index] = -1
+        table.count -= 1
+        return True
+
     def __contains__(self, key: object) -> bool:
-        return key in self._refs
+        return key in self._refs or (isinstance(key, str) and self._table_slot(key) is not None)
 
     def __len__(self) -> int:
-        return len(self._refs)
+        return len(self._refs) + sum(t.count for t in self._tables.values())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._refs)
+        """Iterate over the keys: inline and list entries in insertion order, then each table's
+        chunk keys in grid order."""
+        yield from self._refs
+        for path, table in list(self._tables.items()):
+            prefix = path + "/" if path else ""
+            for chunk in table.chunk_keys(table.present()):
+                yield prefix + chunk
 
     def keys(self) -> list[str]:
-        """Return all store keys, in insertion order."""
-        return list(self._refs)
+        """Return all store keys (in the order of iteration)."""
+        return list(self)
 
     def raw(self, key: str) -> RefValue:
-        """Return the raw value stored for ``key``.
+        """Return the raw value stored for ``key`` (a new list for a chunk-table entry).
 
         Raises
         ------
         KeyError
             If the key is absent.
         """
-        return self._refs[key]
+        value = self._refs.get(key)
+        if value is not None:
+            return value
+        found = self._table_slot(key)
+        if found is None:
+            raise KeyError(key)
+        table, index = found
+        return [table.url, int(table.offsets[index]), int(table.lengths[index])]
+
+    def chunk_table(self, path: str) -> ChunkTable | None:
+        """Return the chunk table of the array at ``path``, if its chunks are held as one."""
+        return self._tables.get(path)
+
+    def set_chunk_table(self, path: str, table: ChunkTable) -> None:
+        """Hold every chunk reference of the array at ``path`` as ``table``.
+
+        Replaces the array's previous table and any chunk entries of its grid stored one by
+        one (this scans the map's keys once).
+        """
+        prefix = path + "/" if path else ""
+        for key in [k for k in self._refs if k.startswith(prefix) and table.index(k[len(prefix):]) is not None]:
+            del self._refs[key]
+        self._tables[path] = table
+        self.dirty = True
 
     def get(self, key: str) -> bytes | RangeRef | None:
         """Return the inline bytes or the byte range stored for ``key``, or None if absent.
@@ -276,7 +423,11 @@ class ReferenceMap:
         """
         value = self._refs.get(key)
         if value is None:
-            return None
+            found = self._table_slot(key)
+            if found is None:
+                return None
+            table, index = found
+            return RangeRef(table.url, int(table.offsets[index]), int(table.lengths[index]))
         if isinstance(value, str):
             if value.startswith(_BASE64_PREFIX):
                 try:
@@ -302,7 +453,7 @@ class ReferenceMap:
             If the content is not JSON.
         """
         value = self._refs.get(key)
-        if value is None:
+        if value is None and self._table_slot(key) is None:
             return None
         if isinstance(value, dict):
             return value
@@ -322,16 +473,22 @@ class ReferenceMap:
     # ------------------------------------------------------------------ mutation
     def set_bytes(self, key: str, data: bytes) -> None:
         """Store raw bytes inline (text or ``base64:``)."""
+        if self._tables:
+            self._drop_table_entry(key)
         self._refs[key] = encode_inline(data)
         self.dirty = True
 
     def set_json(self, key: str, obj: dict[str, Any]) -> None:
         """Store a metadata object inline as an embedded JSON object."""
+        if self._tables:
+            self._drop_table_entry(key)
         self._refs[key] = obj
         self.dirty = True
 
     def set_range(self, key: str, url: str, offset: int, length: int) -> None:
         """Store a ``[url, offset, length]`` reference."""
+        if self._tables:
+            self._drop_table_entry(key)
         self._refs[key] = [url, int(offset), int(length)]
         self.dirty = True
 
@@ -344,21 +501,36 @@ class ReferenceMap:
             If the value is malformed.
         """
         self._check_value(key, value)
+        if self._tables:
+            self._drop_table_entry(key)
         self._refs[key] = value
         self.dirty = True
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
-        if self._refs.pop(key, None) is not None:
+        if self._refs.pop(key, None) is not None or self._drop_table_entry(key):
             self.dirty = True
 
     # ------------------------------------------------------------------ serialising
     def to_dict(self, *, use_templates: bool = True) -> dict[str, Any]:
-        """Return the JSON document, with ``"version": 1`` and templates for frequent urls."""
+        """Return the JSON document, with ``"version": 1`` and templates for frequent urls.
+
+        Chunk-table entries are spelled out as ``[url, offset, length]`` lists.
+        """
         refs: dict[str, RefValue] = dict(self._refs)
+        for path, table in self._tables.items():
+            prefix = path + "/" if path else ""
+            indices = table.present()
+            for chunk, offset, length in zip(
+                table.chunk_keys(indices), table.offsets[indices].tolist(), table.lengths[indices].tolist(), strict=True
+            ):
+                refs[prefix + chunk] = [table.url, offset, length]
         templates = dict(self.templates)
         if use_templates:
             self._introduce_templates(refs, templates)
+        return self._document(refs, templates)
+
+    def _document(self, refs: dict[str, Any], templates: dict[str, str]) -> dict[str, Any]:
         doc: dict[str, Any] = dict(self.extra)
         doc["version"] = 1
         if templates:
@@ -369,22 +541,69 @@ class ReferenceMap:
         return doc
 
     def to_json(self) -> bytes:
-        """Serialise to ASCII JSON with sorted keys (indented unless the map is large)."""
-        indent = 2 if len(self._refs) <= _INDENT_MAX_REFS else None
-        separators = (",", ": ") if indent else (",", ":")
+        """Serialise to ASCII JSON with sorted keys (indented unless the map is large).
+
+        In a large map, the entries of chunk tables are written straight from their arrays,
+        in grid order, at the start of ``refs`` (the other keys stay sorted).
+        """
+        if not any(t.count for t in self._tables.values()) or len(self) <= _INDENT_MAX_REFS:
+            indent = 2 if len(self) <= _INDENT_MAX_REFS else None
+            separators = (",", ": ") if indent else (",", ":")
+            text = json.dumps(
+                self.to_dict(), indent=indent, sort_keys=True, separators=separators, allow_nan=False
+            )
+            return text.encode("ascii")
+        refs: dict[str, Any] = dict(self._refs)
+        templates = dict(self.templates)
+        table_counts = Counter[str]()
+        for table in self._tables.values():
+            table_counts[table.url] += table.count
+        named = self._introduce_templates(refs, templates, table_counts)
+        refs[_TABLES_SENTINEL] = 0  # sorts first in refs; replaced by the tables' entries
         text = json.dumps(
-            self.to_dict(), indent=indent, sort_keys=True, separators=separators, allow_nan=False
+            self._document(refs, templates), sort_keys=True, separators=(",", ":"), allow_nan=False
         )
-        return text.encode("ascii")
+        marker = '"refs":{' + json.dumps(_TABLES_SENTINEL) + ":0"
+        entries = ",".join(
+            self._table_json(path, table, named) for path, table in self._tables.items() if table.count
+        )
+        head, found, tail = text.partition(marker)
+        assert found, "the sentinel key sorts first in refs"
+        return (head + '"refs":{' + entries + tail).encode("ascii")
 
     @staticmethod
-    def _introduce_templates(refs: dict[str, RefValue], templates: dict[str, str]) -> None:
+    def _table_json(path: str, table: ChunkTable, named: dict[str, str]) -> str:
+        prefix = json.dumps(path + "/" if path else "")[1:-1]
+        name = named.get(table.url)
+        url = json.dumps("{{" + name + "}}" if name is not None else table.url)
+        indices = table.present()
+        offsets, lengths = table.offsets[indices].tolist(), table.lengths[indices].tolist()
+        if len(table.grid) == 2:  # the key spelled inside the f-string: no intermediate strings
+            rows, cols = (c.tolist() for c in np.unravel_index(indices, table.grid))
+            entries = [
+                f'"{prefix}{i}.{j}":[{url},{o},{n}]' for i, j, o, n in zip(rows, cols, offsets, lengths, strict=True)
+            ]
+        else:
+            keys = indices.tolist() if len(table.grid) == 1 else table.chunk_keys(indices)
+            entries = [f'"{prefix}{k}":[{url},{o},{n}]' for k, o, n in zip(keys, offsets, lengths, strict=True)]
+        return ",".join(entries)
+
+    @staticmethod
+    def _introduce_templates(
+        refs: dict[str, RefValue], templates: dict[str, str], table_counts: Counter[str] | None = None
+    ) -> dict[str, str]:
+        """Name every url used at least ``_TEMPLATE_MIN_USES`` times and use the names in ``refs``.
+
+        Returns url -> template name for those urls (``table_counts`` adds uses outside ``refs``).
+        """
         counts = Counter(
-            v[0] for v in refs.values() if isinstance(v, list) and "{{" not in v[0]
+            v[0] for v in refs.values() if type(v) is list and "{{" not in v[0]
         )
+        if table_counts:
+            counts.update(table_counts)
         frequent = sorted(u for u, n in counts.items() if n >= _TEMPLATE_MIN_USES)
         if not frequent:
-            return
+            return {}
         by_url = {url: name for name, url in templates.items()}
         next_index = 1
         for url in frequent:
@@ -393,6 +612,8 @@ class ReferenceMap:
                     next_index += 1
                 templates[f"u{next_index}"] = url
                 by_url[url] = f"u{next_index}"
+        named = {url: by_url[url] for url in frequent}
         for key, value in refs.items():
-            if isinstance(value, list) and value[0] in by_url and counts.get(value[0], 0) >= 5:
-                refs[key] = ["{{" + by_url[value[0]] + "}}", value[1], value[2]]
+            if type(value) is list and value[0] in named:
+                refs[key] = ["{{" + named[value[0]] + "}}", value[1], value[2]]
+        return named
