@@ -30,7 +30,7 @@ from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
 from ..storage.containers import open_container
 from ..storage.fetcher import Fetcher
-from ..storage.refmap import ReferenceMap, encode_inline
+from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
 from .lowlevel import SLOW, TypeCache, TypeInfo
@@ -85,6 +85,8 @@ class _Walker:
         self.url = url
         self.options = options
         self.refs: dict[str, Any] = {}
+        self.tables: dict[str, ChunkTable] = {}
+        """Chunk references of chunked datasets, by dataset path."""
         self.notes: list[str] = []
         self.count = 0
         self.types = TypeCache()
@@ -383,29 +385,29 @@ class _Walker:
         filters: list[dict[str, Any]] | None,
     ) -> None:
         chunks = tuple(ds.chunks)
-        grid = math.prod(-(-s // c) for s, c in zip(ds.shape, chunks, strict=True))
+        n_chunks = math.prod(-(-s // c) for s, c in zip(ds.shape, chunks, strict=True))
         threshold = self.options.external_link_chunk_threshold
-        if threshold is not None and grid > threshold:
-            self._external_array(path, ds, zattrs, f"{grid} chunks exceed external_link_chunk_threshold={threshold}", note=False)
+        if threshold is not None and n_chunks > threshold:
+            self._external_array(path, ds, zattrs, f"{n_chunks} chunks exceed external_link_chunk_threshold={threshold}", note=False)
             return
-        table: list[tuple[str, int, int]] = []
-        masked: list[tuple[int, ...]] = []
-
-        def visit(info: Any) -> None:
-            index = tuple(o // c for o, c in zip(info.chunk_offset, chunks, strict=True))
-            if info.filter_mask:
-                masked.append(index)
-            table.append((chunk_key(index), info.byte_offset, info.size))
-
-        if ds.id.get_storage_size():
-            ds.id.chunk_iter(visit)
-        if masked:
-            raise UnmappableFilter(f"chunk {masked[0]} skipped filters (filter mask set), so its bytes differ")
+        grid = tuple(-(-s // c) for s, c in zip(ds.shape, chunks, strict=True))
+        flat, offsets, lengths, masked = _chunk_index(ds.id, chunks, grid)
+        if masked is not None:
+            raise UnmappableFilter(f"chunk {masked} skipped filters (filter mask set), so its bytes differ")
         self._write_array(path, zattrs, shape=ds.shape, chunks=chunks, dtype_str=dtype_str, fill=fill, filters=filters)
+        size = math.prod(grid)
+        if size <= max(_DENSE_MIN_GRID, _DENSE_MAX_SPARSITY * len(flat)):
+            table_offsets = np.full(size, -1, dtype=np.int64)
+            table_lengths = np.zeros(size, dtype=np.int64)
+            table_offsets[flat] = offsets
+            table_lengths[flat] = lengths
+            self.tables[path] = ChunkTable(self.url, grid, table_offsets, table_lengths)
+            return
+        # a sparse grid (few chunks written of very many): one entry per written chunk
         prefix = path + "/"
         url = self.url
-        for key, offset, length in table:
-            self.refs[prefix + key] = [url, int(offset), int(length)]
+        for index, offset, length in zip(flat, offsets, lengths, strict=True):
+            self.refs[prefix + chunk_key(tuple(int(i) for i in np.unravel_index(index, grid)))] = [url, int(offset), int(length)]
 
     def _contiguous(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], dtype: np.dtype[Any], fill: Any) -> None:
         shape = tuple(ds.shape)
@@ -447,6 +449,45 @@ class _Walker:
             path, attrs, shape=shape, chunks=tuple(ds.chunks or shape), dtype_str=dtype.str if dtype.kind != "O" else "|O",
             fill=0, filters=None if dtype.kind != "O" else [dict(JSON2_CONFIG)],
         )
+
+
+_DENSE_MIN_GRID = 1 << 16  # grids this small always get a ChunkTable
+_DENSE_MAX_SPARSITY = 8  # larger grids only when at least 1 in 8 chunks is written
+
+
+def _chunk_index(
+    dsid: Any, chunks: tuple[int, ...], grid: tuple[int, ...]
+) -> tuple[list[int], list[int], list[int], tuple[int, ...] | None]:
+    """List the written chunks of a chunked dataset with HDF5's chunk iterator.
+
+    Returns flat C-order grid indices, byte offsets, byte sizes, and the grid position of the
+    first chunk whose filter mask is set (None when there is none).
+    """
+    flat: list[int] = []
+    offsets: list[int] = []
+    lengths: list[int] = []
+    masked: list[tuple[int, ...]] = []
+    strides = [math.prod(grid[k + 1:]) for k in range(len(grid))]
+    add_index, add_offset, add_length = flat.append, offsets.append, lengths.append
+    c0, c1, g1 = chunks[0], chunks[-1], grid[-1]
+    ndim = len(grid)
+
+    def visit(info: Any) -> None:  # one call per chunk: kept lean, 1-D and 2-D spelled out
+        origin, mask, offset, size = info
+        if ndim == 1:
+            add_index(origin[0] // c0)
+        elif ndim == 2:
+            add_index(origin[0] // c0 * g1 + origin[1] // c1)
+        else:
+            add_index(sum(o // c * s for o, c, s in zip(origin, chunks, strides, strict=True)))
+        add_offset(offset)
+        add_length(size)
+        if mask:
+            masked.append(tuple(o // c for o, c in zip(origin, chunks, strict=True)))
+
+    if dsid.get_storage_size():
+        dsid.chunk_iter(visit)
+    return flat, offsets, lengths, masked[0] if masked else None
 
 
 def _wrap(oid: Any) -> Any:
@@ -535,7 +576,7 @@ def index_hdf5(
     metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
     if walker.notes:
         metadata["notes"] = walker.notes
-    refmap = ReferenceMap(walker.refs, generation_metadata=metadata, source=source)
+    refmap = ReferenceMap(walker.refs, generation_metadata=metadata, source=source, tables=walker.tables)
     logger.info("indexed %d objects of %s", walker.count, source)
     if destination is not None:
         save_refmap(refmap, destination)

@@ -318,3 +318,33 @@ def test_failure_midway_writes_nothing(many_chunks_h5: Path, tmp_path: Path, suf
         index_hdf5(many_chunks_h5, dest, options=IndexOptions(progress=progress))
     assert not dest.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != many_chunks_h5.name] == []
+
+
+def test_chunk_tables_are_arrays_and_read_back(many_chunks_h5: Path, tmp_path: Path) -> None:
+    refmap = index_hdf5(many_chunks_h5)
+    for path, grid in (("many", (5000,)), ("grid", (50, 50))):
+        table = refmap.chunk_table(path)
+        assert table is not None and table.grid == grid and table.count == math.prod(grid)
+    assert "grid/50.0" not in refmap and "grid/0.50" not in refmap
+    with h5py.File(many_chunks_h5) as f:
+        info = f["grid"].id.get_chunk_info_by_coord((98, 6))
+    assert refmap.raw("grid/49.3") == [str(many_chunks_h5.resolve()), info.byte_offset, info.size]
+    dest = tmp_path / "many.lindi.json"
+    index_hdf5(many_chunks_h5, dest)  # > 5000 refs: tables written straight from the arrays
+    assert len(json.loads(dest.read_bytes())["refs"]) == len(refmap)
+    with File(dest) as f:
+        assert_same_tree(many_chunks_h5, f)
+
+
+def test_sparse_chunk_grid_is_listed_entry_by_entry(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("sparse", shape=(1_000_000,), dtype="<i4", chunks=(1,), fillvalue=-7)
+        ds[[5, 123_456, 999_999]] = [1, 2, 3]
+    refmap = index_hdf5(path)
+    assert refmap.chunk_table("sparse") is None  # a 10^6-entry grid for 3 chunks: no table
+    assert sorted(k for k in refmap if k.startswith("sparse/") and not k.startswith("sparse/.")) == [
+        "sparse/123456", "sparse/5", "sparse/999999",
+    ]
+    with File(refmap) as f:
+        assert f["sparse"][[4, 5, 123_456, 999_999]].tolist() == [-7, 1, 2, 3]
