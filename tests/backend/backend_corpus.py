@@ -13,7 +13,9 @@ Five NWB files, written with ``NWBHDF5IO`` (the reference reader of every compar
   and a text column, units (ragged ``spike_times`` and ``obs_intervals``, a ragged
   ``DynamicTableRegion`` into the electrodes), trials with an extra column, a DynamicTable
   with a ragged, a doubly ragged, a ragged-text, a region and a ragged-region column, a large
-  gzip-chunked TimeSeries (its chunks are referenced, never inlined), a TimeSeries whose
+  gzip-chunked TimeSeries (its chunks are referenced, never inlined), epochs whose
+  ``timeseries`` column is a compound dataset with a reference field, an Images container
+  whose ``order_of_images`` is a dataset of object references, a TimeSeries whose
   timestamps and one whose data are links to another, a scaled int16 TimeSeries
   (``get_data_in_units``), a TimeSeries whose float64 rate and conversion are not exact in
   float32 (their spec dtype), a OnePhotonSeries with a ``uint8`` binning and a
@@ -43,7 +45,9 @@ from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build import BuildManager
 from hdmf.common import DynamicTable
 from pynwb import NWBHDF5IO, TimeSeries, get_type_map
+from pynwb.base import ImageReferences, Images
 from pynwb.icephys import CurrentClampSeries
+from pynwb.image import GrayscaleImage
 from pynwb.spec import NWBAttributeSpec, NWBDatasetSpec, NWBGroupSpec, NWBNamespaceBuilder
 from pynwb.testing.mock.file import mock_NWBFile
 
@@ -217,6 +221,19 @@ class Corpus:
             timestamps=np.arange(50) / 10.0,
         )
         nwbfile.add_acquisition(source)
+        # a compound dataset with an object reference field (TimeSeriesReferenceVectorData)
+        nwbfile.add_epoch(start_time=0.5, stop_time=1.5, tags=["a", "b"], timeseries=[source])
+        nwbfile.add_epoch(start_time=2.0, stop_time=3.0, tags=["c"], timeseries=[source])
+        nwbfile.add_epoch(start_time=3.5, stop_time=4.0, tags=[], timeseries=[source, source])
+        nwbfile.add_epoch(start_time=4.5, stop_time=4.9, tags=["d"], timeseries=[source])
+        # a dataset of object references (ImageReferences)
+        images = [
+            GrayscaleImage(name=f"img{i}", data=np.full((3, 4), i, dtype="uint8")) for i in range(3)
+        ]
+        order = ImageReferences(name="order_of_images", data=[images[2], images[0], images[1]])
+        nwbfile.add_acquisition(
+            Images(name="images", images=images, description="three images", order_of_images=order)
+        )
         nwbfile.add_acquisition(
             TimeSeries(name="linked_timestamps", data=np.ones(50), unit="s", timestamps=source)
         )

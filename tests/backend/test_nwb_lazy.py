@@ -22,6 +22,7 @@ from hdmf.query import HDMFDataset
 
 TABLES = {
     "electrodes": lambda f: f.electrodes,
+    "epochs": lambda f: f.epochs,
     "units": lambda f: f.units,
     "trials": lambda f: f.trials,
     "ragged": lambda f: f.processing["tables"]["ragged"],
@@ -121,6 +122,27 @@ def test_electrode_group_references_resolve_to_the_same_objects(reads: Reads, so
     assert groups[1] is nwbfile.electrode_groups["shank1"]
     assert [g.name for g in groups[:]] == ["shank0", "shank1"] * 3
     assert groups.data.dtype == "object" or np.dtype(groups.data.dtype) == np.dtype(object)
+
+
+def test_compound_reference_column(reads: Reads, source: str) -> None:
+    # epochs.timeseries: compound (idx_start, count, timeseries reference), resolved lazily
+    expected_file, nwbfile = _pair(reads, source)
+    refs = nwbfile.epochs["timeseries"]
+    first = refs[0][0]
+    assert first.timeseries is nwbfile.acquisition["timestamps_source"]
+    expected = expected_file.epochs["timeseries"][0][0]
+    assert (first.idx_start, first.count) == (expected.idx_start, expected.count)
+    np.testing.assert_array_equal(first.data, expected.data)
+    assert [len(r) for r in refs[:]] == [1, 1, 2, 1]
+    assert [list(t) for t in nwbfile.epochs["tags"][:]] == [["a", "b"], ["c"], [], ["d"]]
+
+
+def test_object_reference_dataset(reads: Reads, source: str) -> None:
+    images = reads.lindi("tables", source).acquisition["images"]
+    order = images.order_of_images
+    assert [order[i] is images.images[f"img{j}"] for i, j in enumerate([2, 0, 1])] == [True] * 3
+    assert [image.name for image in order.data] == ["img2", "img0", "img1"]
+    np.testing.assert_array_equal(order[0].data[:], np.full((3, 4), 2, dtype="uint8"))
 
 
 def test_units_spike_times(reads: Reads, source: str) -> None:

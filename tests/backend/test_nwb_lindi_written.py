@@ -79,13 +79,16 @@ def test_lindi_written_lazy_data(corpus: Corpus, reads: Reads, lindi_converted: 
     )
 
 
+def test_lindi_written_extension_float32(reads: Reads, lindi_converted: Convert) -> None:
+    with NWBLindiIO(str(lindi_converted("extension")), "r") as io:
+        scale = io.read().lab_meta_data["lab_meta"].scale
+        assert isinstance(scale, np.float32), repr(scale)
+
+
 def test_lindi_written_extension_dtypes(reads: Reads, lindi_converted: Convert) -> None:
     with NWBLindiIO(str(lindi_converted("extension")), "r") as io:
         meta = io.read().lab_meta_data["lab_meta"]
-        assert (type(meta.gain), type(meta.scale), type(meta.offset)) == (
-            np.uint8,
-            np.float32,
-            np.int16,
-        )
+        assert (type(meta.gain), type(meta.offset)) == (np.uint8, np.int16)
+        assert meta.scale == np.float32(0.1)
         assert list(meta.tags[:]) == ["a", "bb", "ccc"]
         assert meta.notes == "h\u00e9llo notes"

@@ -74,12 +74,19 @@ def test_extension_types_from_cached_namespaces(extension_default_read: Any) -> 
     assert (type(series).__name__, series.namespace) == (EXT_SERIES, EXT_NAMESPACE)
     # the extension's attributes keep the widths their spec declares, though JSON has none
     assert isinstance(meta.gain, np.uint8) and meta.gain == 200
-    assert isinstance(meta.scale, np.float32) and meta.scale == np.float32(0.1)
+    assert meta.scale == np.float32(0.1)
     assert isinstance(meta.offset, np.int16) and meta.offset == -3
     assert isinstance(series.channel, np.uint16) and series.channel == 513
     assert meta.notes == "h\u00e9llo notes"
     assert list(meta.tags[:]) == ["a", "bb", "ccc"]
     np.testing.assert_array_equal(series.data[:], np.arange(8.0))
+
+
+def test_extension_float32_attribute(extension_default_read: Any) -> None:
+    # stored as float32 in the HDF5 file; its JSON double is exactly a float32, so restoring
+    # the spec's float32 loses nothing (unlike a float64 rate of 30000/1001, which must stay)
+    scale = extension_default_read.lab_meta_data["lab_meta"].scale
+    assert isinstance(scale, np.float32) and scale == np.float32(0.1), repr(scale)
 
 
 def test_extension_attributes_match_hdf5(reads: Reads) -> None:
@@ -90,11 +97,15 @@ def test_extension_attributes_match_hdf5(reads: Reads) -> None:
         assert (type(other), other) == (type(value), value), name
 
 
+@pytest.mark.parametrize("load_namespaces", [False, True], ids=["yaml-only", "yaml-and-cached"])
 @pytest.mark.parametrize("source", ["json", "nwb"])
-def test_extensions_argument_loads_the_namespace(corpus: Corpus, source: str) -> None:
-    # NWBZarrIO-style: the namespace YAML given by path, with the cached namespaces ignored
+def test_extensions_argument_loads_the_namespace(
+    corpus: Corpus, source: str, load_namespaces: bool
+) -> None:
+    # NWBZarrIO-style: the namespace YAML given by path (with or without the cached ones)
     path = str(corpus.source("extension", source))
-    with NWBLindiIO(path, "r", load_namespaces=False, extensions=str(corpus.extension_yaml)) as io:
+    yaml = str(corpus.extension_yaml)
+    with NWBLindiIO(path, "r", load_namespaces=load_namespaces, extensions=yaml) as io:
         meta = io.read().lab_meta_data["lab_meta"]
         assert type(meta).__name__ == EXT_META
         assert isinstance(meta.gain, np.uint8)
