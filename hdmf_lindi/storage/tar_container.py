@@ -63,6 +63,7 @@ from .tar_layout import (
     parse_record,
     plan_pair,
     trash_header,
+    trash_member_size,
 )
 
 __all__ = ["TarContainer"]
@@ -247,14 +248,36 @@ class TarContainer(Container):
     def _open_for_append(self, path: str) -> None:
         self._fd = os.open(path, os.O_RDWR)
         self._path = path
-        self._end = max(r["d"] + padded_size(r["s"]) for r in self._records)
+        live_end = max(r["d"] + padded_size(r["s"]) for r in self._records)
         size = os.fstat(self._fd).st_size
-        if size != self._end + len(_TRAILER) or os.pread(self._fd, len(_TRAILER), self._end) != _TRAILER:
+        end = self._dead_tail_end(live_end, size)
+        if end is None:
             logger.warning(
                 "%s has %d unindexed bytes after its last member (an interrupted write?); "
                 "they will be overwritten by the next write.",
-                path, size - self._end - len(_TRAILER),
+                path, size - live_end - len(_TRAILER),
             )
+            end = live_end
+        self._end = end
+
+    def _dead_tail_end(self, pos: int, size: int) -> int | None:
+        """Where the end marker starts, if only trash members follow the last live member.
+
+        Earlier flushes leave their old index + ``lindi.json`` pair there when nothing was
+        appended after it; that space is free for the next pair. Anything else after the last
+        live member (an interrupted writer's bytes) gives None: it is overwritten from ``pos``.
+        """
+        assert self._fd is not None
+        while pos + len(_TRAILER) <= size:
+            header = os.pread(self._fd, BLOCK, pos)
+            if header == bytes(BLOCK):
+                at_end = size == pos + len(_TRAILER) and os.pread(self._fd, len(_TRAILER), pos) == _TRAILER
+                return pos if at_end else None
+            member_size = trash_member_size(header)
+            if member_size is None:
+                return None
+            pos += BLOCK + padded_size(member_size)
+        return None
 
     # ------------------------------------------------------------------ reading
     def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
@@ -353,7 +376,7 @@ class TarContainer(Container):
         published = self._published
         live = [r for r in self._records if r is not old_json and r is not old_index]
         kept = self._records if published else live  # a new archive is invisible: its slots are free
-        end = max(r["d"] + padded_size(r["s"]) for r in kept)
+        end = self._end if published else max(r["d"] + padded_size(r["s"]) for r in kept)
         big = 1 << 50  # over-estimates the digits of the two new records
         probe = live + [Record(n=INDEX_NAME, o=big, d=big, s=big), Record(n=JSON_NAME, o=big, d=big, s=big)]
         plan = plan_pair(

@@ -13,7 +13,7 @@ index and ``lindi.json`` as one *pair*, index first and ``lindi.json`` right aft
 * into the smallest free region that holds the pair (best fit), using at most
   :func:`growth_bytes` of it; a longer region keeps its rest as one trash member, so the live
   ``lindi.json`` never carries more than the growth room;
-* otherwise appended at the end, in a region of :func:`growth_bytes` (the pair's size plus
+* otherwise appended at the end (over dead members that end the archive, if any), in a region of :func:`growth_bytes` (the pair's size plus
   25 % or 64 KiB of room, whichever is more, in whole 512-byte blocks). ``lindi.json`` fills the
   region, padded with spaces as lindi pads it, so that the next flushes fit the region again.
 
@@ -51,6 +51,7 @@ __all__ = [
     "parse_record",
     "plan_pair",
     "trash_header",
+    "trash_member_size",
 ]
 
 BLOCK = 512
@@ -227,8 +228,8 @@ def growth_bytes(length: int) -> int:
 def free_regions(records: Iterable[Record], end: int) -> list[tuple[int, int]]:
     """The dead byte ranges ``[start, stop)`` below ``end`` that no record covers, in order.
 
-    A record covers its header and its data padded to whole blocks. Bytes from ``end`` on (the
-    end marker and anything an interrupted writer left after it) are never part of a region.
+    A record covers its header and its data padded to whole blocks. ``end`` is where the end
+    marker starts; the last region ends there when dead members follow the last live one.
     """
     regions: list[tuple[int, int]] = []
     pos = 0
@@ -236,7 +237,25 @@ def free_regions(records: Iterable[Record], end: int) -> list[tuple[int, int]]:
         if start > pos:
             regions.append((pos, min(start, end)))
         pos = max(pos, stop)
+    regions.append((pos, end))
     return [(a, b) for a, b in regions if a < b]
+
+
+def trash_member_size(header: bytes) -> int | None:
+    """The data size of a valid ustar header named ``.trash/...``, else None.
+
+    Used to recognise dead members after the last live one (left by earlier flushes) from the
+    bytes an interrupted writer may have left there.
+    """
+    if len(header) != BLOCK or header[257:262] != b"ustar" or not header.startswith(b".trash/"):
+        return None
+    try:
+        stored, size = int(header[148:154], 8), int(header[124:135], 8)
+    except ValueError:
+        return None
+    if stored != sum(header[:148]) + 8 * 32 + sum(header[156:]):
+        return None
+    return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +309,8 @@ def plan_pair(
         stop = min(region_stop, start + room)
         appended = False
     else:
+        if regions and regions[-1][1] == end:  # dead members at the end: append over them
+            end = regions[-1][0]
         start, appended = end + (room if spare else 0), True
         stop = region_stop = start + room
     json_o = start + BLOCK + index_s
