@@ -207,7 +207,8 @@ class TarContainer(Container):
             for base, buf in buffers:
                 if base <= start and stop <= base + len(buf):
                     return buf[start - base:stop - base]
-            # Read ahead: our writers put lindi.json right after the index, at the end.
+            # Read ahead: our writers put lindi.json right after the index (not always at the
+            # end: with space reuse, dead members may follow it and are read too).
             ahead = min(size - len(_TRAILER), start + _READ_AHEAD_BYTES)
             buf = source.read_range(start, max(stop, ahead))
             buffers.append((start, buf))
