@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("input", metavar="IN", help="LINDI file path or URL (.lindi.json, .lindi.tar, .lindi.d)")
     pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
     pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    pack.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -170,7 +171,19 @@ def _size(n: int | None) -> str:
 def _cmd_pack(args: argparse.Namespace) -> int:
     from .storage.pack import pack
 
-    stats = pack(args.input, args.output, overwrite=args.force)
+    shown = False
+
+    def report(chunks: int, nbytes: int) -> None:
+        nonlocal shown
+        shown = True
+        sys.stderr.write(f"\rcopied {chunks} chunks ({nbytes:,} bytes)")
+        sys.stderr.flush()
+
+    try:
+        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report)
+    finally:
+        if shown:  # end the progress line, so that a result or an error starts on its own line
+            sys.stderr.write("\n")
     print(
         f"packed {stats.source} -> {stats.destination}: {_size(stats.bytes_before)} -> "
         f"{_size(stats.bytes_after)} bytes ({stats.blobs_copied} blobs and "

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..errors import FormatError, ModeError
 from .containers import kind_from_suffix, open_container
@@ -37,7 +38,7 @@ from .tar_container import TarContainer
 if TYPE_CHECKING:
     from .containers import Container
 
-__all__ = ["PackStats", "pack"]
+__all__ = ["PackStats", "ProgressFn", "pack"]
 
 BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory, lets reads merge)
 
@@ -119,21 +120,35 @@ def _check_destination(src: Container, dst: str, *, overwrite: bool, in_place: b
         )
 
 
-def _copy_batch(src: Container, dst: Container, batch: list[tuple[str, RangeRef]]) -> int:
-    keys = [key for key, _ref in batch]
-    copied = 0
-    for key, data in zip(keys, src.read_many(keys), strict=True):
+ProgressFn: TypeAlias = Callable[[int, int], None]
+"""``progress(chunks copied from blobs, their bytes)``, called after each batch of blob reads."""
+
+
+@dataclass(slots=True)
+class _Counts:
+    blobs: int = 0
+    inline: int = 0
+    blob_bytes: int = 0
+    kept: int = 0
+
+
+def _copy_batch(
+    src: Container, dst: Container, batch: list[str], counts: _Counts, progress: ProgressFn | None
+) -> None:
+    for key, data in zip(batch, src.read_many(batch), strict=True):
         assert data is not None  # every key of the batch holds a reference
         dst.store_chunk(key, bytes(data))
-        copied += len(data)
-    return copied
+        counts.blob_bytes += len(data)
+    counts.blobs += len(batch)
+    if progress is not None:
+        progress(counts.blobs, counts.blob_bytes)
 
 
-def _copy(src: Container, dst: Container, dst_dir: str) -> tuple[int, int, int, int]:
-    """Copy every key of ``src`` into ``dst``; return (blobs, inline, blob bytes, references)."""
+def _copy(src: Container, dst: Container, dst_dir: str, progress: ProgressFn | None) -> _Counts:
+    """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``."""
     src_dir = None if is_url(src.location) else os.path.dirname(os.path.abspath(src.location))
-    blobs = inline = blob_bytes = kept = 0
-    batch: list[tuple[str, RangeRef]] = []
+    counts = _Counts()
+    batch: list[str] = []
     batch_bytes = 0
     for key in sorted(src.refmap, key=_order):
         if _is_metadata(key):
@@ -148,21 +163,19 @@ def _copy(src: Container, dst: Container, dst_dir: str) -> tuple[int, int, int, 
         value = src.refmap.get(key)
         if isinstance(value, bytes):
             dst.store_chunk(key, value)
-            inline += 1
+            counts.inline += 1
         elif isinstance(value, RangeRef) and value.is_internal:
-            batch.append((key, value))
+            batch.append(key)
             batch_bytes += value.length
             if batch_bytes >= BATCH_BYTES:
-                blob_bytes += _copy_batch(src, dst, batch)
-                blobs += len(batch)
+                _copy_batch(src, dst, batch, counts, progress)
                 batch, batch_bytes = [], 0
         elif isinstance(value, RangeRef):
             dst.refmap.set_range(key, _rebase(value.url, src_dir, dst_dir), value.offset, value.length)
-            kept += 1
+            counts.kept += 1
     if batch:
-        blob_bytes += _copy_batch(src, dst, batch)
-        blobs += len(batch)
-    return blobs, inline, blob_bytes, kept
+        _copy_batch(src, dst, batch, counts, progress)
+    return counts
 
 
 def pack(
@@ -170,6 +183,7 @@ def pack(
     destination: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    progress: ProgressFn | None = None,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -186,6 +200,9 @@ def pack(
         in place, atomically.
     overwrite
         Replace an existing ``destination`` (other than ``source``). The replacement is atomic.
+    progress
+        Called as ``progress(chunks, nbytes)`` after each batch of chunks read from internal
+        blobs (batches of about 64 MiB), with the running totals.
 
     Returns
     -------
@@ -232,7 +249,7 @@ def pack(
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
             dst_dir = os.path.dirname(os.path.abspath(dst_location))
-            blobs, inline, blob_bytes, kept = _copy(src, dst, dst_dir)
+            counts = _copy(src, dst, dst_dir, progress)
             dst.flush()
         except BaseException:
             dst.read_only = True  # release without publishing anything, as File.__exit__ does
@@ -244,10 +261,10 @@ def pack(
         destination=os.fspath(destination),
         bytes_before=bytes_before,
         bytes_after=_disk_size(dst_location),
-        blobs_copied=blobs,
-        inline_copied=inline,
-        bytes_copied=blob_bytes,
-        references_kept=kept,
+        blobs_copied=counts.blobs,
+        inline_copied=counts.inline,
+        bytes_copied=counts.blob_bytes,
+        references_kept=counts.kept,
     )
 
 

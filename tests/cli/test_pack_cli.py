@@ -6,6 +6,7 @@ the traceback only with ``-v``), 2 bad usage.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def _values(path: Path) -> tuple[np.ndarray, int]:
 def test_pack_prints_sizes(tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.lindi.tar"
     assert main(["pack", str(updated_tar), str(out)]) == 0
-    line = capsys.readouterr().out.strip()
+    captured = capsys.readouterr()
+    assert captured.err == "\rcopied 10 chunks (80,000 bytes)\n"  # one batch: progress once
+    line = captured.out.strip()
     match = re.fullmatch(
         rf"packed {re.escape(str(updated_tar))} -> {re.escape(str(out))}: ([\d,]+) -> ([\d,]+) "
         r"bytes \(10 blobs and 0 inline chunks copied, 0 references kept\)",
@@ -51,6 +54,45 @@ def test_pack_prints_sizes(tmp_path: Path, updated_tar: Path, capsys: pytest.Cap
     x, i = _values(out)
     np.testing.assert_array_equal(x, _values(updated_tar)[0])
     assert i == 9
+
+
+def test_progress_per_batch_and_quiet(
+    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdmf_lindi.storage import pack as pack_module
+
+    monkeypatch.setattr(pack_module, "BATCH_BYTES", 30_000)  # 4 chunks of 8000 bytes per batch
+    assert main(["pack", str(updated_tar), str(tmp_path / "a.lindi.tar")]) == 0
+    assert capsys.readouterr().err == (
+        "\rcopied 4 chunks (32,000 bytes)\rcopied 8 chunks (64,000 bytes)"
+        "\rcopied 10 chunks (80,000 bytes)\n"
+    )
+    assert main(["pack", "--quiet", str(updated_tar), str(tmp_path / "b.lindi.tar")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_error_after_progress_starts_its_own_line(
+    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdmf_lindi.storage import pack as pack_module
+
+    monkeypatch.setattr(pack_module, "BATCH_BYTES", 30_000)
+    data = bytearray(updated_tar.read_bytes())  # drop the last chunk's blob from the index
+    entry = json.loads(data[512:1536])["index"]
+    index = json.loads(data[entry["d"]:entry["d"] + entry["s"]])
+    with hdmf_lindi.File(updated_tar) as f:
+        last = f.container.refmap.get("x/9.0")
+    index["files"] = [r for r in index["files"] if "./" + r["n"] != last[0]]
+    text = json.dumps(index).encode()
+    data[entry["d"]:entry["d"] + entry["s"]] = text + b" " * (entry["s"] - len(text))
+    updated_tar.write_bytes(bytes(data))
+    out = tmp_path / "out.lindi.tar"
+    assert main(["pack", str(updated_tar), str(out)]) == 1
+    lines = capsys.readouterr().err.split("\n")
+    assert lines[0] == "\rcopied 4 chunks (32,000 bytes)\rcopied 8 chunks (64,000 bytes)"
+    assert lines[1].startswith("hdmf-lindi pack: Chunk 'x/9.0' of ") and "not in the archive's index" in lines[1]
+    assert lines[2:] == [""]
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(("suffix", "kind"), [(".lindi.json", "json"), (".lindi.d", "dir")])

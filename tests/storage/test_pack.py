@@ -250,8 +250,10 @@ def test_internal_chunks_are_read_in_batches(
 
     monkeypatch.setattr(pack_module, "BATCH_BYTES", 20_000)  # 3 chunks of 8000 bytes per batch
     out = tmp_path / "packed.lindi.tar"
-    stats = pack(updated_tar, out)
+    calls: list[tuple[int, int]] = []
+    stats = pack(updated_tar, out, progress=lambda n, nbytes: calls.append((n, nbytes)))
     assert stats.blobs_copied == 12
+    assert calls == [(3, 24_000), (6, 48_000), (9, 72_000), (12, 96_000)]
     assert [m.name for m in tarfile.open(out)][3:] == [f"blobs/own/x/{i}.0" for i in range(12)]
     assert_same(out, updated_tar)
 
