@@ -44,6 +44,10 @@ BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory,
 
 _KEY_TOKEN_RE = re.compile(r"[/.]")
 
+ProgressFn: TypeAlias = Callable[[int, int], None]
+"""``progress(chunks copied from blobs, their bytes)``, called after each batch of blob reads."""
+
+
 
 @dataclass(frozen=True, slots=True)
 class PackStats:
@@ -118,10 +122,6 @@ def _check_destination(src: Container, dst: str, *, overwrite: bool, in_place: b
             f"{dst} already exists; refusing to overwrite it. Pass overwrite=True (--force on "
             "the command line) to replace it."
         )
-
-
-ProgressFn: TypeAlias = Callable[[int, int], None]
-"""``progress(chunks copied from blobs, their bytes)``, called after each batch of blob reads."""
 
 
 @dataclass(slots=True)
