@@ -66,6 +66,15 @@ class Reads:
             self._shared_type_map = self.corpus.extension_type_map()
         return BuildManager(self._shared_type_map)
 
+    def io(self, *key: str) -> Any:
+        """The open IO behind a cached read: ``io("hdf5", name)`` or ``io("lindi", name, source)``."""
+        if key not in self._open:
+            if key[0] == "hdf5":
+                self.hdf5(key[1])
+            else:
+                self.lindi(key[1], key[2])
+        return self._open[key][0]
+
     def close(self) -> None:
         for io, _ in self._open.values():
             io.close()

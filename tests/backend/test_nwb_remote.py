@@ -152,14 +152,19 @@ def test_remote_tables_and_references(served: Served) -> None:
         assert linked.fields["timestamps"] is nwbfile.acquisition["timestamps_source"]
 
 
-def test_read_nwb_and_validate_urls(served: Served, corpus: Corpus) -> None:
+def test_read_nwb_url(served: Served, corpus: Corpus) -> None:
     nwbfile = hdmf_lindi.read_nwb(served.url)
     try:
         np.testing.assert_array_equal(nwbfile.acquisition[BIG_SERIES].data[:3], corpus.big_data[:3])
     finally:
         nwbfile.read_io.close()
-    assert hdmf_lindi.validate(served.url) == []
     assert NWBLindiIO.can_read(served.url) is True
+
+
+def test_validate_url(corpus: Corpus, http_server: RangeServer) -> None:
+    shutil.copy(corpus.paths["tables"], http_server.root / NWB_NAME)
+    index_hdf5(http_server.url(NWB_NAME), http_server.root / "tables.lindi.json")
+    assert hdmf_lindi.validate(http_server.url("tables.lindi.json")) == []
 
 
 def test_missing_url_is_a_clear_error(http_server: RangeServer) -> None:

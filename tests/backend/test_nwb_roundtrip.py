@@ -155,14 +155,12 @@ def _differences(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, 
 
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("file", FILES)
-def test_builder_attribute_values_match_hdf5(corpus: Corpus, file: str, source: str) -> None:
+def test_builder_attribute_values_match_hdf5(reads: Reads, file: str, source: str) -> None:
     # JSON keeps no numeric width, so LindiIO restores it from the spec; the restored value must
     # still be exactly the stored one (a float64 attribute whose spec says float32 must not be
     # rounded to float32: pynwb writes Python floats as float64, e.g. rate=30000/1001)
-    with NWBHDF5IO(str(corpus.paths[file]), "r") as io:
-        expected = _numeric_attributes(io.read_builder())
-    with NWBLindiIO(str(corpus.source(file, source)), "r") as io:
-        actual = _numeric_attributes(io.read_builder())
+    expected = _numeric_attributes(reads.io("hdf5", file).read_builder())
+    actual = _numeric_attributes(reads.io("lindi", file, source).read_builder())
     assert _differences(expected, actual) == {}
 
 
