@@ -6,7 +6,9 @@ bytes back in the same order. :meth:`Fetcher.read_many` carries the batch out in
 1. ranges of remote sources found in the on-disk chunk cache (if one is configured) are
    answered from it;
 2. the rest is planned per source by :func:`~hdmf_lindi.storage.ranges.plan_reads`: nearby
-   ranges of one URL merge into one request;
+   ranges of one URL merge into one request; a large batch is capped at about its size divided
+   by ``max_workers`` per request (but no less than 1 MiB), so that one long transfer does not
+   leave the other workers idle;
 3. the merged remote requests run concurrently on a bounded thread pool
    (``RemoteOptions.max_workers``), local ones inline; each result is split back into the
    ranges it serves, and remote ranges are stored in the cache.
@@ -38,6 +40,7 @@ __all__ = ["Fetcher", "ReadRequest"]
 logger = logging.getLogger(__name__)
 
 LOCAL_MAX_GAP_BYTES = 4096  # merge local reads separated by tar headers and padding
+SPLIT_MIN_BYTES = 1 << 20  # 1 MiB: a large batch is spread over the workers in pieces no smaller
 
 ReadRequest = tuple["str | ByteSource", int, int]
 """``(url, local path or source, start, stop)``, ``stop`` exclusive."""
@@ -188,38 +191,49 @@ class Fetcher:
         remote: list[_Job] = []
         for src, indices in groups.values():
             ranges = [(requests_[i][1], requests_[i][2]) for i in indices]
-            is_remote = isinstance(src, HttpSource)
-            plan = plan_reads(
-                ranges,
-                max_gap_bytes=self.options.max_gap_bytes if is_remote else LOCAL_MAX_GAP_BYTES,
-                max_request_bytes=self.options.max_request_bytes,
-            )
-            jobs = [_Job(src, merged, ranges, indices) for merged in plan]
-            if is_remote:
+            jobs = [_Job(src, merged, ranges, indices) for merged in self._plan(src, ranges)]
+            if isinstance(src, HttpSource):
                 remote.extend(jobs)
             else:
                 for job in jobs:
                     self._split(job, src.read_range(job.read.start, job.read.stop), out)
-        if len(remote) == 1:
-            job = remote[0]
-            self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
-        elif remote:
-            pool = self._executor()
-            futures: list[Future[bytes]] = [
-                pool.submit(job.source.read_range, job.read.start, job.read.stop) for job in remote
-            ]
-            try:
-                for job, future in zip(remote, futures, strict=True):
-                    self._split(job, future.result(), out)
-            finally:
-                for future in futures:
-                    future.cancel()
+        self._run_concurrently(remote, out)
         if cache is not None:
             for job in remote:
                 for m in job.read.members:
                     start, stop = job.ranges[m]
                     cache.put(job.source.name, start, stop, out[job.where[m]])
         return out
+
+    def _plan(self, src: ByteSource, ranges: list[tuple[int, int]]) -> list[MergedRead]:
+        """Merge the ranges of one source into requests (see the module docstring)."""
+        if not isinstance(src, HttpSource):
+            return plan_reads(
+                ranges, max_gap_bytes=LOCAL_MAX_GAP_BYTES, max_request_bytes=self.options.max_request_bytes
+            )
+        # One share of the batch per worker, plus the largest range so that shares do not spill
+        # into one more request than there are workers.
+        lengths = [stop - start for start, stop in ranges]
+        share = -(-sum(lengths) // self.options.max_workers) + max(lengths)
+        cap = min(self.options.max_request_bytes, max(SPLIT_MIN_BYTES, share))
+        return plan_reads(ranges, max_gap_bytes=self.options.max_gap_bytes, max_request_bytes=cap)
+
+    def _run_concurrently(self, jobs: list[_Job], out: list[bytes]) -> None:
+        """Run remote requests on the thread pool and split their answers into ``out``."""
+        if len(jobs) == 1:  # no thread hop for a single request
+            job = jobs[0]
+            self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
+            return
+        pool = self._executor()
+        futures: list[Future[bytes]] = [
+            pool.submit(job.source.read_range, job.read.start, job.read.stop) for job in jobs
+        ]
+        try:
+            for job, future in zip(jobs, futures, strict=True):
+                self._split(job, future.result(), out)
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, drop what has not started
 
     @staticmethod
     def _split(job: _Job, data: bytes, out: list[bytes]) -> None:

@@ -25,13 +25,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
@@ -270,6 +271,17 @@ def _retry_after_s(value: str | None) -> float | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A complete HTTP answer (named like ``requests.Response``, whose body is read lazily)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Case-insensitive."""
+    content: bytes
+    is_redirect: bool
+
+
 def _describe(byte_range: tuple[int, int] | None) -> str:
     return f"bytes {byte_range[0]}-{byte_range[1] - 1}" if byte_range else "the whole file"
 
@@ -310,31 +322,39 @@ class HttpSource:
     # ------------------------------------------------------------------ requests
     def _send(
         self, url: str, headers: dict[str, str], byte_range: tuple[int, int] | None, *, follow: bool = True
-    ) -> requests.Response:
-        """Send one GET; raise :class:`_Transient` when no complete answer arrived."""
+    ) -> _Answer:
+        """Send one GET and read the whole answer; raise :class:`_Transient` if none arrived whole."""
         with self._lock:
             self.requests_made += 1
-        headers = {"User-Agent": _USER_AGENT, **headers, **auth_headers(url, self._options.dandi_api_hosts)}
+        headers = {
+            "User-Agent": _USER_AGENT,
+            "Accept-Encoding": "identity",  # byte ranges of the stored bytes, never re-encoded ones
+            **headers,
+            **auth_headers(url, self._options.dandi_api_hosts),
+        }
         timeout = (self._options.connect_timeout_s, self._options.timeout_s)
         try:
-            response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow)
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow, stream=True)
+            try:
+                # One read of the whole body (requests' .content reads it 10 KiB at a time).
+                answer = _Answer(response.status_code, response.headers, response.raw.read(), response.is_redirect)
+            finally:
+                response.raw.release_conn()
+        except (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Transient(
                 f"Cannot read {_describe(byte_range)} of {self.name}: the response broke off before "
                 f"its end (truncated body: {exc})."
             ) from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Transient(f"Cannot reach {self.name}: {exc}. Check the URL and your network connection.") from exc
-        logger.debug(
-            "GET %s range=%s -> %d (%d bytes)", url, byte_range, response.status_code, len(response.content)
-        )
-        if response.status_code == 429 or response.status_code >= 500:
+        logger.debug("GET %s range=%s -> %d (%d bytes)", url, byte_range, answer.status_code, len(answer.content))
+        if answer.status_code == 429 or answer.status_code >= 500:
             raise _Transient(
-                self._status_message(response.status_code, byte_range),
-                status=response.status_code,
-                retry_after_s=_retry_after_s(response.headers.get("Retry-After")),
+                self._status_message(answer.status_code, byte_range),
+                status=answer.status_code,
+                retry_after_s=_retry_after_s(answer.headers.get("Retry-After")),
             )
-        return response
+        return answer
 
     def _data_url(self, byte_range: tuple[int, int] | None, *, stale: str | None = None) -> str:
         """Return the URL to read from: ``name``, or the presigned URL a DANDI URL redirects to.
@@ -365,7 +385,7 @@ class HttpSource:
         self,
         headers: dict[str, str],
         byte_range: tuple[int, int] | None,
-        handle: Callable[[requests.Response], _T],
+        handle: Callable[[_Answer], _T],
     ) -> _T:
         """Send a GET with retries and return ``handle(response)`` for the first usable answer.
 
@@ -420,7 +440,7 @@ class HttpSource:
         return f"Cannot read {_describe(byte_range)} of {self.name}: the server answered {status}. {hint}".rstrip()
 
     def _raise_for_status(
-        self, response: requests.Response, byte_range: tuple[int, int] | None, attempts: int = 1
+        self, response: _Answer, byte_range: tuple[int, int] | None, attempts: int = 1
     ) -> None:
         status = response.status_code
         if status in (200, 206):
@@ -449,7 +469,7 @@ class HttpSource:
             {"Range": f"bytes={start}-{stop - 1}"}, byte_range, lambda r: self._check_range(r, start, stop)
         )
 
-    def _check_range(self, response: requests.Response, start: int, stop: int) -> bytes:
+    def _check_range(self, response: _Answer, start: int, stop: int) -> bytes:
         byte_range = (start, stop)
         body = response.content
         if response.status_code == 200:
@@ -511,7 +531,7 @@ class HttpSource:
             {"Range": f"bytes=0-{max_bytes - 1}"}, (0, max_bytes), lambda r: self._check_prefix(r, max_bytes)
         )
 
-    def _check_prefix(self, response: requests.Response, max_bytes: int) -> tuple[bytes, int]:
+    def _check_prefix(self, response: _Answer, max_bytes: int) -> tuple[bytes, int]:
         byte_range = (0, max_bytes)
         body = response.content
         if response.status_code == 200:
@@ -548,7 +568,7 @@ class HttpSource:
         """
         return self._attempt({}, None, self._whole_body)
 
-    def _whole_body(self, response: requests.Response) -> bytes:
+    def _whole_body(self, response: _Answer) -> bytes:
         """Return the body of a response carrying the whole resource, checked against its length."""
         body = response.content
         expected = response.headers.get("Content-Length")

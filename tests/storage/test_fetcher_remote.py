@@ -25,6 +25,7 @@ from httpserver import RangeServer
 import hdmf_lindi
 from hdmf_lindi.errors import ChunkRefError, RemoteReadError
 from hdmf_lindi.storage import Fetcher, RemoteOptions
+from hdmf_lindi.storage import fetcher as fetcher_module
 
 DATA = random.Random(1).randbytes(1 << 20)
 FAST = RemoteOptions(max_retries=3, backoff_base_s=0.001, backoff_cap_s=0.005, max_gap_bytes=0)
@@ -82,6 +83,25 @@ def test_close_ranges_merge_into_one_request_and_split_back(http_server: RangeSe
         fetcher.close()
     assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
     assert [r.range for r in http_server.requests] == ["bytes=0-6000"]
+
+
+@pytest.mark.parametrize("max_workers", [1, 3, 8])
+def test_a_large_contiguous_batch_is_spread_over_the_workers(
+    http_server: RangeServer, urls: list[str], max_workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetcher_module, "SPLIT_MIN_BYTES", 100_000)  # instead of 1 MiB
+    ranges = [(i * 100_000, (i + 1) * 100_000) for i in range(10)]  # 1 MB in one run
+    fetcher = Fetcher(options=RemoteOptions(max_workers=max_workers))
+    try:
+        out = fetcher.read_many([(urls[0], s, e) for s, e in ranges])
+    finally:
+        fetcher.close()
+    assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
+    # at most one request per worker, at least half of the workers busy, together exact
+    assert max_workers // 2 <= len(http_server.requests) <= max_workers
+    served = sorted(tuple(int(x) for x in r.range[6:].split("-")) for r in http_server.requests if r.range)
+    assert served[0][0] == 0 and served[-1][1] == 999_999
+    assert all(b[0] == a[1] + 1 for a, b in zip(served, served[1:], strict=False))
 
 
 def test_batch_across_urls_and_a_local_file_keeps_request_order(
