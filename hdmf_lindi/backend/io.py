@@ -288,9 +288,29 @@ class LindiIO(HDMFIO):
             raise UnsupportedOperation(
                 f"Cannot write to file {self.source} in mode 'r'. Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
             )
-        super().write(container=container, herd=herd, link_data=link_data, exhaust_dci=exhaust_dci)
-        if cache_spec:
-            self._cache_spec()
+        try:
+            super().write(container=container, herd=herd, link_data=link_data, exhaust_dci=exhaust_dci)
+            if cache_spec:
+                self._cache_spec()
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """After a failed write: close without flushing, so the file keeps its last flushed state.
+
+        A half-written tree is never published (``close()`` would otherwise flush it). The IO is
+        closed afterwards; open the file again to continue.
+        """
+        f = self._lindi_file
+        if f is None or f.closed:
+            return
+        logger.warning("A write to %s failed; its unflushed changes are discarded", self.source)
+        container = f.container
+        if not container.read_only:
+            container.read_only = True
+        f.close()
+        self._lindi_file = None
 
     def write_builder(
         self,
@@ -321,7 +341,11 @@ class LindiIO(HDMFIO):
             export_source=export_source,
             exhaust_dci=exhaust_dci,
         )
-        writer.write_root(builder)
+        try:
+            writer.write_root(builder)
+        except BaseException:
+            self._abandon()
+            raise
         if self._reader is not None:
             # the tree changed: builders read before must not be served for new paths
             self._reader.built.setdefault("/", builder)

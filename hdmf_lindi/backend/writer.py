@@ -326,13 +326,13 @@ class BuilderWriter:
             return data.astype(want) if want is not None and want.kind != "O" and data.dtype != want else data
         if want is not None and want.kind == "O":
             arr = np.empty(np.shape(data) if not isinstance(data, str) else (), dtype=object)
-            flat = _flatten_text(data)
+            flat = _check_text(_flatten_text(data))
             arr.reshape(-1)[:] = flat
             return arr
         arr = np.asarray(data)
         if arr.dtype.kind in "SU" or arr.dtype.kind == "O":
             out = np.empty(arr.shape, dtype=object)
-            out.reshape(-1)[:] = [_to_text(v) for v in arr.reshape(-1)]
+            out.reshape(-1)[:] = _check_text([_to_text(v) for v in arr.reshape(-1)])
             return out
         if want is not None and arr.dtype != want:
             return arr.astype(want)
@@ -460,6 +460,17 @@ def _is_lazy_array(data: Any) -> bool:
     if isinstance(data, np.ndarray | list | tuple):
         return False
     return hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")
+
+
+def _check_text(values: list[Any]) -> list[Any]:
+    """Text datasets hold strings; other Python objects are refused rather than stored as str()."""
+    bad = next((v for v in values if not isinstance(v, str)), None)
+    if bad is not None:
+        raise UnsupportedError(
+            f"Object data holding {type(bad).__name__} values is not supported by LINDI; "
+            "object datasets hold strings (or references)."
+        )
+    return values
 
 
 def _flatten_text(data: Any) -> list[Any]:

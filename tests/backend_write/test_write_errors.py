@@ -127,10 +127,6 @@ UNSUPPORTED = {
     "datetime64": (_add_datetime64, r"Datasets of dtype datetime64 are not supported by LINDI"),
     "python_objects": (_add_python_objects, r"not supported"),
 }
-OBJECTS_BUG = (
-    "an object array of arbitrary Python objects is written without error, each element stored as "
-    "its str() ('<object object at 0x...>') through the json2 codec; NWBHDF5IO (h5py) refuses it"
-)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +134,7 @@ OBJECTS_BUG = (
     [
         pytest.param(
             form, case, id=f"{form}-{case}",
-            marks=[pytest.mark.xfail(strict=True, reason=OBJECTS_BUG)] if case == "python_objects" else [],
+            marks=[],
         )
         for form in FORMS
         for case in UNSUPPORTED
@@ -156,14 +152,6 @@ def test_unsupported_data_in_append(tmp_path: Path, form: str, case: str) -> Non
     _assert_readable(path)
 
 
-PARTIAL_COMMIT_BUG = (
-    "a write that raises is committed anyway by close() (the `with` exit flushes): after a failed "
-    "append the file holds the objects written before the error (e.g. an empty /acquisition/lzf "
-    "group, or /processing/fine with its TimeSeries), instead of the previous state"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=PARTIAL_COMMIT_BUG)
 @pytest.mark.parametrize("case", ["lzf", "datetime64"])
 @pytest.mark.parametrize("form", FORMS)
 def test_failed_append_leaves_file_unchanged(tmp_path: Path, form: str, case: str) -> None:
@@ -191,12 +179,6 @@ def test_complex_data_through_write_builder(tmp_path: Path, form: str) -> None:
     _assert_intact(path, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write that fails in mode 'w' over an existing file is flushed anyway by close() (the `with` "
-    "exit): the old file is replaced by the partial tree (acquisition/first, acquisition/lzf, no root "
-    "attributes), which NWBLindiIO cannot read ('Missing NWB version')",
-)
 @pytest.mark.parametrize("form", FORMS)
 def test_failed_replace_keeps_previous_file(tmp_path: Path, form: str) -> None:
     path = _existing(tmp_path, form)
