@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from backend_corpus import BIG_CHUNK, BIG_SERIES, SOURCES, Corpus
-from conftest import Reads
+from backend_reads import Reads
 from hdmf.container import AbstractContainer
 from hdmf.query import HDMFDataset
 

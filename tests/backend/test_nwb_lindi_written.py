@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from backend_corpus import BIG_SERIES, MOCK_FILE, Corpus
-from conftest import Reads, assert_same_tree
+from backend_corpus import BIG_SERIES, FLOAT_WIDTH_LOST, MOCK_FILE, Corpus
+from backend_reads import Reads, assert_same_tree
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO
@@ -28,7 +28,7 @@ FILES = ("mocks", "tables", "extension")
 
 
 def _read(reads: Reads, lindi_converted: Convert, file: str) -> object:
-    manager = reads._manager(file)
+    manager = reads.manager(file)
     return reads.lindi_path(lindi_converted(file), key=("lindi-written", file), manager=manager)
 
 
@@ -75,6 +75,7 @@ def test_lindi_written_lazy_data(corpus: Corpus, reads: Reads, lindi_converted: 
     )
 
 
+@pytest.mark.xfail(strict=True, reason=FLOAT_WIDTH_LOST)
 def test_lindi_written_extension_float32(reads: Reads, lindi_converted: Convert) -> None:
     with NWBLindiIO(str(lindi_converted("extension")), "r") as io:
         scale = io.read().lab_meta_data["lab_meta"].scale
