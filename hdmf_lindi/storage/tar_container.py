@@ -58,12 +58,12 @@ from .tar_layout import (
     encode_padded_json,
     free_regions,
     make_header,
+    member_size,
     padded_size,
     parse_padded_json,
     parse_record,
     plan_pair,
     trash_header,
-    trash_member_size,
 )
 
 __all__ = ["TarContainer"]
@@ -167,6 +167,7 @@ class TarContainer(Container):
         self._published = True
         self._end = 0  # where the next member header goes (the trailer starts here)
         self._index_dirty = False
+        self._unsettled: list[Record] = []  # a pair whose commit failed midway (maybe live)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -274,10 +275,10 @@ class TarContainer(Container):
             if header == bytes(BLOCK):
                 at_end = size == pos + len(_TRAILER) and os.pread(self._fd, len(_TRAILER), pos) == _TRAILER
                 return pos if at_end else None
-            member_size = trash_member_size(header)
-            if member_size is None:
+            data_size = member_size(header)
+            if data_size is None or not header.startswith(b".trash/"):
                 return None
-            pos += BLOCK + padded_size(member_size)
+            pos += BLOCK + padded_size(data_size)
         return None
 
     # ------------------------------------------------------------------ reading
@@ -376,12 +377,16 @@ class TarContainer(Container):
         assert self._fd is not None
         published = self._published
         live = [r for r in self._records if r is not old_json and r is not old_index]
-        kept = self._records if published else live  # a new archive is invisible: its slots are free
+        # A new archive is invisible: its initial slots are free.
+        kept = self._records + self._unsettled if published else live
         end = self._end if published else max(r["d"] + padded_size(r["s"]) for r in kept)
         big = 1 << 50  # over-estimates the digits of the two new records
         probe = live + [Record(n=INDEX_NAME, o=big, d=big, s=big), Record(n=JSON_NAME, o=big, d=big, s=big)]
+        regions = free_regions(kept, end)
+        if published:
+            self._sweep_names(regions)
         plan = plan_pair(
-            free_regions(kept, end), end, len(encode_json({"files": probe})), len(data),
+            regions, end, len(encode_json({"files": probe})), len(data),
             spare=not published and self.reserve_spare,
         )
         if not published:
@@ -391,11 +396,16 @@ class TarContainer(Container):
         records = live + [index_record, json_record]
         self._write_pair(plan, encode_padded_json({"files": records}, plan.index_s), data)
         self._seal_tail(plan.end)
+        os.fsync(self._fd)
+        entry = encode_padded_json({"index": index_record}, ENTRY_SIZE)
+        # If the commit fails, any pair written since the last good commit may be the live one:
+        # a retried flush must reuse none of them.
+        self._unsettled += [index_record, json_record]
+        self._write_at(BLOCK, entry)  # the commit
+        os.fsync(self._fd)
         self._records = records
         self._by_name = {r["n"]: r for r in records}
-        os.fsync(self._fd)
-        self._write_at(BLOCK, encode_padded_json({"index": index_record}, ENTRY_SIZE))  # the commit
-        os.fsync(self._fd)
+        self._unsettled = []
         written = (plan.index_o if plan.spare_o is None else plan.spare_o, plan.region_stop)
         old = [r for r in (old_index, old_json) if published or not _overlaps(r, written)]
         for record in old:
@@ -442,6 +452,25 @@ class TarContainer(Container):
             if size > end + len(_TRAILER):
                 os.ftruncate(self._fd, end + len(_TRAILER))
         self._end = end
+
+    def _sweep_names(self, regions: list[tuple[int, int]]) -> None:
+        """Give a ``.trash/`` name to any dead member in ``regions`` that still has another name.
+
+        Only a failed commit leaves such a member (an old ``lindi.json`` or index still named
+        so); renaming it keeps live names unique for tar tools. One read per dead member.
+        """
+        assert self._fd is not None
+        for start, stop in regions:
+            pos = start
+            while pos + BLOCK <= stop:
+                header = os.pread(self._fd, BLOCK, pos)
+                size = member_size(header)
+                if size is None:
+                    break
+                if not header.startswith(b".trash/"):
+                    name = header[:100].rstrip(b"\0").decode("utf-8", "replace")
+                    self._write_at(pos, trash_header(header, _trash_name(name)))
+                pos += BLOCK + padded_size(size)
 
     def _trash_header(self, record: Record) -> None:
         """Rename a dead member to ``.trash/<name>.<10 random letters>``, as lindi does."""

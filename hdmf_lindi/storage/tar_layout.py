@@ -46,12 +46,12 @@ __all__ = [
     "free_regions",
     "growth_bytes",
     "make_header",
+    "member_size",
     "padded_size",
     "parse_padded_json",
     "parse_record",
     "plan_pair",
     "trash_header",
-    "trash_member_size",
 ]
 
 BLOCK = 512
@@ -241,13 +241,13 @@ def free_regions(records: Iterable[Record], end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in regions if a < b]
 
 
-def trash_member_size(header: bytes) -> int | None:
-    """The data size of a valid ustar header named ``.trash/...``, else None.
+def member_size(header: bytes) -> int | None:
+    """The data size of a valid ustar header (magic and checksum checked), else None.
 
-    Used to recognise dead members after the last live one (left by earlier flushes) from the
-    bytes an interrupted writer may have left there.
+    Used to walk dead members (trash left by earlier flushes) and to tell them from the bytes
+    an interrupted writer may have left.
     """
-    if len(header) != BLOCK or header[257:262] != b"ustar" or not header.startswith(b".trash/"):
+    if len(header) != BLOCK or header[257:262] != b"ustar":
         return None
     try:
         stored, size = int(header[148:154], 8), int(header[124:135], 8)

@@ -10,6 +10,9 @@ Checked *around* the container, with the raw index, the header walker of
   spare) x every ``os.pwrite`` / ``os.fsync`` of the flush: a reader sees the previous state
   until the entry rewrite and the new one after; the tar listing is valid and names are
   unambiguous right after the failure; the next writer cleans up.
+* retries -- after a failed commit (the entry write, or the sync after it) either pair may be
+  live, so retried flushes with more changes write elsewhere; a dead member still carrying a
+  live name is renamed to trash by the next flush.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from test_tar_container import Faults, InjectedFault, entry_of, index_of, padded
 
 from hdmf_lindi.storage import open_container
 from hdmf_lindi.storage.tar_container import TarContainer
-from hdmf_lindi.storage.tar_layout import PairPlan, free_regions, growth_bytes, plan_pair
+from hdmf_lindi.storage.tar_layout import (
+    PairPlan,
+    free_regions,
+    growth_bytes,
+    plan_pair,
+    trash_header,
+)
 from hdmf_lindi.storage.tar_layout import Record as R
 
 KIB = 1024
@@ -380,3 +389,57 @@ def test_crash_at_every_write_of_a_flush(tmp_path: Path, monkeypatch: pytest.Mon
     expected = {"reuse": {"old": 5, "new": 7}, "append": {"old": 3, "new": 7}, "publish": {"old": len(steps)}}
     assert outcomes == expected[kind]
     assert entry_of(dry)["index"] == live(dry, ".tar_index.json")
+
+
+@pytest.mark.parametrize(
+    ("first", "seen"), [(("pwrite", 4), "old"), (("fsync", 2), "new")],
+    ids=["commit-write-fails", "commit-sync-fails"],
+)
+def test_retry_after_a_failed_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: tuple[str, int], seen: str
+) -> None:
+    """``close`` retries a failed flush. After a failed commit either pair may be live, so the
+    retries (with more changes, failing after writing their pair) must write elsewhere."""
+    path = tmp_path / "f.lindi.tar"
+    _prepare("reuse", path)
+    size = path.stat().st_size
+    old = state(path)
+    faults = Faults(monkeypatch)
+    writer = _change("reuse", path)
+    new = {k: writer.read(k) for k in writer.refmap}
+    faults.arm(*first)
+    with pytest.raises(InjectedFault):
+        writer.flush()
+    expected = old if seen == "old" else new
+    assert state(path) == expected
+    for i, fault in enumerate([("fsync", 1), ("encode_padded_json", 2)]):  # pair written, no commit
+        for key, value in big_refs(20 * (i + 1)).items():
+            writer.set_metadata(f"retry_{i}/{key}", value)
+        faults.arm(*fault)
+        with pytest.raises(InjectedFault):
+            writer.flush()
+        assert state(path) == expected, fault
+    faults.heal()
+    final = {k: writer.read(k) for k in writer.refmap}
+    writer.close()
+    monkeypatch.undo()
+    assert state(path) == final
+    assert_clean_names(path)
+    assert path.stat().st_size > size + 4096  # the retries could not reuse the two pair regions
+
+
+def test_a_dead_member_with_a_live_name_is_renamed_by_the_next_flush(large_tar: Path) -> None:
+    """A failed commit can leave the old lindi.json dead but still named so; the next flush
+    renames it, so that tar tools see one lindi.json (the live one)."""
+    _flush_small_changes(large_tar, 2, with_blobs=True)
+    data = bytearray(large_tar.read_bytes())
+    dead = [(o, n) for o, n, _ in walk(bytes(data)) if n.startswith(".trash/lindi.json.")]
+    assert len(dead) == 1
+    offset = dead[0][0]
+    data[offset:offset + 512] = trash_header(bytes(data[offset:offset + 512]), "lindi.json")
+    large_tar.write_bytes(bytes(data))
+    assert names(large_tar).count("lindi.json") == 2
+    with open_container(large_tar, "a") as c:
+        c.set_metadata("late/.zattrs", {"x": 1})
+    assert names(large_tar).count("lindi.json") == 1
+    assert_clean_names(large_tar)
