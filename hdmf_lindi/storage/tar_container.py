@@ -9,6 +9,8 @@ Layout and compatibility with lindi 0.4.6 are in :mod:`.tar_layout`. Updates are
   it, a new ``lindi.json`` (the *pair*), and commits by rewriting the 1024-byte entry pointer.
   Nothing a reader can reach is written before the commit, so a failure at any point leaves the
   previous state readable; bytes past the last live member are reclaimed by the next writer.
+  When the commit itself fails, either pair may be live, so a retried flush (``close`` retries)
+  reuses neither until a commit succeeds.
 
 Space reuse ("ping-pong"). The pair goes into dead space when a free region (bytes between
 live members) is large enough, and is appended only otherwise, with growth room
@@ -25,7 +27,8 @@ A flush writes its pair under ``.trash/`` names. After the commit it renames the
 real names, then overwrites the old data with ``-``. So at most one member is ever named
 ``lindi.json`` (or ``.tar_index.json``), and it is the committed one, except in the few writes
 right after the commit, when it is the previous, complete state. A failure between the two
-renames leaves no member with that name until the next flush. Free space is kept as
+renames leaves no member with that name until the next flush, which also renames any dead
+member still carrying a live name (left by a failed commit). Free space is kept as
 ``.trash/spare.<random>`` members. Every header write keeps the archive a valid tar listing: a
 reused region is first covered by one header, filled, and then split by rewriting that header.
 """
