@@ -2,8 +2,9 @@
 
 * ``test_hdf5_lindi_hdf5`` -- corpus file x LINDI form: ``NWBHDF5IO`` file -> ``NWBLindiIO``
   export -> ``NWBHDF5IO`` export; h5py then sees every group, dataset, link and attribute of the
-  original with the same value *and dtype* (``h5_walk``). One documented exception is filtered
-  (:data:`SPEC_FLOAT32_ATTRS`); ``test_hdf5_lindi_hdf5_exact`` asserts that it is gone.
+  original with the same value *and dtype* (``h5_walk``), float64 attributes whose spec says
+  float32 included (``test_float64_attribute_precision`` checks one that float32 would round).
+  No exceptions. ``test_export_from_hdf5_keeps_compression``: the source's chunks and gzip too.
 * ``test_lindi_to_lindi_export`` -- source form x destination form: the export reads back equal
   to the source, and does not depend on the source file any more (it is moved away first).
 * ``test_index_export_keeps_remote_chunks`` -- an index of an HDF5 file (``index_hdf5``) exported
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import numpy as np
 import pytest
 from conftest import FORMS, SUFFIX
 from h5_walk import describe_h5, diff_descriptions
@@ -28,27 +28,6 @@ from write_corpus import FILES, Corpus
 
 from hdmf_lindi import File, NWBLindiIO, index_hdf5
 from hdmf_lindi.storage.refmap import RangeRef
-
-# Scalar float attributes that pynwb writes from Python floats (HDF5: float64) but whose spec
-# dtype is float32. JSON keeps no dtype, and the LINDI reader casts them to the spec's float32,
-# so they come back as float32 (values of the mock corpus are exact in float32).
-SPEC_FLOAT32_ATTRS = {"conversion", "offset", "resolution", "rate"}
-
-FLOAT32_BUG = (
-    "float64 attributes whose spec dtype is float32 (TimeSeries data conversion/offset/resolution, "
-    "starting_time rate) come back float32: hdmf_lindi.backend.spec_dtypes.restore_attribute_dtypes "
-    "casts JSON numbers to the spec dtype instead of the written one, so HDF5 -> LINDI -> HDF5 turns "
-    "'<f8' into '<f4' (and loses precision, see test_float64_attribute_precision)"
-)
-OBJECT_DTYPE_BUG = (
-    "LINDI -> LINDI export fails with UnsupportedError 'Cannot store a reference to a str.': "
-    "writer.spec_dtype() maps the read builders' string dtype (np.dtype('O') with vlen metadata) to "
-    "ref_dtype because `dtype == 'object'` is True for any numpy object dtype"
-)
-MEMORYVIEW_BUG = (
-    "exporting a .lindi.tar/.lindi.d into a .lindi.json fails in tree.copy.copy_dataset: "
-    "refmap.encode_inline gets a memoryview ('memoryview' object has no attribute 'isascii')"
-)
 
 
 def _compare(a: Any, b: Any) -> None:
@@ -67,20 +46,6 @@ def _round_trip(corpus: Corpus, source: Path, tmp_path: Path, form: str) -> Path
     return back
 
 
-def _is_spec_float32_exception(problem: str, original: dict[str, Any], back: dict[str, Any]) -> bool:
-    # "<path> attribute <name>: ... != ..."
-    path, _, rest = problem.partition(" attribute ")
-    name = rest.split(":", 1)[0]
-    if name not in SPEC_FLOAT32_ATTRS or path not in original or path not in back:
-        return False
-    kind_a, dtype_a, shape_a, raw_a = original[path]["attrs"][name]
-    kind_b, dtype_b, shape_b, raw_b = back[path]["attrs"][name]
-    if (kind_a, dtype_a, kind_b, dtype_b, shape_a, shape_b) != ("num", "<f8", "num", "<f4", (), ()):
-        return False
-    a, b = np.frombuffer(raw_a, "<f8"), np.frombuffer(raw_b, "<f4").astype("<f8")
-    return bool(np.array_equal(a, b, equal_nan=True))
-
-
 CASES = [pytest.param(name, "tar", id=f"{name}-tar") for name in FILES] + [
     pytest.param("main", form, id=f"main-{form}") for form in FORMS if form != "tar"
 ]
@@ -90,9 +55,7 @@ CASES = [pytest.param(name, "tar", id=f"{name}-tar") for name in FILES] + [
 def test_hdf5_lindi_hdf5(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path, name: str, form: str) -> None:
     original = describe_h5(corpus_h5[name])
     back = describe_h5(_round_trip(corpus, corpus_h5[name], tmp_path, form))
-    problems = diff_descriptions(original, back)
-    remaining = [p for p in problems if not _is_spec_float32_exception(p, original, back)]
-    assert remaining == []
+    assert diff_descriptions(original, back) == []
     # the comparison is not vacuous: typed datasets of every kind were seen
     kinds = {entry["value"][0] for entry in original.values() if entry["kind"] == "dataset"}
     assert {"num", "str"} <= kinds
@@ -102,13 +65,6 @@ def test_hdf5_lindi_hdf5(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: P
         assert (ext["gain"][1], ext["scale"][1], ext["offset"][1]) == ("|u1", "<f4", "<i2")
 
 
-@pytest.mark.xfail(strict=True, reason=FLOAT32_BUG)
-def test_hdf5_lindi_hdf5_exact(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path) -> None:
-    original = describe_h5(corpus_h5["ecephys_tables"])
-    assert diff_descriptions(original, describe_h5(_round_trip(corpus, corpus_h5["ecephys_tables"], tmp_path, "json"))) == []
-
-
-@pytest.mark.xfail(strict=True, reason=FLOAT32_BUG)
 def test_float64_attribute_precision(tmp_path: Path) -> None:
     from pynwb.testing.mock.base import mock_TimeSeries
     from pynwb.testing.mock.file import mock_NWBFile
@@ -125,11 +81,6 @@ def test_float64_attribute_precision(tmp_path: Path) -> None:
         assert float(ts.conversion) == 0.1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export from NWBHDF5IO drops the source dataset's chunking and gzip compression (raw chunks "
-    "of the whole length are written); NWBHDF5IO's own export copies them",
-)
 def test_export_from_hdf5_keeps_compression(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path) -> None:
     lindi = tmp_path / "exported.lindi.tar"
     with NWBHDF5IO(corpus_h5["main"], "r", manager=corpus.manager()) as src, NWBLindiIO(
@@ -152,16 +103,9 @@ def _move(path: Path, to: Path) -> None:
     shutil.move(str(path), str(to))
 
 
-def _export_marks(src: str, dst: str) -> list[Any]:
-    reason = OBJECT_DTYPE_BUG
-    if src != "json" and dst == "json":
-        reason += "; then " + MEMORYVIEW_BUG
-    return [pytest.mark.xfail(strict=True, reason=reason)]
-
-
 @pytest.mark.parametrize(
     ("src", "dst"),
-    [pytest.param(s, d, id=f"{s}-to-{d}", marks=_export_marks(s, d)) for s in FORMS for d in FORMS],
+    [pytest.param(s, d, id=f"{s}-to-{d}") for s in FORMS for d in FORMS],
 )
 def test_lindi_to_lindi_export(corpus: Corpus, tmp_path: Path, src: str, dst: str) -> None:
     source = tmp_path / f"source{SUFFIX[src]}"
@@ -183,7 +127,6 @@ def test_lindi_to_lindi_export(corpus: Corpus, tmp_path: Path, src: str, dst: st
     assert not any(str(source) in url or str(moved) in url for url in urls), urls
 
 
-@pytest.mark.xfail(strict=True, reason=OBJECT_DTYPE_BUG)
 @pytest.mark.parametrize("dst", FORMS)
 def test_index_export_keeps_remote_chunks(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path, dst: str) -> None:
     h5 = tmp_path / "main.nwb"
