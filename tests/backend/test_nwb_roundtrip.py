@@ -5,15 +5,19 @@ the container it made and everything under it), and every corpus file as a whole
 from the three LINDI forms ``index_hdf5`` writes (json, tar, dir) and from the ``.nwb``
 directly ("nwb": indexed in memory on open). The reference is what NWBHDF5IO reads from the
 same ``.nwb``. Also here: the extension namespace read the default way (cached namespaces) and
-through ``extensions=``, attribute dtypes at the builder level, and ``nwb_version``/``can_read``.
+through ``extensions=``, attribute dtypes at the builder level, ``nwb_version``/``can_read``,
+an HDF5 external link followed, and LindiIO on a plain hdmf-common file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from backend_corpus import (
     EXT_META,
@@ -29,10 +33,14 @@ from backend_corpus import (
     Corpus,
 )
 from backend_reads import Reads, assert_same_tree
+from hdmf.backends.hdf5 import HDF5IO
 from hdmf.build import DatasetBuilder, GroupBuilder
-from pynwb import NWBHDF5IO
+from hdmf.common import DynamicTable
+from hdmf.common import get_manager as get_common_manager
+from pynwb import NWBHDF5IO, TimeSeries
+from pynwb.testing.mock.file import mock_NWBFile
 
-from hdmf_lindi import NWBLindiIO
+from hdmf_lindi import LindiIO, NWBLindiIO, index_hdf5
 
 
 def test_every_mock_is_in_the_corpus() -> None:
@@ -222,3 +230,62 @@ def test_read_nwb_one_liner(corpus: Corpus, form: str) -> None:
         np.testing.assert_array_equal(nwbfile.acquisition["big"].data[:5], corpus.big_data[:5])
     finally:
         nwbfile.read_io.close()
+
+
+# ---------------------------------------------------------------- external links, plain hdmf
+
+
+@pytest.fixture(scope="module")
+def external_link_nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An NWB file whose TimeSeries data is an HDF5 external link to ``raw.h5`` beside it."""
+    root = tmp_path_factory.mktemp("external_link")
+    with h5py.File(root / "raw.h5", "w") as f:
+        f.create_dataset("raw", data=np.arange(3000, dtype="int16"), chunks=(1000,))
+    nwbfile = mock_NWBFile()
+    with h5py.File(root / "raw.h5", "r") as f:
+        nwbfile.add_acquisition(TimeSeries(name="linked", data=f["raw"], unit="V", rate=1.0))
+        with NWBHDF5IO(str(root / "main.nwb"), "w") as io:
+            io.write(nwbfile, link_data=True)
+    with h5py.File(root / "main.nwb", "r") as f:
+        assert isinstance(f["acquisition/linked"].get("data", getlink=True), h5py.ExternalLink)
+    return root / "main.nwb"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_external_link_is_followed(external_link_nwb: Path, source: str) -> None:
+    path = external_link_nwb
+    if source != "nwb":
+        path = external_link_nwb.with_name(f"main{LINDI_FORMS[source]}")
+        if not path.exists():
+            index_hdf5(external_link_nwb, path)
+    with NWBHDF5IO(str(external_link_nwb), "r") as expected_io, NWBLindiIO(str(path), "r") as io:
+        expected, actual = expected_io.read(), io.read()
+        assert_same_tree(expected, actual)
+        np.testing.assert_array_equal(
+            actual.acquisition["linked"].data[995:1005], np.arange(995, 1005)
+        )
+
+
+class _ObjectsOf:
+    """``objects`` (object_id -> container) of a tree, as NWBFile offers it."""
+
+    def __init__(self, root: Any) -> None:
+        self.objects = {c.object_id: c for c in (root, *root.all_children())}
+
+
+def test_plain_hdmf_common_table(tmp_path: Path) -> None:
+    # LindiIO is an HDMFIO for any hdmf namespace, not only NWB
+    table = DynamicTable(name="table", description="hdmf-common only")
+    table.add_column(name="x", description="floats")
+    table.add_column(name="tags", description="ragged text", index=True)
+    for i in range(3):
+        table.add_row(x=i / 3, tags=["a"] * i)
+    with HDF5IO(str(tmp_path / "table.h5"), "w", manager=get_common_manager()) as io:
+        io.write(table)
+    index_hdf5(tmp_path / "table.h5", tmp_path / "table.lindi.json")
+    with HDF5IO(str(tmp_path / "table.h5"), "r", manager=get_common_manager()) as io:
+        expected = io.read()
+        with LindiIO(str(tmp_path / "table.lindi.json"), "r", manager=get_common_manager()) as lio:
+            actual = lio.read()
+            assert_same_tree(expected, _ObjectsOf(actual))
+            pd.testing.assert_frame_equal(actual.to_dataframe(), expected.to_dataframe())
