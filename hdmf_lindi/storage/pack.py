@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ..errors import FormatError, ModeError
 from .containers import kind_from_suffix, open_container
-from .refmap import RangeRef
+from .refmap import ChunkTable, RangeRef, ReferenceMap
 from .sources import is_url
 from .tar_container import TarContainer
 
@@ -144,13 +144,37 @@ def _copy_batch(
         progress(counts.blobs, counts.blob_bytes)
 
 
+def _external_tables(refmap: ReferenceMap) -> dict[str, ChunkTable]:
+    """The chunk tables of ``refmap`` that point at another file or URL, by array path."""
+    paths = (key[:-len(".zarray")].rstrip("/") for key in refmap if key.endswith(".zarray"))
+    tables = {path: refmap.chunk_table(path) for path in paths}
+    return {p: t for p, t in tables.items() if t is not None and not t.url.startswith("./")}
+
+
+def _outside(tables: dict[str, ChunkTable], key: str) -> bool:
+    if not tables:
+        return True
+    path, _, chunk = key.rpartition("/")
+    table = tables.get(path)
+    return table is None or table.slot(chunk) is None
+
+
 def _copy(src: Container, dst: Container, dst_dir: str, progress: ProgressFn | None) -> _Counts:
-    """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``."""
+    """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``.
+
+    Chunk tables of external references (an indexed HDF5 dataset's chunks) are carried over
+    whole, as arrays; everything else key by key, in key order.
+    """
     src_dir = None if is_url(src.location) else os.path.dirname(os.path.abspath(src.location))
     counts = _Counts()
+    tables = _external_tables(src.refmap)
+    for path, table in tables.items():
+        url = _rebase(table.url, src_dir, dst_dir)
+        dst.refmap.set_chunk_table(path, ChunkTable(url, table.grid, table.offsets, table.lengths))
+        counts.kept += table.count
     batch: list[str] = []
     batch_bytes = 0
-    for key in sorted(src.refmap, key=_order):
+    for key in sorted((k for k in src.refmap if _outside(tables, k)), key=_order):
         if _is_metadata(key):
             obj = src.refmap.get_json(key)
             if not isinstance(obj, dict):

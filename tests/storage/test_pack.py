@@ -418,3 +418,40 @@ def test_relative_external_array_link_rebased_into_a_subdirectory(features_copy:
     out.parent.mkdir()
     pack(features_copy, out)
     assert_same(out, features_copy)
+
+
+def test_chunk_tables_are_carried_over_as_arrays(tmp_path: Path) -> None:
+    """A map holding an array's references as a ChunkTable (as a fresh HDF5 index does) keeps
+    it as one table, rebased, instead of a million single references. Driven through the copy
+    step, since a map read from a file holds no tables yet."""
+    from hdmf_lindi.storage.memory_container import MemoryContainer
+    from hdmf_lindi.storage.pack import _copy
+    from hdmf_lindi.storage.refmap import ChunkTable, ReferenceMap
+
+    n = 1000
+    refmap = ReferenceMap({
+        ".zgroup": {"zarr_format": 2},
+        "x/.zarray": {
+            "zarr_format": 2, "shape": [n * 10], "chunks": [10], "dtype": "<i4",
+            "compressor": None, "fill_value": 0, "filters": None, "order": "C",
+        },
+        "x/.zattrs": {},
+        "y/.zarray": {
+            "zarr_format": 2, "shape": [3], "chunks": [3], "dtype": "<i4",
+            "compressor": None, "fill_value": 0, "filters": None, "order": "C",
+        },
+        "y/0": "base64:" + "AQAAAAIAAAADAAAA",
+    })
+    offsets = np.arange(n) * 40
+    offsets[7] = -1  # a chunk never written
+    refmap.set_chunk_table("x", ChunkTable("data.bin", (n,), offsets, np.full(n, 40)))
+    src = MemoryContainer(refmap)
+    (tmp_path / "sub").mkdir()
+    with open_container(tmp_path / "sub" / "out.lindi.tar", "w") as dst:
+        counts = _copy(src, dst, str(tmp_path / "sub"), None)
+        table = dst.refmap.chunk_table("x")
+        assert table is not None and table.url == os.path.relpath(os.path.abspath("data.bin"), tmp_path / "sub")
+        np.testing.assert_array_equal(table.offsets, offsets)
+        assert counts.kept == n - 1 and counts.inline == 1
+        assert dst.refmap.get("y/0") == np.array([1, 2, 3], dtype="<i4").tobytes()
+        assert "x/7" not in dst.refmap and dst.refmap.get("x/8") == (table.url, 320, 40)
