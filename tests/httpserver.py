@@ -57,6 +57,8 @@ class RequestRecord:
     """The query string, without ``?``."""
     headers: dict[str, str] = field(default_factory=dict, compare=False)
     """The request headers."""
+    client_port: int = field(default=0, compare=False)
+    """The client's port: one per connection, so tests can see connection reuse."""
 
 
 @dataclass(slots=True)
@@ -174,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.owner._record(
             RequestRecord(
                 self.command, path, self.headers.get("Range"), status,
-                query=self._query, headers=dict(self.headers.items()),
+                query=self._query, headers=dict(self.headers.items()), client_port=self.client_address[1],
             )
         )
 

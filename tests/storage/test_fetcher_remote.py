@@ -73,6 +73,20 @@ def test_far_ranges_run_concurrently_within_the_bound(
     assert min_rtts * LATENCY_S <= elapsed <= max_rtts * LATENCY_S, elapsed
 
 
+def test_connections_are_pooled_and_reused(http_server: RangeServer, urls: list[str]) -> None:
+    fetcher = Fetcher(options=RemoteOptions(max_gap_bytes=0, max_workers=4))
+    try:
+        for i in range(5):
+            assert fetcher.read(urls[i % 3], i, i + 10) == DATA[i:i + 10]
+        assert len({r.client_port for r in http_server.requests}) == 1  # one keep-alive connection
+        for _ in range(3):
+            fetcher.read_many([(urls[0], s, e) for s, e in far_ranges(8)])
+    finally:
+        fetcher.close()
+    assert len(http_server.requests) == 5 + 3 * 8
+    assert len({r.client_port for r in http_server.requests}) <= 4  # the pool bound, reused
+
+
 def test_close_ranges_merge_into_one_request_and_split_back(http_server: RangeServer, urls: list[str]) -> None:
     ranges = [(5000, 6000), (0, 100), (6000, 6001), (3000, 4000), (100, 200)]
     with_local = [(urls[0], s, e) for s, e in ranges]

@@ -1,0 +1,262 @@
+"""Remote reads against h5py + remfile and lindi 0.4.6, over a local Range server with latency.
+
+Two HDF5 files are written once into ``--workdir`` (never committed):
+
+* ``ephys.h5``: ``/acquisition/ElectricalSeries/data``, 120 000 x 384 int16, gzip level 4, chunks
+  (1000, 64) (a random walk, so gzip has something to do); the case reads 1 s at 30 kHz from
+  the middle: ``data[45_000:75_000, :]`` (180 chunks);
+* ``ophys.h5``: ``/acquisition/TwoPhotonSeries/data``, 1000 x 256 x 256 uint16, chunks
+  (10, 256, 256), uncompressed (131 MB); the case reads every frame: ``data[:]``.
+
+The server (``tests/httpserver.py``) runs in a child process. Both files are indexed with
+``hdmf_lindi.index_hdf5`` *over HTTP* into ``.lindi.json`` files whose
+chunk references point at the served ``.h5`` URL. Then, for each added latency (the test
+server sleeps that long before answering each request; it serves requests in parallel threads),
+each tool opens the file and reads the selection, and the server log gives its request count:
+
+* ``ours``: ``hdmf_lindi.File(index_url)[path][sel]`` (in process);
+* ``remfile``: ``h5py.File(remfile.File(h5_url))[path][sel]`` (in process);
+* ``lindi``: ``lindi.LindiH5pyFile.from_lindi_file(index_url)[path][sel]`` in lindi 0.4.6's
+  venv (subprocess; it reads our index; timed inside the subprocess after its imports).
+
+Times include the open and are the best of ``--repeat`` runs. The "limit" is the round trips
+our plan cannot avoid (one for the index, then one per ``max_workers`` data requests) times the
+latency, plus the bytes over the single-stream bandwidth measured without added latency;
+"limit + local read" adds the time ``hdmf_lindi.File`` takes to read the same selection from a
+local index of the local file (decoding and assembly, no network).
+
+Usage::
+
+    PYTHONPATH=. /tmp/devvenv/bin/python benchmarks/bench_remote.py --workdir /tmp/bench_remote \\
+        --lindi-python /tmp/lindivenv/bin/python --latency-ms 20 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from httpserver import RangeServer  # noqa: E402
+
+import hdmf_lindi  # noqa: E402
+from hdmf_lindi.storage import RemoteOptions  # noqa: E402
+
+CASES = {
+    "ephys_1s": ("ephys.h5", "/acquisition/ElectricalSeries/data", (slice(45_000, 75_000), slice(None))),
+    "ophys_all": ("ophys.h5", "/acquisition/TwoPhotonSeries/data", (slice(None),)),
+}
+
+LINDI_DRIVER = r"""
+import json, sys, time
+import lindi
+url, path, start, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+t0 = time.perf_counter()
+f = lindi.LindiH5pyFile.from_lindi_file(url)
+ds = f[path]
+sel = slice(int(start), int(stop)) if start != "none" else slice(None)
+x = ds[sel]
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "checksum": int(x.astype("int64").sum()), "shape": list(x.shape)}))
+"""
+
+
+def make_files(workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    ephys = workdir / "ephys.h5"
+    if not ephys.exists():
+        rng = np.random.default_rng(0)
+        walk = np.cumsum(rng.integers(-20, 21, size=(120_000, 384), dtype=np.int16), axis=0, dtype=np.int32)
+        data = np.clip(walk, -32768, 32767).astype(np.int16)
+        with h5py.File(ephys, "w") as f:
+            f.create_dataset(
+                "acquisition/ElectricalSeries/data", data=data, chunks=(1000, 64), compression="gzip", compression_opts=4
+            )
+    ophys = workdir / "ophys.h5"
+    if not ophys.exists():
+        rng = np.random.default_rng(1)
+        with h5py.File(ophys, "w") as f:
+            ds = f.create_dataset("acquisition/TwoPhotonSeries/data", shape=(1000, 256, 256), dtype="<u2", chunks=(10, 256, 256))
+            for i in range(0, 1000, 100):
+                ds[i:i + 100] = rng.integers(0, 4096, size=(100, 256, 256), dtype=np.uint16)
+
+
+def stored_bytes(h5_path: Path, path: str, rows: slice) -> int:
+    """Return the stored (compressed) bytes of the chunks whose first row lies in ``rows``."""
+    with h5py.File(h5_path) as f:
+        dsid = f[path].id
+        start, stop, _ = rows.indices(f[path].shape[0])
+        infos = (dsid.get_chunk_info(i) for i in range(dsid.get_num_chunks()))
+        return sum(info.size for info in infos if start <= info.chunk_offset[0] < stop)
+
+
+def checksum(x: np.ndarray[Any, Any]) -> int:
+    return int(x.astype(np.int64).sum())
+
+
+def run_ours(index_url: str, path: str, sel: tuple[slice, ...], options: RemoteOptions) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    with hdmf_lindi.File(index_url, options=options) as f:
+        x = f[path][sel]
+    return time.perf_counter() - t0, checksum(x)
+
+
+def run_remfile(h5_url: str, path: str, sel: tuple[slice, ...]) -> tuple[float, int]:
+    import remfile
+
+    t0 = time.perf_counter()
+    with h5py.File(remfile.File(h5_url), "r") as f:
+        x = f[path][sel]
+    return time.perf_counter() - t0, checksum(x)
+
+
+def run_lindi(python: str, index_url: str, path: str, sel: tuple[slice, ...]) -> tuple[float, int]:
+    first = sel[0]
+    start = "none" if first.start is None else str(first.start)
+    stop = "none" if first.stop is None else str(first.stop)
+    out = subprocess.run(
+        [python, "-c", LINDI_DRIVER, index_url, path, start, stop], check=True, capture_output=True, text=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), int(result["checksum"])
+
+
+class ServerProcess:
+    """A :class:`RangeServer` in a child process, so that it never competes for our GIL."""
+
+    def __init__(self, root: Path) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=self._serve, args=(root, child), daemon=True)
+        self._proc.start()
+        self.port: int = self._conn.recv()
+
+    @staticmethod
+    def _serve(root: Path, conn: Connection) -> None:
+        with RangeServer(root) as server:
+            conn.send(server.port)
+            while True:
+                command, arg = conn.recv()
+                if command == "latency":
+                    server.misbehave(latency_s=arg)
+                elif command == "clear":
+                    server.requests.clear()
+                elif command == "count":
+                    conn.send(len([r for r in server.requests if r.method == "GET"]))
+                    continue
+                elif command == "stop":
+                    conn.send(None)
+                    return
+                conn.send(None)
+
+    def call(self, command: str, arg: Any = None) -> Any:
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self.call("stop")
+        self._proc.join(timeout=10)
+
+
+def measure(server: ServerProcess, repeat: int, func: Any, *args: Any) -> dict[str, Any]:
+    """Best time of ``repeat`` runs, and the requests of one run."""
+    best = math.inf
+    for _ in range(repeat):
+        server.call("clear")
+        seconds, total = func(*args)
+        best = min(best, seconds)
+    return {"seconds": best, "checksum": total, "requests": server.call("count")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_remote"))
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[20.0, 50.0])
+    parser.add_argument("--lindi-python", default=os.environ.get("HDMF_LINDI_LINDI_PYTHON", "/tmp/lindivenv/bin/python"))
+    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per tool")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    make_files(args.workdir)
+    options = RemoteOptions()
+    results: list[dict[str, Any]] = []
+    server = ServerProcess(args.workdir)
+    try:
+        local_s: dict[str, float] = {}
+        for name in args.cases:
+            h5_name, path, sel = CASES[name]
+            index = args.workdir / f"{Path(h5_name).stem}.lindi.json"
+            hdmf_lindi.index_hdf5(server.url(h5_name), index)
+            local_index = args.workdir / f"{Path(h5_name).stem}.local.lindi.json"
+            hdmf_lindi.index_hdf5(args.workdir / h5_name, local_index)
+            local_s[name] = min(run_ours(str(local_index), path, sel, options)[0] for _ in range(args.repeat))
+        # the bandwidth of the local server without latency: best of three single large reads
+        size = (args.workdir / "ophys.h5").stat().st_size
+        fetcher = hdmf_lindi.storage.Fetcher()
+        seconds = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fetcher.source(server.url("ophys.h5")).read_range(0, size)
+            seconds = min(seconds, time.perf_counter() - t0)
+        fetcher.close()
+        bandwidth = size / seconds
+        print(f"local server bandwidth without latency: {bandwidth / 1e6:.0f} MB/s")
+        for latency_ms in args.latency_ms:
+            for name in args.cases:
+                h5_name, path, sel = CASES[name]
+                index_url = server.url(f"{Path(h5_name).stem}.lindi.json")
+                server.call("latency", latency_ms / 1000)
+                row: dict[str, Any] = {"case": name, "latency_ms": latency_ms}
+                row["ours"] = measure(server, args.repeat, run_ours, index_url, path, sel, options)
+                data_requests = row["ours"]["requests"] - 1
+                nbytes = stored_bytes(args.workdir / h5_name, path, sel[0])
+                row["limit_s"] = (1 + math.ceil(data_requests / options.max_workers)) * latency_ms / 1000 + nbytes / bandwidth
+                row["local_s"] = local_s[name]
+                row["remfile"] = measure(server, args.repeat, run_remfile, server.url(h5_name), path, sel)
+                if args.lindi_python and Path(args.lindi_python).exists():
+                    row["lindi"] = measure(server, args.repeat, run_lindi, args.lindi_python, index_url, path, sel)
+                checks = {row[t]["checksum"] for t in ("ours", "remfile", "lindi") if t in row}
+                assert len(checks) == 1, f"tools disagree on {name}: {checks}"
+                results.append(row)
+                print_row(row)
+    finally:
+        server.stop()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def print_row(row: dict[str, Any]) -> None:
+    ours = row["ours"]
+    parts = [f"{row['case']:<10} {row['latency_ms']:>4.0f} ms  ours {ours['seconds']:.3f} s / {ours['requests']} req"]
+    for tool in ("remfile", "lindi"):
+        if tool in row:
+            other = row[tool]
+            parts.append(
+                f"{tool} {other['seconds']:.3f} s / {other['requests']} req (ratio {ours['seconds'] / other['seconds']:.2f})"
+            )
+    parts.append(f"limit {row['limit_s']:.3f} s (ours/limit {ours['seconds'] / row['limit_s']:.2f})")
+    with_cpu = row["limit_s"] + row["local_s"]
+    parts.append(f"limit + local read {with_cpu:.3f} s (ours/that {ours['seconds'] / with_cpu:.2f})")
+    print("  |  ".join(parts), flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
