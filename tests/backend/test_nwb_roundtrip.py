@@ -34,7 +34,7 @@ from backend_corpus import (
 )
 from backend_reads import Reads, assert_same_tree
 from hdmf.backends.hdf5 import HDF5IO
-from hdmf.build import DatasetBuilder, GroupBuilder
+from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
 from hdmf.common import DynamicTable
 from hdmf.common import get_manager as get_common_manager
 from pynwb import NWBHDF5IO, TimeSeries
@@ -193,6 +193,56 @@ def test_spec_dtypes_of_attributes(reads: Reads, source: str) -> None:
         assert isinstance(binning, np.uint8) and binning == 2, repr(binning)
         sweep = nwbfile.acquisition["sweep"].sweep_number
         assert isinstance(sweep, np.uint32) and sweep == 7, repr(sweep)
+
+
+def _plain(value: Any) -> Any:
+    """A comparable form of an attribute or scalar value (references as target paths)."""
+    if isinstance(value, ReferenceBuilder):
+        return ("ref", value.builder.path)
+    if isinstance(value, GroupBuilder | DatasetBuilder):
+        return ("ref", value.path)
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.kind, value.shape, tuple(_plain(v) for v in value.ravel()))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_plain(v) for v in value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, float) and np.isnan(value):
+        return "NaN"
+    return value
+
+
+def _describe(builder: GroupBuilder | DatasetBuilder, out: dict[str, Any], path: str = "") -> None:
+    """Every group, dataset and link of a builder tree: kind, attributes, data shape and dtype."""
+    where = path or "/"
+    kind = "group" if isinstance(builder, GroupBuilder) else "dataset"
+    out[where] = (kind, {k: _plain(v) for k, v in builder.attributes.items()})
+    if isinstance(builder, DatasetBuilder):
+        data = builder.data
+        if hasattr(data, "shape") and not isinstance(data, np.generic):
+            out[f"{where}#data"] = (tuple(data.shape), str(data.dtype))
+        else:
+            out[f"{where}#data"] = ("scalar", _plain(data))
+        return
+    for name, child in {**builder.groups, **builder.datasets}.items():
+        _describe(child, out, f"{path}/{name}")
+    for name, link in builder.links.items():
+        out[f"{path}/{name}"] = ("link", link.builder.path)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("file", FILES)
+def test_builder_trees_match_hdf5io(reads: Reads, file: str, source: str) -> None:
+    # the builders hdmf constructs from: same nodes, links, attribute values, data shapes and
+    # dtypes as HDF5IO's (the container comparison above cannot see builder-only differences)
+    expected: dict[str, Any] = {}
+    actual: dict[str, Any] = {}
+    _describe(reads.io("hdf5", file).read_builder(), expected)
+    _describe(reads.io("lindi", file, source).read_builder(), actual)
+    assert set(actual) == set(expected)
+    assert {k: (expected[k], v) for k, v in actual.items() if v != expected[k]} == {}
 
 
 def test_read_builder_returns_one_tree(corpus: Corpus) -> None:
