@@ -139,3 +139,18 @@ def test_hdf5_source_is_read_only(corpus: Corpus, mode: str) -> None:
     with pytest.raises(LindiError, match="read-only"):
         NWBLindiIO(str(path), mode)
     assert (path.stat().st_mtime_ns, path.stat().st_size) == before
+
+
+@pytest.mark.parametrize("source", ["json", "nwb"])
+def test_read_twice_and_close_twice(corpus: Corpus, source: str) -> None:
+    # as NWBHDF5IO: read() returns the same NWBFile, close() is idempotent, and reading a
+    # closed IO raises the same TypeError (its nwb_version is gone)
+    io = NWBLindiIO(str(corpus.source("legacy", source)), "r")
+    first = io.read()
+    assert io.read() is first
+    assert first.read_io is io
+    io.close()
+    io.close()
+    assert not io.is_open()
+    with pytest.raises(TypeError, match="Missing NWB version"):
+        io.read()
