@@ -1,6 +1,6 @@
 """Amend (the seed's use case): index a remote NWB file, then append new data to the index.
 
-An NWB file (the ``main`` corpus file plus a 400 KB chunked TimeSeries) is served by the test
+An NWB file (the ``ecephys_tables`` corpus file plus a 400 KB chunked TimeSeries) is served by the test
 HTTP server, indexed into a ``.lindi.tar`` with ``index_hdf5(url, tar)``, opened with
 ``NWBLindiIO(tar, "a")``, given a processing module with two new TimeSeries, and written. Then:
 
@@ -51,7 +51,7 @@ def _amend(path: Path, module: str, series: dict[str, np.ndarray]) -> None:
 
 @pytest.fixture
 def remote_index(corpus: Corpus, http_server: RangeServer, tmp_path: Path) -> tuple[Path, str]:
-    nwbfile = corpus.build("main")
+    nwbfile = corpus.build("ecephys_tables")
     mock_TimeSeries(name="big", data=H5DataIO(BIG, chunks=(5000, 4)), nwbfile=nwbfile)
     with NWBHDF5IO(http_server.root / "remote.nwb", "w", manager=corpus.manager()) as io:
         io.write(nwbfile)
