@@ -6,7 +6,11 @@ Two HDF5 files are written once into ``--workdir`` (never committed):
   (1000, 64) (a random walk, so gzip has something to do); the case reads 1 s at 30 kHz from
   the middle: ``data[45_000:75_000, :]`` (180 chunks);
 * ``ophys.h5``: ``/acquisition/TwoPhotonSeries/data``, 1000 x 256 x 256 uint16, chunks
-  (10, 256, 256), uncompressed (131 MB); the case reads every frame: ``data[:]``.
+  (10, 256, 256), uncompressed (131 MB); the case reads every frame: ``data[:]``;
+* ``session.nwb`` (pynwb): electrodes, a 30 s x 64 ElectricalSeries, 20 TimeSeries in a
+  processing module, 30 units; the case opens it and calls ``read()`` (``hdmf_lindi.read_nwb``;
+  ``NWBHDF5IO`` over remfile; ``NWBHDF5IO`` over lindi's ``LindiH5pyFile``). Its "limit" is
+  our request count times the latency; its local read is ``read_nwb`` on a local index.
 
 The server (``tests/httpserver.py``) runs in a child process. Both files are indexed with
 ``hdmf_lindi.index_hdf5`` *over HTTP* into ``.lindi.json`` files whose
@@ -59,6 +63,20 @@ CASES = {
     "ophys_all": ("ophys.h5", "/acquisition/TwoPhotonSeries/data", (slice(None),)),
 }
 
+NWB_CASE = "nwb_read"
+"""Open ``session.nwb`` (pynwb-written) and ``read()`` it: metadata only, no data chunk."""
+
+LINDI_NWB_DRIVER = r"""
+import json, sys, time
+import lindi, pynwb
+t0 = time.perf_counter()
+f = lindi.LindiH5pyFile.from_lindi_file(sys.argv[1])
+io = pynwb.NWBHDF5IO(file=f, mode="r")
+nwbfile = io.read()
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "checksum": len(nwbfile.acquisition) + len(nwbfile.processing)}))
+"""
+
 LINDI_DRIVER = r"""
 import json, sys, time
 import lindi
@@ -91,6 +109,73 @@ def make_files(workdir: Path) -> None:
             ds = f.create_dataset("acquisition/TwoPhotonSeries/data", shape=(1000, 256, 256), dtype="<u2", chunks=(10, 256, 256))
             for i in range(0, 1000, 100):
                 ds[i:i + 100] = rng.integers(0, 4096, size=(100, 256, 256), dtype=np.uint16)
+
+
+def make_nwb(path: Path) -> None:
+    """A pynwb-written session: electrodes, a 30 s x 64 ElectricalSeries, 20 TimeSeries, units."""
+    if path.exists():
+        return
+    from pynwb import NWBHDF5IO, TimeSeries
+    from pynwb.ecephys import ElectricalSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    rng = np.random.default_rng(2)
+    nwbfile = mock_NWBFile()
+    device = nwbfile.create_device(name="probe")
+    group = nwbfile.create_electrode_group(name="shank0", description="shank", location="CA1", device=device)
+    for _ in range(64):
+        nwbfile.add_electrode(group=group, location="CA1")
+    region = nwbfile.create_electrode_table_region(list(range(64)), "all electrodes")
+    data = rng.integers(-500, 500, size=(900_000, 64), dtype=np.int16)
+    nwbfile.add_acquisition(ElectricalSeries(name="ElectricalSeries", data=data, electrodes=region, rate=30_000.0))
+    module = nwbfile.create_processing_module(name="behavior", description="behaviour")
+    for i in range(20):
+        module.add(TimeSeries(name=f"ts{i}", data=rng.normal(size=1000), unit="m", rate=100.0))
+    for _ in range(30):
+        nwbfile.add_unit(spike_times=np.sort(rng.uniform(0, 30, size=200)))
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+
+
+def run_ours_nwb(index_url: str, options: RemoteOptions) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    nwbfile = hdmf_lindi.read_nwb(index_url, options=options)
+    elapsed = time.perf_counter() - t0
+    nwbfile.read_io.close()
+    return elapsed, len(nwbfile.acquisition) + len(nwbfile.processing)
+
+
+def run_remfile_nwb(h5_url: str) -> tuple[float, int]:
+    import remfile
+    from pynwb import NWBHDF5IO
+
+    t0 = time.perf_counter()
+    io = NWBHDF5IO(file=h5py.File(remfile.File(h5_url), "r"), mode="r")
+    nwbfile = io.read()
+    elapsed = time.perf_counter() - t0
+    io.close()
+    return elapsed, len(nwbfile.acquisition) + len(nwbfile.processing)
+
+
+def run_lindi_nwb(python: str, index_url: str) -> tuple[float, int]:
+    out = subprocess.run([python, "-c", LINDI_NWB_DRIVER, index_url], check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), int(result["checksum"])
+
+
+def nwb_row(server: ServerProcess, args: argparse.Namespace, latency_ms: float, options: RemoteOptions) -> dict[str, Any]:
+    index_url = server.url("session.lindi.json")
+    row: dict[str, Any] = {"case": NWB_CASE, "latency_ms": latency_ms}
+    row["ours"] = measure(server, args.repeat, run_ours_nwb, index_url, options)
+    row["remfile"] = measure(server, args.repeat, run_remfile_nwb, server.url("session.nwb"))
+    if args.lindi_python and Path(args.lindi_python).exists():
+        row["lindi"] = measure(server, args.repeat, run_lindi_nwb, args.lindi_python, index_url)
+    row["limit_s"] = row["ours"]["requests"] * latency_ms / 1000
+    local_index = args.workdir / "session.local.lindi.json"
+    if not local_index.exists():
+        hdmf_lindi.index_hdf5(args.workdir / "session.nwb", local_index)
+    row["local_s"] = min(run_ours_nwb(str(local_index), options)[0] for _ in range(args.repeat))
+    return row
 
 
 def stored_bytes(h5_path: Path, path: str, rows: slice) -> int:
@@ -188,18 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_remote"))
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[20.0, 50.0])
     parser.add_argument("--lindi-python", default=os.environ.get("HDMF_LINDI_LINDI_PYTHON", "/tmp/lindivenv/bin/python"))
-    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=[*CASES, NWB_CASE])
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per tool")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
     make_files(args.workdir)
+    if NWB_CASE in args.cases:
+        make_nwb(args.workdir / "session.nwb")
     options = RemoteOptions()
     results: list[dict[str, Any]] = []
     server = ServerProcess(args.workdir)
     try:
         local_s: dict[str, float] = {}
-        for name in args.cases:
+        if NWB_CASE in args.cases:
+            hdmf_lindi.index_hdf5(server.url("session.nwb"), args.workdir / "session.lindi.json")
+        for name in [c for c in args.cases if c in CASES]:
             h5_name, path, sel = CASES[name]
             index = args.workdir / f"{Path(h5_name).stem}.lindi.json"
             hdmf_lindi.index_hdf5(server.url(h5_name), index)
@@ -218,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         bandwidth = size / seconds
         print(f"local server bandwidth without latency: {bandwidth / 1e6:.0f} MB/s")
         for latency_ms in args.latency_ms:
-            for name in args.cases:
+            if NWB_CASE in args.cases:
+                server.call("latency", latency_ms / 1000)
+                results.append(nwb_row(server, args, latency_ms, options))
+                print_row(results[-1])
+            for name in [c for c in args.cases if c in CASES]:
                 h5_name, path, sel = CASES[name]
                 index_url = server.url(f"{Path(h5_name).stem}.lindi.json")
                 server.call("latency", latency_ms / 1000)
