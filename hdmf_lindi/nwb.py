@@ -10,7 +10,7 @@ import logging
 import os
 from typing import Any
 
-from hdmf.build import BuildManager
+from hdmf.build import BuildManager, TypeMap
 from hdmf.container import Container as HdmfContainer
 from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
@@ -36,6 +36,19 @@ def _parse_version(text: Any) -> tuple[str | None, tuple[Any, ...] | None]:
     return text, tuple(int(p) if p.isnumeric() else p for p in parts)
 
 
+def _type_map(extensions: Any) -> TypeMap:
+    """A copy of pynwb's type map with extra namespaces: YAML path(s) or a TypeMap to merge."""
+    type_map = get_type_map()  # a deep copy (pynwb's default copy=True)
+    if extensions is None:
+        return type_map
+    if isinstance(extensions, TypeMap):
+        type_map.merge(extensions)
+        return type_map
+    for path in [extensions] if isinstance(extensions, str | os.PathLike) else list(extensions):
+        type_map.load_namespaces(os.fspath(path))
+    return type_map
+
+
 class NWBLindiIO(LindiIO):
     """Read and write NWB files in LINDI form, as ``pynwb.NWBHDF5IO`` does for HDF5.
 
@@ -52,7 +65,7 @@ class NWBLindiIO(LindiIO):
     manager
         The build manager to use instead.
     extensions
-        Extra namespace YAML paths (or a type map) to load, as pynwb's ``get_manager`` takes.
+        Extra namespace YAML path(s), or a type map to merge, loaded besides the cached ones.
     file
         An open :class:`hdmf_lindi.File` to use instead of ``path``.
     herd_path, options, allow_local_paths
@@ -81,7 +94,7 @@ class NWBLindiIO(LindiIO):
         if mode in _CREATE_MODES or manager is not None:
             load_namespaces = False
         if load_namespaces:
-            type_map = get_type_map(extensions=extensions) if extensions is not None else get_type_map()
+            type_map = _type_map(extensions)
             if file is not None:
                 LindiIO.load_namespaces(type_map, file=file)
             else:
@@ -94,7 +107,7 @@ class NWBLindiIO(LindiIO):
                 LindiIO.load_namespaces(type_map, file=file)
             manager = BuildManager(type_map)
         elif manager is None:
-            manager = get_manager(extensions=extensions) if extensions is not None else get_manager()
+            manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()
         super().__init__(
             path,
             mode,
