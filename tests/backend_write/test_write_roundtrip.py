@@ -21,7 +21,7 @@ import pynwb
 import pytest
 from conftest import FORMS, SUFFIX
 from pynwb.testing import TestCase
-from write_corpus import EXT_TYPE, FILES, NOT_ADDED, Corpus
+from write_corpus import EXT_TYPE, FILES, NOT_ADDED, Corpus, add_extension_object
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO
@@ -93,3 +93,46 @@ def test_extension_from_cached_spec(corpus: Corpus, tmp_path: Path, form: str) -
         assert [(row[0], row[1]) for row in events] == [(0.5, 1), (1.5, -2)]
         assert {row[2].name for row in events} == {"ext_target"}
         assert events[0][2] is io.read().get_acquisition("ext_target")
+
+
+def test_extensions_argument(extension_path: Path, tmp_path: Path) -> None:
+    """``extensions=`` loads the namespace YAML into the IO's own type map (write and read)."""
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    path = tmp_path / "ext.lindi.tar"
+    original = mock_NWBFile()
+    with NWBLindiIO(path, "w", extensions=str(extension_path)) as io:
+        add_extension_object(original, io.manager.type_map)  # the IO's own extension class
+        io.write(original)
+    with NWBLindiIO(path, "r", extensions=str(extension_path)) as io:
+        ext = io.read().processing["extension"]["ext"]
+        assert type(ext).__name__ == EXT_TYPE
+        assert (ext.gain, ext.offset) == (np.uint8(200), np.int16(-300))
+        np.testing.assert_array_equal(ext.values[:], original.processing["extension"]["ext"].values)
+
+
+@pytest.mark.parametrize("name", ["session.nwb", "session", "session.lindi"])
+def test_other_suffixes_get_the_tar_form(tmp_path: Path, name: str) -> None:
+    """Any suffix but the three LINDI ones is written as a tar; reading sniffs the content."""
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    path = tmp_path / name
+    nwbfile = mock_NWBFile()
+    mock_TimeSeries(name="series", data=np.arange(10, dtype="int32"), nwbfile=nwbfile)
+    with NWBLindiIO(path, "w") as io:
+        io.write(nwbfile)
+    assert path.is_file() and path.read_bytes()[257:262] == b"ustar"
+    disguised = tmp_path / "disguised.lindi.json"  # the suffix lies: the content decides
+    disguised.write_bytes(path.read_bytes())
+    for candidate in (path, disguised):
+        assert NWBLindiIO.can_read(str(candidate))
+        with NWBLindiIO(candidate, "r") as io:
+            np.testing.assert_array_equal(io.read().acquisition["series"].data[:], np.arange(10, dtype="int32"))
+    with NWBLindiIO(path, "a") as io:
+        nwbfile = io.read()
+        nwbfile.add_acquisition(mock_TimeSeries(name="added", data=np.ones(3)))
+        io.write(nwbfile)
+    assert path.read_bytes()[257:262] == b"ustar"
+    with NWBLindiIO(path, "r") as io:
+        assert sorted(io.read().acquisition) == ["added", "series"]

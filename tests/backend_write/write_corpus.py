@@ -104,6 +104,30 @@ def write_extension(outdir: Path) -> Path:
     return outdir / f"{EXT_NAMESPACE}.namespace.yaml"
 
 
+def add_extension_object(nwbfile: NWBFile, type_map: TypeMap) -> None:
+    """Add the extension object (and the TimeSeries its compound references) to ``nwbfile``.
+
+    The class comes from ``type_map``: write with a manager over the same type map, since hdmf
+    finds a container's object mapper by its class.
+    """
+    cls = type_map.get_dt_container_cls(EXT_TYPE, EXT_NAMESPACE)
+    target = mock_TimeSeries(name="ext_target", nwbfile=nwbfile)
+    events = np.array(
+        [(0.5, 1, target), (1.5, -2, target)], dtype=[("time", "f8"), ("label", "i4"), ("series", "O")]
+    )
+    obj = cls(
+        name="ext",
+        gain=np.uint8(200),
+        scale=np.float32(0.1),  # not exactly representable: a float64 detour would show
+        offset=np.int16(-300),
+        notes=["first", "second, non-ASCII: é"],
+        values=np.arange(-6, 6, dtype="int16").reshape(3, 4),
+        values__unit_scale=np.float32(2.5),
+        events=events,
+    )
+    nwbfile.create_processing_module("extension", "holds the extension object").add(obj)
+
+
 def extension_type_map(namespace_path: Path) -> TypeMap:
     """A private copy of pynwb's type map with the extension loaded."""
     type_map = get_type_map()
@@ -138,25 +162,7 @@ class Corpus:
             self._call("main", name, nwbfile=nwbfile)
         data = H5DataIO(np.arange(24000, dtype="<f4").reshape(-1, 4), compression="gzip", chunks=(500, 4), shuffle=True)
         self._call("main", "mock_TimeSeries", name="compressed", data=data, nwbfile=nwbfile)
-        self._extension(nwbfile)
-
-    def _extension(self, nwbfile: NWBFile) -> None:
-        cls = self.type_map.get_dt_container_cls(EXT_TYPE, EXT_NAMESPACE)
-        target = mock_TimeSeries(name="ext_target", nwbfile=nwbfile)
-        events = np.array(
-            [(0.5, 1, target), (1.5, -2, target)], dtype=[("time", "f8"), ("label", "i4"), ("series", "O")]
-        )
-        obj = cls(
-            name="ext",
-            gain=np.uint8(200),
-            scale=np.float32(0.1),  # not exactly representable: a float64 detour would show
-            offset=np.int16(-300),
-            notes=["first", "second, non-ASCII: é"],
-            values=np.arange(-6, 6, dtype="int16").reshape(3, 4),
-            values__unit_scale=np.float32(2.5),
-            events=events,
-        )
-        nwbfile.create_processing_module("extension", "holds the extension object").add(obj)
+        add_extension_object(nwbfile, self.type_map)
 
     def _ecephys_tables(self, nwbfile: NWBFile) -> None:
         table = self._call("ecephys_tables", "mock_ElectrodesTable", n_rows=8, nwbfile=nwbfile)
