@@ -2,7 +2,7 @@
 
 Matrix: form (json / tar / dir) for each behaviour, and form x fault point for the crash test.
 
-* ``test_append_twice`` -- two append sessions in a row, each adding a processing module with a
+* ``test_append_twice`` -- (mode ``a`` in each form, and ``r+``) two append sessions in a row, each adding a processing module with a
   TimeSeries: the original objects and the first append are unchanged by the second (exact
   canonical description of their part of the tree), and the new data read back equal.
 * ``test_add_row_in_append_mode`` -- ``DynamicTable.add_row`` on the trials table and on the
@@ -46,8 +46,8 @@ def _base(path: Path) -> Any:
     return nwbfile
 
 
-def _append_series(path: Path, module: str, data: np.ndarray) -> None:
-    with NWBLindiIO(path, "a") as io:
+def _append_series(path: Path, module: str, data: np.ndarray, mode: str = "a") -> None:
+    with NWBLindiIO(path, mode) as io:
         nwbfile = io.read()
         nwbfile.create_processing_module(module, f"added by append {module}").add(
             mock_TimeSeries(name="series", data=data, rate=100.0)
@@ -59,15 +59,17 @@ def _part(desc: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k: v for k, v in desc.items() if k == prefix or k.startswith(prefix + "/")}
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_append_twice(tmp_path: Path, form: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "mode"), [pytest.param(form, "a", id=form) for form in FORMS] + [pytest.param("tar", "r+", id="tar-r+")]
+)
+def test_append_twice(tmp_path: Path, form: str, mode: str) -> None:
     path = tmp_path / f"f{SUFFIX[form]}"
     original = _base(path)
     before = describe_ours(path)
     first, second = np.arange(1000, dtype="int16"), np.random.default_rng(0).normal(size=(50, 3))
-    _append_series(path, "first", first)
+    _append_series(path, "first", first, mode)
     after_first = describe_ours(path)
-    _append_series(path, "second", second)
+    _append_series(path, "second", second, mode)
     after_second = describe_ours(path)
 
     assert _part(after_second, "/acquisition") == _part(before, "/acquisition")

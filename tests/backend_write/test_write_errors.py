@@ -97,6 +97,17 @@ def test_create_mode_on_new_file(tmp_path: Path, mode: str) -> None:
         assert list(io.read().acquisition) == ["kept"]
 
 
+def test_modify_mode_on_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.lindi.tar"
+    with pytest.raises(ModeError, match=r"mode 'r\+'"):
+        NWBLindiIO(path, "r+")
+    assert not path.exists()
+    with NWBLindiIO(path, "a") as io:  # mode a creates the file, as in h5py
+        io.write(mock_NWBFile())
+    with NWBLindiIO(path, "r") as io:
+        assert io.read().acquisition == {}
+
+
 def test_export_errors(tmp_path: Path) -> None:
     source = _existing(tmp_path, "json")
     h5 = tmp_path / "source.nwb"

@@ -10,6 +10,10 @@
 * ``test_index_export_keeps_remote_chunks`` -- an index of an HDF5 file (``index_hdf5``) exported
   to a ``.lindi.tar``: every chunk reference into the HDF5 file is kept as it was (no bytes
   copied), and the containers read back equal.
+* ``test_link_data_for_data_read_from_another_file`` -- ``io.write`` of data read from another
+  LINDI file: an external link by default, a copy with ``link_data=False`` or
+  ``LindiDataIO(link_data=False)``.
+* ``test_export_io`` -- the classmethod ``NWBLindiIO.export_io``.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 import pytest
 from conftest import FORMS, SUFFIX
 from h5_walk import describe_h5, diff_descriptions
-from pynwb import NWBHDF5IO
+from pynwb import NWBHDF5IO, TimeSeries
 from pynwb.testing import TestCase
+from pynwb.testing.mock.base import mock_TimeSeries
+from pynwb.testing.mock.file import mock_NWBFile
 from write_corpus import FILES, Corpus
 
-from hdmf_lindi import File, NWBLindiIO, index_hdf5
+from hdmf_lindi import ExternalLink, File, HardLink, LindiDataIO, NWBLindiIO, index_hdf5
 from hdmf_lindi.storage.refmap import RangeRef
 
 
@@ -66,9 +73,6 @@ def test_hdf5_lindi_hdf5(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: P
 
 
 def test_float64_attribute_precision(tmp_path: Path) -> None:
-    from pynwb.testing.mock.base import mock_TimeSeries
-    from pynwb.testing.mock.file import mock_NWBFile
-
     nwbfile = mock_NWBFile()
     mock_TimeSeries(name="ts", rate=30000.123, conversion=0.1, nwbfile=nwbfile)
     path = tmp_path / "rate.lindi.json"
@@ -161,3 +165,33 @@ def test_export_io(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path) -
         target, "r", manager=corpus.manager()
     ) as b:
         _compare(a.read(), b.read())
+
+
+@pytest.mark.parametrize("case", ["link", "write_link_data_false", "lindi_dataio_link_data_false"])
+def test_link_data_for_data_read_from_another_file(tmp_path: Path, case: str) -> None:
+    """Data read from another LINDI file: an external link by default, a copy on request (as HDF5IO)."""
+    source, target = tmp_path / "source.lindi.tar", tmp_path / "target.lindi.json"
+    values = np.arange(5000, dtype="int32")
+    nwbfile = mock_NWBFile()
+    mock_TimeSeries(name="src", data=values, nwbfile=nwbfile)
+    with NWBLindiIO(source, "w") as io:
+        io.write(nwbfile)
+    with NWBLindiIO(source, "r") as src_io:
+        data = src_io.read().acquisition["src"].data
+        if case == "lindi_dataio_link_data_false":
+            data = LindiDataIO(data, link_data=False)
+        new = mock_NWBFile()
+        new.add_acquisition(TimeSeries(name="reused", data=data, unit="u", rate=1.0))
+        with NWBLindiIO(target, "w") as io:
+            io.write(new, link_data=case != "write_link_data_false")
+    with File(target) as f:
+        link = f["acquisition/reused"].get("data", getlink=True)
+    if case == "link":
+        assert link == ExternalLink("source.lindi.tar", "/acquisition/src/data")
+    else:
+        assert isinstance(link, HardLink)
+        source.unlink()  # a copy does not need the source
+    with NWBLindiIO(target, "r") as io:
+        got = io.read().acquisition["reused"].data
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got[:], values)
