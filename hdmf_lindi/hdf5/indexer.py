@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from ..errors import IndexingError, LindiError, NodeNotFoundError, UnsupportedError
-from ..format.attrs import ANNOTATION_KEYS, encode_attr
+from ..format.attrs import ANNOTATION_KEYS, dtype_tag, encode_attr
 from ..format.codecs import JSON2_CONFIG
 from ..format.dtypes import compound_to_annotation
 from ..format.objects import encode_object_chunk
@@ -86,6 +86,8 @@ class _Walker:
         self.options = options
         self.refs: dict[str, Any] = {}
         self.tables: dict[str, ChunkTable] = {}
+        self.attr_dtypes: dict[str, dict[str, str]] = {}
+        """Exact dtypes of numeric attributes JSON would widen, per node (format.attrs.dtype_tag)."""
         """Chunk references of chunked datasets, by dataset path."""
         self.notes: list[str] = []
         self.count = 0
@@ -184,6 +186,10 @@ class _Walker:
             out[name] = encode_attr(value, name)
         except UnsupportedError as exc:
             self._note(f"skipped {where}: {exc}")
+            return
+        tag = dtype_tag(value)
+        if tag is not None:
+            self.attr_dtypes.setdefault("/" + path, {})[name] = tag
 
     # ------------------------------------------------------------------ groups and links
     def group(self, path: str, gid: Any) -> None:
@@ -576,7 +582,10 @@ def index_hdf5(
     metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
     if walker.notes:
         metadata["notes"] = walker.notes
-    refmap = ReferenceMap(walker.refs, generation_metadata=metadata, source=source, tables=walker.tables)
+    extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
+    refmap = ReferenceMap(
+        walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
+    )
     logger.info("indexed %d objects of %s", walker.count, source)
     if destination is not None:
         save_refmap(refmap, destination)

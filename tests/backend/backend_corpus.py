@@ -70,11 +70,12 @@ EXT_NAMESPACE = "ndx-lindi-test"
 EXT_META = "LindiTestMetaData"
 EXT_SERIES = "LindiTestSeries"
 FLOAT_WIDTH_LOST = (
-    "JSON stores no float width and LindiIO keeps every float attribute float64 (pynwb writes "
-    "float32-declared core attributes such as rate and conversion as float64), so a float32 "
-    "the writer chose explicitly comes back float64 with the same value"
+    "a file lindi 0.4.6 wrote records no attribute widths (hdmf_lindi's indexes and writes do, "
+    "outside .zattrs), and LindiIO keeps float attributes float64 (pynwb writes float32-declared "
+    "core attributes such as rate and conversion as float64), so a float32 the writer chose "
+    "explicitly comes back float64 with the same value"
 )
-"""Why a float32 attribute cannot keep its width through JSON (xfail reason)."""
+"""Why a float32 attribute of a lindi-written file cannot keep its width (xfail reason)."""
 BIG_SERIES = "big"
 """The TimeSeries of ``tables`` whose data are referenced chunks (200,000 float32, 10 chunks)."""
 BIG_CHUNK = 20_000
