@@ -9,10 +9,15 @@ tests use); ``hdmf_lindi.validate`` (pynwb's validator over ``NWBLindiIO``) must
 The extension's classes come from a private type map, so reading uses
 ``BuildManager(that type map)``; ``test_extension_from_cached_spec`` reads with the namespaces
 cached in the file instead (no manager) and checks the extension's values and dtypes.
+
+``test_write_matches_nwbhdf5io`` compares the stored files themselves: what ``NWBLindiIO`` writes
+reads (through ``hdmf_lindi.File``) exactly as what ``NWBHDF5IO`` writes from the same recipe
+reads through h5py, in the canonical, type-strict description of ``tests/interop``.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,9 @@ import numpy as np
 import pynwb
 import pytest
 from conftest import FORMS, SUFFIX
+from interop.test_lindi_interop import assert_same, describe_h5py, describe_ours
 from pynwb.testing import TestCase
+from pynwb.testing.mock import utils as mock_utils
 from write_corpus import EXT_TYPE, FILES, NOT_ADDED, Corpus, add_extension_object
 
 import hdmf_lindi
@@ -71,6 +78,28 @@ def test_pynwb_validate_accepts_the_io(corpus: Corpus, tmp_path: Path) -> None:
     with NWBLindiIO(path, "r") as io:
         errors = [str(e) for e in pynwb.validate(io=io)]
     assert any("unit" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_write_matches_nwbhdf5io(corpus: Corpus, tmp_path: Path, name: str) -> None:
+    """NWBLindiIO stores what NWBHDF5IO stores: same tree, values, dataset dtypes and attributes.
+
+    The same recipe is built twice with the mock name counters reset, so that both files have the
+    same names; only ``object_id`` (random UUIDs) may differ.
+    """
+    fixed = {"identifier": "write-corpus", "file_create_date": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}
+    h5, lindi = tmp_path / f"{name}.nwb", tmp_path / f"{name}.lindi.json"
+    for path, io_cls in ((h5, pynwb.NWBHDF5IO), (lindi, NWBLindiIO)):
+        mock_utils.name_generator_registry.clear()
+        nwbfile = corpus.build(name, **fixed)
+        with io_cls(path, "w", manager=corpus.manager()) as io:
+            io.write(nwbfile)
+    expected, ours = describe_h5py(h5), describe_ours(lindi)
+    for desc in (expected, ours):
+        for entry in desc.values():
+            entry.get("attrs", {}).pop("object_id", None)
+    assert_same(ours, expected, f"{lindi.name} written by NWBLindiIO")
+    assert len(expected) > 40  # many objects were compared
 
 
 @pytest.mark.parametrize("form", FORMS)

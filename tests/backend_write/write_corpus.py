@@ -147,9 +147,9 @@ class Corpus:
         """A new build manager over the extension type map (one per IO, as pynwb does)."""
         return BuildManager(self.type_map)
 
-    def build(self, name: str) -> NWBFile:
-        """A new NWBFile of the corpus file ``name`` (one of :data:`FILES`)."""
-        nwbfile = mock_NWBFile(session_description=f"hdmf_lindi write corpus: {name}")
+    def build(self, name: str, **nwbfile_kwargs: Any) -> NWBFile:
+        """A new NWBFile of the corpus file ``name`` (one of :data:`FILES`); extra ``mock_NWBFile`` arguments."""
+        nwbfile = mock_NWBFile(session_description=f"hdmf_lindi write corpus: {name}", **nwbfile_kwargs)
         {"main": self._main, "ecephys_tables": self._ecephys_tables, "legacy": self._legacy}[name](nwbfile)
         return nwbfile
 
