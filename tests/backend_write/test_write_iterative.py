@@ -103,12 +103,12 @@ RECIPES: dict[str, tuple[Callable[[], Any], np.ndarray]] = {
 }
 
 
-def _write(io_cls: Any, path: Path, names: list[str]) -> None:
+def _write(io_cls: Any, path: Path, names: list[str], **write_args: Any) -> None:
     nwbfile = mock_NWBFile()
     for name in names:
         mock_TimeSeries(name=name, data=RECIPES[name][0](), nwbfile=nwbfile)
     with io_cls(path, "w") as io:
-        io.write(nwbfile)
+        io.write(nwbfile, **write_args)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,19 @@ def test_iterators_in_each_form(tmp_path: Path, form: str) -> None:
         acq = io.read().acquisition
         for name in names:
             np.testing.assert_array_equal(acq[name].data[:], RECIPES[name][1])
+
+
+def test_exhaust_dci_false(tmp_path: Path) -> None:
+    """``exhaust_dci=False``: the iterators are drained after the whole tree is written."""
+    path = tmp_path / "deferred.lindi.tar"
+    names = ["unknown_length", "gaps_fillvalue", "generic", "gzip_iterator"]
+    _write(NWBLindiIO, path, names, exhaust_dci=False)
+    with NWBLindiIO(path, "r") as io:
+        acq = io.read().acquisition
+        for name in names:
+            np.testing.assert_array_equal(acq[name].data[:], RECIPES[name][1])
+        assert acq["gzip_iterator"].data.compression == "gzip"
+        assert acq["gaps_fillvalue"].data.dtype == np.int32
 
 
 def test_lindi_reads_iterative(tmp_path: Path, run_lindi: Any) -> None:
