@@ -273,7 +273,7 @@ def _retry_after_s(value: str | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
-    """A complete HTTP answer (named like ``requests.Response``, whose body is read lazily)."""
+    """A complete HTTP answer, body read in one call; fields are named as in ``requests.Response``."""
 
     status_code: int
     headers: Mapping[str, str]
