@@ -10,10 +10,14 @@ HTTP server, indexed into a ``.lindi.tar`` with ``index_hdf5(url, tar)``, opened
 * the tar grew by the size of the new data (stored raw) plus at most a little tar bookkeeping;
 * our reader and lindi 0.4.6 both read old and new data equal to the originals. A second amend
   behaves the same way.
+
+``test_amend_index_add_row``: ``add_row`` on the electrodes table of an indexed (local) HDF5 file
+changes the LINDI file only; the HDF5 file keeps its exact bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,8 @@ from httpserver import RangeServer
 from interop.test_lindi_interop import as_lindi_reads, assert_same, describe_ours, lindi_dump
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.base import mock_TimeSeries
+from pynwb.testing.mock.ecephys import mock_ElectrodesTable
+from pynwb.testing.mock.file import mock_NWBFile
 from write_corpus import Corpus
 
 from hdmf_lindi import File, NWBLindiIO, index_hdf5
@@ -108,3 +114,29 @@ def test_amend_twice(remote_index: tuple[Path, str]) -> None:
         np.testing.assert_array_equal(nwbfile.processing["first"]["series"].data[:], first)
         np.testing.assert_array_equal(nwbfile.processing["second"]["series"].data[:], second)
         np.testing.assert_array_equal(nwbfile.acquisition["big"].data[:], BIG)
+
+
+def test_amend_index_add_row(tmp_path: Path, run_lindi: Any) -> None:
+    """add_row on a table of an indexed HDF5 file writes into the LINDI file, never the HDF5 file."""
+    h5 = tmp_path / "local.nwb"
+    nwbfile = mock_NWBFile()
+    mock_ElectrodesTable(n_rows=3, nwbfile=nwbfile)
+    with NWBHDF5IO(h5, "w") as io:
+        io.write(nwbfile)
+    digest = hashlib.sha256(h5.read_bytes()).hexdigest()
+    tar = tmp_path / "local.lindi.tar"
+    index_hdf5(h5, tar)
+    with NWBLindiIO(tar, "a") as io:
+        nwbfile = io.read()
+        group = nwbfile.electrodes["group"][0]
+        nwbfile.electrodes.add_row(location="added", group=group, group_name=group.name)
+        io.write(nwbfile)
+    assert hashlib.sha256(h5.read_bytes()).hexdigest() == digest
+    with NWBLindiIO(tar, "r") as io:
+        nwbfile = io.read()
+        assert list(nwbfile.electrodes["location"][:]) == ["CA1", "CA1", "CA1", "added"]
+        assert nwbfile.electrodes["group"][3] is nwbfile.electrodes["group"][0]
+        assert list(nwbfile.electrodes.id[:]) == [0, 1, 2, 3]
+    ours = describe_ours(tar)
+    assert ours["/general/extracellular_ephys/electrodes/location"]["value"][-1] == "added"
+    assert_same(lindi_dump(run_lindi, tar), as_lindi_reads(ours), "lindi 0.4.6 reading the amended table")

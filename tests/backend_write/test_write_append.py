@@ -7,6 +7,7 @@ Matrix: form (json / tar / dir) for each behaviour, and form x fault point for t
   canonical description of their part of the tree), and the new data read back equal.
 * ``test_add_row_in_append_mode`` -- ``DynamicTable.add_row`` on the trials table and on the
   electrodes table (whose ``group`` column holds object references) after reading in mode ``a``.
+* ``test_add_ragged_row_in_append_mode`` -- ``add_unit`` (a ragged ``spike_times`` column).
 * ``test_append_crash`` -- the n-th call of a low-level write function (``os.replace``,
   ``os.pwrite``, ``os.fsync`` or the JSON serialiser) raises during ``io.write``; from then on
   every call fails, as if the process had died. The file must then read exactly as before the
@@ -108,6 +109,31 @@ def test_add_row_in_append_mode(tmp_path: Path, form: str) -> None:
         assert list(nwbfile.electrodes["location"][:]) == ["CA1", "CA1", "CA1", "added"]
         assert nwbfile.electrodes["group"][3] is nwbfile.electrodes["group"][0]
         assert list(nwbfile.electrodes.id[:]) == [0, 1, 2, 3]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="add_row on a table with a ragged column (units.add_unit: spike_times + spike_times_index) in "
+    "append mode raises ValueError \"Data cannot extend object of type "
+    "'<class 'hdmf_lindi.backend.datasets.LindiDataset'>'\" from hdmf.data_utils.extend_data "
+    "(VectorData.extend on read data); NWBHDF5IO appends the unit",
+)
+@pytest.mark.parametrize("form", FORMS)
+def test_add_ragged_row_in_append_mode(tmp_path: Path, form: str) -> None:
+    path = tmp_path / f"units{SUFFIX[form]}"
+    nwbfile = mock_NWBFile()
+    nwbfile.add_unit(spike_times=[0.1, 0.2])
+    nwbfile.add_unit(spike_times=[0.3])
+    with NWBLindiIO(path, "w") as io:
+        io.write(nwbfile)
+    with NWBLindiIO(path, "a") as io:
+        nwbfile = io.read()
+        nwbfile.add_unit(spike_times=[1.0, 2.0, 3.0])
+        io.write(nwbfile)
+    with NWBLindiIO(path, "r") as io:
+        units = io.read().units
+        assert [list(units["spike_times"][i]) for i in range(len(units))] == [[0.1, 0.2], [0.3], [1.0, 2.0, 3.0]]
+        assert list(units.id[:]) == [0, 1, 2]
 
 
 class InjectedFault(OSError):
