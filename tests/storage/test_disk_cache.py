@@ -153,3 +153,23 @@ def test_two_processes_hammering_one_directory(tmp_path: Path) -> None:
     # each process re-measures after writing a tenth of the bound: overshoot stays small
     assert DiskChunkCache(tmp_path, max_bytes=60_000).size_bytes() <= 60_000 * 1.25
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_file_option_caches_chunks_across_opens(http_server: RangeServer, url: str, tmp_path: Path) -> None:
+    import json
+
+    import hdmf_lindi
+
+    zarray = {"zarr_format": 2, "shape": [3000], "chunks": [1000], "dtype": "|u1", "compressor": None,
+              "fill_value": 0, "order": "C", "filters": None}
+    refs = {".zgroup": {"zarr_format": 2}, "x/.zarray": zarray}
+    refs.update({f"x/{i}": [url, 50_000 * i, 1000] for i in range(3)})
+    (http_server.root / "doc.lindi.json").write_text(json.dumps({"version": 1, "refs": refs}))
+    options = RemoteOptions(cache_dir=str(tmp_path / "cache"))
+    expected = list(DATA[0:1000] + DATA[50_000:51_000] + DATA[100_000:101_000])
+    for _ in range(2):
+        with hdmf_lindi.File(http_server.url("doc.lindi.json"), options=options) as f:
+            assert f["x"][:].tolist() == expected
+    # two opens of the document; the three chunks were fetched (in one merged request) by the
+    # first read only
+    assert http_server.paths() == ["/doc.lindi.json", "/data.bin", "/doc.lindi.json"]

@@ -9,7 +9,9 @@ log. The cases:
   when too long), connection resets, all counted in ``attempts``;
 * never retried: other 4xx, and responses that fail validation (wrong ``Content-Range``, an
   ignored Range, a short body) — one request, an error, and never the wrong bytes;
-* timeouts are per read, redirects are followed, a remote ``File`` refuses local paths.
+* timeouts are per read, redirects are followed, a remote ``File`` refuses local paths;
+* any batch (hypothesis: overlapping, empty, repeated ranges over two URLs, any gap and worker
+  setting) comes back as exactly the requested bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from httpserver import RangeServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hdmf_lindi
 from hdmf_lindi.errors import ChunkRefError, RemoteReadError
@@ -298,3 +302,21 @@ def test_remote_file_refuses_local_paths(http_server: RangeServer, urls: list[st
             f["x"][:]
     with hdmf_lindi.File(http_server.url("doc.lindi.json"), allow_local_paths=True) as f:
         assert f["x"][:].tolist() == [1, 2, 3, 4]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spans=st.lists(st.tuples(st.integers(0, len(DATA) - 1), st.integers(0, 50_000)), min_size=1, max_size=40),
+    max_gap_bytes=st.sampled_from([0, 100, 10_000, 1 << 20]),
+    max_workers=st.integers(1, 8),
+)
+def test_any_batch_returns_exactly_the_requested_bytes(
+    http_server: RangeServer, urls: list[str], spans: list[tuple[int, int]], max_gap_bytes: int, max_workers: int
+) -> None:
+    ranges = [(start, min(start + length, len(DATA))) for start, length in spans]
+    fetcher = Fetcher(options=RemoteOptions(max_gap_bytes=max_gap_bytes, max_workers=max_workers))
+    try:
+        out = fetcher.read_many([(urls[i % 2], s, e) for i, (s, e) in enumerate(ranges)])
+    finally:
+        fetcher.close()
+    assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
