@@ -195,3 +195,27 @@ def test_link_data_for_data_read_from_another_file(tmp_path: Path, case: str) ->
         got = io.read().acquisition["reused"].data
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got[:], values)
+
+
+@pytest.mark.parametrize("target_name", ["modified.lindi.json", "modified.nwb"])
+def test_export_modified_container(tmp_path: Path, target_name: str) -> None:
+    """``export(src_io, nwbfile=...)`` of a read file with a new object: old and new data both there."""
+    source, target = tmp_path / "source.lindi.tar", tmp_path / target_name
+    nwbfile = mock_NWBFile()
+    mock_TimeSeries(name="old", data=np.arange(100, dtype="int64"), nwbfile=nwbfile)
+    nwbfile.add_trial(start_time=0.0, stop_time=1.0)
+    with NWBLindiIO(source, "w") as io:
+        io.write(nwbfile)
+    io_cls = NWBHDF5IO if target.suffix == ".nwb" else NWBLindiIO
+    with NWBLindiIO(source, "r") as src:
+        read = src.read()
+        read.add_acquisition(mock_TimeSeries(name="new", data=np.ones(7, dtype="float32")))
+        with io_cls(target, "w") as io:
+            io.export(src, nwbfile=read, write_args={"link_data": False} if io_cls is NWBHDF5IO else {})
+    with io_cls(target, "r") as io:
+        got = io.read()
+        assert sorted(got.acquisition) == ["new", "old"]
+        np.testing.assert_array_equal(got.acquisition["old"].data[:], np.arange(100))
+        assert got.acquisition["new"].data.dtype == np.float32
+        np.testing.assert_array_equal(got.acquisition["new"].data[:], np.ones(7))
+        assert got.trials.to_dataframe()["stop_time"].tolist() == [1.0]
