@@ -14,6 +14,7 @@
   LINDI file: an external link by default, a copy with ``link_data=False`` or
   ``LindiDataIO(link_data=False)``.
 * ``test_export_io`` -- the classmethod ``NWBLindiIO.export_io``.
+* ``test_export_modified_container`` -- ``export(src_io, nwbfile=...)`` with a new object added.
 """
 
 from __future__ import annotations
