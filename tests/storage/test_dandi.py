@@ -127,8 +127,9 @@ def test_expired_presigned_url_is_renewed_on_403(
     assert set(authorizations(storage)) == {None}
     statuses = [(r.query[-4:], r.status) for r in storage.requests]
     assert statuses[0] == ("sig1", 206)
-    assert statuses.count(("sig1", 403)) in (1, 2)
-    assert statuses[-3:].count(("sig2", 206)) == 3
+    assert statuses.count(("sig1", 403)) in (1, 2)  # both concurrent reads may see the 403
+    assert statuses.count(("sig2", 206)) == 3
+    assert len(statuses) == 1 + statuses.count(("sig1", 403)) + 3
 
 
 def test_presigned_url_close_to_expiry_is_renewed_before_use(
@@ -182,6 +183,21 @@ def test_lindi_document_with_dandi_references(
         assert container.read_many(["x/0", "x/1"]) == [DATA[100:150], DATA[90_000:90_050]]
     assert len(api.requests) == 1
     assert authorizations(storage) == [None] * 3  # the document and two ranges
+
+
+def test_lindi_document_that_is_itself_a_dandi_asset(
+    api: RangeServer, storage: RangeServer, options: RemoteOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DANDI_API_KEY", TOKEN)
+    refs = {".zgroup": {"zarr_format": 2}, "x/0": [storage.url("blobs/data.bin"), 10, 20]}
+    (storage.root / "blobs" / "doc").write_text(json.dumps({"version": 1, "refs": refs}))
+    api.redirect(ASSET, lambda: storage.url("blobs/doc") + "?" + amz_query(1, time.time()))
+    with open_container(api.url(ASSET), options=options) as container:
+        assert container.read("x/0") == DATA[10:30]
+    assert [(r.path, r.status) for r in api.requests] == [("/" + ASSET, 302)]
+    assert [(r.path, r.status) for r in storage.requests] == [("/blobs/doc", 206), ("/blobs/data.bin", 206)]
+    assert authorizations(api) == [f"token {TOKEN}"]
+    assert authorizations(storage) == [None, None]
 
 
 # ------------------------------------------------------------------------------ pure helpers
