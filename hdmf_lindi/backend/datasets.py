@@ -204,6 +204,24 @@ class LindiDataset(HDMFDataset):
         ds.resize(n + 1, axis=0)
         ds[n] = value
 
+    def extend(self, values: Any) -> None:
+        """Append every element of ``values`` along the first axis (``VectorData.extend``)."""
+        items = list(values)
+        if not items:
+            return
+        ds = self._lindi_dataset
+        n = len(ds)
+        ds.resize(n + len(items), axis=0)
+        stored = [self._stored_value(v) for v in items]
+        if ds.dtype.kind == "O" and ds.dtype.fields is None:
+            block = np.empty(len(stored), dtype=object)
+            block[:] = stored
+        elif ds.dtype.fields is not None:
+            block = np.array([s[()] if isinstance(s, np.ndarray) else s for s in stored], dtype=ds.dtype)
+        else:
+            block = np.asarray(stored, dtype=ds.dtype)
+        ds[n:n + len(items)] = block
+
     def _stored_value(self, arg: Any) -> Any:
         return arg
 
@@ -380,6 +398,36 @@ class ContainerLindiTableDataset(_TableDataset, _ContainerFlavour):
     def get_inverse_class(cls) -> type:
         return BuilderLindiTableDataset
 
+
+def _install_extend_hook() -> None:
+    """Let ``hdmf.data_utils.extend_data`` extend LINDI datasets (``VectorData.extend``).
+
+    hdmf's ``append_data`` calls ``append`` on any ``HDMFDataset``, but ``extend_data`` only knows
+    lists, ``DataIO``, numpy arrays and ``h5py.Dataset`` -- so adding a row with a ragged column
+    (``units.add_unit(spike_times=...)``) in append mode fails for every non-HDF5 backend. The
+    hook handles :class:`LindiDataset` and hands everything else to hdmf's function unchanged.
+    """
+    import hdmf.container
+    import hdmf.data_utils
+
+    original = hdmf.data_utils.extend_data
+    if getattr(original, "_hdmf_lindi_hook", False):
+        return
+
+    def extend_data(data: Any, arg: Any) -> Any:
+        if isinstance(data, LindiDataset):
+            data.extend(arg)
+            return data
+        return original(data, arg)
+
+    extend_data.__doc__ = original.__doc__
+    extend_data._hdmf_lindi_hook = True  # type: ignore[attr-defined]
+    for module in (hdmf.data_utils, hdmf.container):
+        if getattr(module, "extend_data", None) is original:
+            module.extend_data = extend_data
+
+
+_install_extend_hook()
 
 for _cls in (
     LindiDataset,

@@ -408,7 +408,8 @@ class LindiIO(HDMFIO):
     ) -> None:
         """Export ``src_io`` into a new LINDI file at ``path`` (mode ``w``)."""
         with cls(path, "w", **kwargs) as io:
-            io.export(src_io=src_io, container=container, write_args=write_args, cache_spec=cache_spec)
+            # positional: NWBLindiIO.export names the container ``nwbfile``, as NWBHDF5IO does
+            io.export(src_io, container, write_args, cache_spec)
 
     def get_written(self, builder: BaseBuilder) -> bool:
         """Whether ``builder`` was read from or written to this file."""

@@ -111,13 +111,6 @@ def test_add_row_in_append_mode(tmp_path: Path, form: str) -> None:
         assert list(nwbfile.electrodes.id[:]) == [0, 1, 2, 3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="add_row on a table with a ragged column (units.add_unit: spike_times + spike_times_index) in "
-    "append mode raises ValueError \"Data cannot extend object of type "
-    "'<class 'hdmf_lindi.backend.datasets.LindiDataset'>'\" from hdmf.data_utils.extend_data "
-    "(VectorData.extend on read data); NWBHDF5IO appends the unit",
-)
 @pytest.mark.parametrize("form", FORMS)
 def test_add_ragged_row_in_append_mode(tmp_path: Path, form: str) -> None:
     path = tmp_path / f"units{SUFFIX[form]}"

@@ -152,12 +152,6 @@ def test_index_export_keeps_remote_chunks(corpus: Corpus, corpus_h5: dict[str, P
         _compare(a.read(), b.read())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NWBLindiIO.export_io raises TypeError \"NWBLindiIO.export() got an unexpected keyword argument "
-    "'container'\": LindiIO.export_io calls io.export(container=...) but NWBLindiIO.export names it nwbfile "
-    "(NWBHDF5IO.export_io works)",
-)
 def test_export_io(corpus: Corpus, corpus_h5: dict[str, Path], tmp_path: Path) -> None:
     target = tmp_path / "exported.lindi.tar"
     with NWBHDF5IO(corpus_h5["ecephys_tables"], "r", manager=corpus.manager()) as src:
