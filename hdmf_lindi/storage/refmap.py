@@ -151,6 +151,18 @@ class ChunkTable:
         return list(map(".".join, zip(*columns, strict=True)))
 
 
+def _table_keys(path: str, table: ChunkTable) -> list[str]:
+    """Full store keys of a table's chunks that have a reference, in grid order."""
+    prefix = path + "/" if path else ""
+    indices = table.present()
+    if len(table.grid) == 1:
+        return [f"{prefix}{i}" for i in indices.tolist()]
+    if len(table.grid) == 2:
+        rows, cols = (c.tolist() for c in np.unravel_index(indices, table.grid))
+        return [f"{prefix}{i}.{j}" for i, j in zip(rows, cols, strict=True)]
+    return [prefix + chunk for chunk in table.chunk_keys(indices)]
+
+
 def _where(source: str | None) -> str:
     return f" in {source}" if source else ""
 
@@ -370,11 +382,19 @@ class ReferenceMap:
     def __iter__(self) -> Iterator[str]:
         """Iterate over the keys: inline and list entries in insertion order, then each table's
         chunk keys in grid order."""
+        return self.iter_keys()
+
+    def iter_keys(self, *, chunk_tables: bool = True) -> Iterator[str]:
+        """Iterate over the keys, optionally leaving out those held in chunk tables.
+
+        Tables hold chunk keys only, so ``chunk_tables=False`` still yields every ``.zgroup``,
+        ``.zarray`` and ``.zattrs`` key: enough to find all groups and arrays without spelling
+        out 10^6 chunk keys.
+        """
         yield from self._refs
-        for path, table in list(self._tables.items()):
-            prefix = path + "/" if path else ""
-            for chunk in table.chunk_keys(table.present()):
-                yield prefix + chunk
+        if chunk_tables:
+            for path, table in list(self._tables.items()):
+                yield from _table_keys(path, table)
 
     def keys(self) -> list[str]:
         """Return all store keys (in the order of iteration)."""

@@ -174,3 +174,10 @@ def test_table_arrays_are_copied() -> None:
     table = ChunkTable(URL, (2,), offsets, [10, 10])
     offsets[0] = -1
     assert table.count == 2 and table.slot("0") == 0
+
+
+def test_iter_keys_without_tables_still_finds_every_node() -> None:
+    table_map, _ = _pair()
+    assert list(table_map.iter_keys(chunk_tables=False)) == list(META)
+    assert list(table_map.iter_keys()) == list(table_map) == table_map.keys()
+    assert len(table_map.keys()) == len(table_map)
