@@ -25,7 +25,7 @@ class NodeIndex:
 
     def _build(self) -> dict[str, Kind]:
         kinds: dict[str, Kind] = {"": "group"}
-        for key in self._refmap:
+        for key in self._refmap.iter_keys(chunk_tables=False):  # chunk keys name no node
             parent, _, base = key.rpartition("/")
             if base == ".zgroup":
                 kinds.setdefault(parent, "group")
