@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -74,8 +74,14 @@ class Container(ABC):
             return self._resolve_internal(ref, key)
         return ref.url, ref.offset, ref.offset + ref.length
 
-    def read_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    def read_many(
+        self, keys: Sequence[str], on_ready: Callable[[list[int], list[bytes | None]], None] | None = None
+    ) -> list[bytes | None]:
         """Return the content of each key, ``None`` where the key is absent.
+
+        ``on_ready(indices, out)``, if given, is called (in this thread) as soon as the listed
+        entries of ``out`` hold their content -- inline values at once, fetched ones as their
+        requests complete -- so decoding can overlap the transfer of the rest.
 
         Raises
         ------
@@ -94,9 +100,21 @@ class Container(ABC):
                 where.append(i)
             else:
                 out[i] = value
+        if on_ready is not None:
+            fetched = set(where)
+            now = [i for i in range(len(keys)) if i not in fetched]  # inline or absent
+            if now:
+                on_ready(now, out)
         if plan:
+
+            def ready(indices: list[int], results: list[bytes]) -> None:
+                for j in indices:
+                    out[where[j]] = results[j]
+                if on_ready is not None:
+                    on_ready([where[j] for j in indices], out)
+
             try:
-                results = self.fetcher.read_many(plan)
+                results = self.fetcher.read_many(plan, on_ready=ready if on_ready is not None else None)
             except ChunkRefError as exc:
                 raise ChunkRefError(
                     f"Cannot read a chunk of {self.location}: {exc}", url=exc.url

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -163,12 +163,18 @@ class Fetcher:
         """
         return bytes(self.read_many([(url, start, stop)])[0])
 
-    def read_many(self, requests_: Sequence[ReadRequest]) -> list[bytes]:
+    def read_many(
+        self, requests_: Sequence[ReadRequest], on_ready: Callable[[list[int], list[bytes]], None] | None = None
+    ) -> list[bytes]:
         """Read a batch of ranges; results come back in request order.
 
         Remote ranges are fetched concurrently, merged where they lie close together (see the
         module docstring). A result may be a ``memoryview`` slice of a merged read; it supports
         the buffer protocol like ``bytes``.
+
+        ``on_ready(indices, out)``, if given, is called in the calling thread each time some
+        results are in ``out`` (cache hits and local reads first, then each remote request as it
+        completes), so that a caller can start decoding while the rest is still in transfer.
 
         Raises
         ------
@@ -188,6 +194,11 @@ class Fetcher:
                     out[i] = hit
                     continue
             groups.setdefault(id(src), (src, []))[1].append(i)
+        if on_ready is not None:
+            pending = {i for _, idx in groups.values() for i in idx}
+            done = [i for i in range(len(requests_)) if i not in pending]
+            if done:
+                on_ready(done, out)
         remote: list[_Job] = []
         for src, indices in groups.values():
             ranges = [(requests_[i][1], requests_[i][2]) for i in indices]
@@ -197,7 +208,9 @@ class Fetcher:
             else:
                 for job in jobs:
                     self._split(job, src.read_range(job.read.start, job.read.stop), out)
-        self._run_concurrently(remote, out)
+                    if on_ready is not None:
+                        on_ready([job.where[m] for m in job.read.members], out)
+        self._run_concurrently(remote, out, on_ready)
         if cache is not None:
             for job in remote:
                 for m in job.read.members:
@@ -218,19 +231,39 @@ class Fetcher:
         cap = min(self.options.max_request_bytes, max(SPLIT_MIN_BYTES, share))
         return plan_reads(ranges, max_gap_bytes=self.options.max_gap_bytes, max_request_bytes=cap)
 
-    def _run_concurrently(self, jobs: list[_Job], out: list[bytes]) -> None:
-        """Run remote requests on the thread pool and split their answers into ``out``."""
+    def _run_concurrently(
+        self,
+        jobs: list[_Job],
+        out: list[bytes],
+        on_ready: Callable[[list[int], list[bytes]], None] | None = None,
+    ) -> None:
+        """Run remote requests on the thread pool and split their answers into ``out``.
+
+        Answers are split as they complete; after all have, the first failure in request order
+        is raised (the others are dropped).
+        """
         if len(jobs) == 1:  # no thread hop for a single request
             job = jobs[0]
             self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
+            if on_ready is not None:
+                on_ready([job.where[m] for m in job.read.members], out)
             return
         pool = self._executor()
         futures: list[Future[bytes]] = [
             pool.submit(job.source.read_range, job.read.start, job.read.stop) for job in jobs
         ]
+        job_of = {id(f): job for f, job in zip(futures, jobs, strict=True)}
         try:
-            for job, future in zip(jobs, futures, strict=True):
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    break  # raised below, in request order
+                job = job_of[id(future)]
                 self._split(job, future.result(), out)
+                if on_ready is not None:
+                    on_ready([job.where[m] for m in job.read.members], out)
+            for future in futures:
+                if future.done() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
         finally:
             for future in futures:
                 future.cancel()  # after a failure, drop what has not started

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -190,18 +190,27 @@ class ArrayEngine:
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
         if missing:
-            blobs = self.container.read_many([keys[i] for i in missing])
 
-            def decode(item: tuple[int, Any]) -> np.ndarray[Any, Any]:
-                i, data = item
+            def decode(i: int, data: Any) -> np.ndarray[Any, Any]:
                 return self._fill_chunk() if data is None else self._decode(keys[i], data)
 
-            items = list(zip(missing, blobs, strict=True))
-            if len(items) >= 4 and self.meta.pipeline.has_codecs and not self.meta.pipeline.is_object:
-                decoded = list(_encoder_pool().map(decode, items))  # zlib & co. release the GIL
+            if len(missing) >= 4 and self.meta.pipeline.has_codecs and not self.meta.pipeline.is_object:
+                # decode on the pool (zlib & co. release the GIL) as each request completes,
+                # while the rest of the batch is still in transfer
+                pending: dict[int, Future[np.ndarray[Any, Any]]] = {}
+
+                def ready(indices: list[int], blobs: list[Any]) -> None:
+                    for j in indices:
+                        pending[j] = _encoder_pool().submit(decode, missing[j], blobs[j])
+
+                blobs = self.container.read_many([keys[i] for i in missing], on_ready=ready)
+                decoded = [
+                    pending[j].result() if j in pending else decode(i, blobs[j]) for j, i in enumerate(missing)
+                ]
             else:
-                decoded = [decode(item) for item in items]
-            for (i, _), arr in zip(items, decoded, strict=True):
+                blobs = self.container.read_many([keys[i] for i in missing])
+                decoded = [decode(i, data) for i, data in zip(missing, blobs, strict=True)]
+            for i, arr in zip(missing, decoded, strict=True):
                 self.cache.put(keys[i], arr)
                 out[i] = arr
         return out  # type: ignore[return-value]
