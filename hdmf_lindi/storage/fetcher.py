@@ -96,10 +96,27 @@ class Fetcher:
         self._pool: ThreadPoolExecutor | None = None
         self._sources: dict[str, ByteSource] = {}
         self._lock = threading.RLock()  # source() creates the session while holding it
+        self._pid = os.getpid()
+
+    def _check_fork(self) -> None:
+        """After ``fork`` (multiprocessing's default on Linux), start afresh in the child.
+
+        The child inherits the parent's pool object without its threads (work submitted to it
+        would never run), the session's sockets (shared with the parent) and possibly a held
+        lock. Local sources keep their descriptors (``pread`` needs no shared offset).
+        """
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        self._pool = None
+        self._session = None
+        self._sources = {k: v for k, v in self._sources.items() if not isinstance(v, HttpSource)}
 
     @property
     def session(self) -> requests.Session:
         """The pooled HTTP session, created on first use."""
+        self._check_fork()
         if self._session is None:
             with self._lock:
                 if self._session is None:
@@ -107,6 +124,7 @@ class Fetcher:
         return self._session
 
     def _executor(self) -> ThreadPoolExecutor:
+        self._check_fork()
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
@@ -123,6 +141,7 @@ class Fetcher:
         ChunkRefError
             If ``url`` is a local path and local reads are not allowed.
         """
+        self._check_fork()
         src = self._sources.get(url)
         if src is not None:
             return src

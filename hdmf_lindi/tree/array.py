@@ -50,6 +50,16 @@ def _encoder_pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child has the pool object but none of its threads: work sent there never runs.
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 class ChunkCache:
     """An LRU cache of decoded chunks, bounded in bytes.
 
