@@ -17,6 +17,7 @@ __all__ = [
     "LindiError",
     "LindiWarning",
     "MetadataError",
+    "MissingFileError",
     "ModeError",
     "NodeExistsError",
     "NodeNotFoundError",
@@ -99,6 +100,14 @@ class RemoteReadError(LindiError, OSError):
 
 class ModeError(LindiError, ValueError):
     """The operation is not allowed in this mode (read-only file, file exists, ...)."""
+
+
+class MissingFileError(ModeError, FileNotFoundError):
+    """A file opened in ``r`` or ``r+`` does not exist.
+
+    Also a ``FileNotFoundError``, so code written for h5py and ``NWBHDF5IO``
+    (``except FileNotFoundError``) catches it.
+    """
 
 
 class UnsupportedError(LindiError, NotImplementedError):

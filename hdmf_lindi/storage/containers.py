@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..errors import ChunkRefError, FormatError, ModeError, UnsupportedError
+from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
 from .fetcher import Fetcher
 from .refmap import RangeRef, ReferenceMap
 from .sources import (
@@ -355,7 +355,7 @@ def open_container(
             "replace it or 'a' to modify it."
         )
     if mode in ("r", "r+") and not exists:
-        raise ModeError(
+        raise MissingFileError(
             f"Cannot open {location} in mode {mode!r}: no such file or directory. Use mode 'w' "
             "or 'a' to create it."
         )

@@ -20,7 +20,7 @@ from pynwb import NWBHDF5IO
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_lindi import File, NWBLindiIO
-from hdmf_lindi.errors import FormatError, LindiError
+from hdmf_lindi.errors import FormatError, LindiError, MissingFileError
 
 
 @pytest.fixture
@@ -154,3 +154,13 @@ def test_read_twice_and_close_twice(corpus: Corpus, source: str) -> None:
     assert not io.is_open()
     with pytest.raises(TypeError, match="Missing NWB version"):
         io.read()
+
+
+@pytest.mark.parametrize("suffix", [".lindi.json", ".lindi.tar", ".lindi.d", ".nwb"])
+def test_missing_path_is_a_file_not_found_error(tmp_path: Path, suffix: str) -> None:
+    """Code written for NWBHDF5IO (``except FileNotFoundError``) catches ours too."""
+    missing = tmp_path / f"missing{suffix}"
+    with pytest.raises(FileNotFoundError, match="no such file or directory") as info:
+        NWBLindiIO(missing, "r")
+    assert isinstance(info.value, MissingFileError)
+    assert not missing.exists()
