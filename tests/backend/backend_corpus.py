@@ -31,19 +31,15 @@ round-trip tests can compare it alone, with a test id naming the mock.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pynwb.testing.mock as mock_pkg
 from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build import BuildManager
 from hdmf.common import DynamicTable
+from nwb_mocks import NOT_ADDED, discover_mocks
 from pynwb import NWBHDF5IO, TimeSeries, get_type_map
 from pynwb.base import ImageReferences, Images
 from pynwb.icephys import CurrentClampSeries
@@ -58,7 +54,6 @@ LINDI_FORMS = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
 SOURCES = (*LINDI_FORMS, "nwb")
 """Where NWBLindiIO reads from: an index_hdf5 output of each form, or the ``.nwb`` itself."""
 
-NOT_ADDED = {"mock_NWBFile": "builds the NWBFile itself; every corpus file is one"}
 TABLE_MOCKS = {
     "mock_ElectrodesTable": "ecephys",
     "mock_electrodes": "ecephys",
@@ -79,17 +74,6 @@ FLOAT_WIDTH_LOST = (
 BIG_SERIES = "big"
 """The TimeSeries of ``tables`` whose data are referenced chunks (200,000 float32, 10 chunks)."""
 BIG_CHUNK = 20_000
-
-
-def discover_mocks() -> dict[str, Callable[..., Any]]:
-    """Every public ``mock_*`` function defined in a module of ``pynwb.testing.mock``."""
-    found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.iter_modules(mock_pkg.__path__):
-        module = importlib.import_module(f"{mock_pkg.__name__}.{info.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("mock_") and fn.__module__ == module.__name__:
-                found[name] = fn
-    return found
 
 
 MOCKS = discover_mocks()

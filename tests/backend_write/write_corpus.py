@@ -21,18 +21,14 @@ into the global one, which other tests share); write and read with
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pynwb.testing.mock as mock_pkg
 from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build import BuildManager, TypeMap
+from nwb_mocks import NOT_ADDED, discover_mocks
 from pynwb import NWBFile, get_type_map
 from pynwb.spec import (
     NWBAttributeSpec,
@@ -45,22 +41,10 @@ from pynwb.spec import (
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
-NOT_ADDED = {"mock_NWBFile": "builds the NWBFile itself; every corpus file is one"}
 TABLE_MOCKS = {"mock_ElectrodesTable", "mock_electrodes", "mock_SpikeEventSeries", "mock_ElectrodeTable"}
 FILES = ["main", "ecephys_tables", "legacy"]
 EXT_NAMESPACE = "ndx-lindi-write-test"
 EXT_TYPE = "LindiWriteTest"
-
-
-def discover_mocks() -> dict[str, Callable[..., Any]]:
-    """Every public ``mock_*`` function defined in a module of ``pynwb.testing.mock``."""
-    found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.iter_modules(mock_pkg.__path__):
-        module = importlib.import_module(f"{mock_pkg.__name__}.{info.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("mock_") and fn.__module__ == module.__name__:
-                found[name] = fn
-    return found
 
 
 def write_extension(outdir: Path) -> Path:

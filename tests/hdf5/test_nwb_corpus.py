@@ -20,16 +20,11 @@ listed here. Each file is indexed and compared with h5py (``compare.assert_same_
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pynwb.testing.mock as mock_pkg
 import pytest
 from compare import assert_same_tree
 from hdmf.backends.hdf5 import H5DataIO
@@ -40,25 +35,14 @@ from interop.test_lindi_interop import (
     describe_h5py,
     lindi_dump,
 )
+from nwb_mocks import NOT_ADDED, discover_mocks
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_lindi import File, index_hdf5
 
-NOT_ADDED = {"mock_NWBFile": "builds the NWBFile itself; every corpus file is one"}
 TABLE_MOCKS = {"mock_ElectrodesTable", "mock_electrodes", "mock_SpikeEventSeries", "mock_ElectrodeTable"}
 FILES = ["main", "ecephys_tables", "legacy"]
-
-
-def discover_mocks() -> dict[str, Callable[..., Any]]:
-    """Every public ``mock_*`` function defined in a module of ``pynwb.testing.mock``."""
-    found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.iter_modules(mock_pkg.__path__):
-        module = importlib.import_module(f"{mock_pkg.__name__}.{info.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("mock_") and fn.__module__ == module.__name__:
-                found[name] = fn
-    return found
 
 
 class _Corpus:
