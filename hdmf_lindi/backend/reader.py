@@ -19,7 +19,6 @@ from hdmf.backends.warnings import BrokenLinkWarning
 from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
 from hdmf.build.builders import BaseBuilder
 
-from ..errors import NodeNotFoundError
 from ..format.dtypes import is_reference_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..tree import Dataset, File, Group, HardLink
@@ -48,20 +47,6 @@ def _dirname(path: str) -> str:
 
 def _join(group: str, name: str) -> str:
     return f"{group.rstrip('/')}/{name}"
-
-
-def _resolve_link(group_path: str, target: str) -> str:
-    """Resolve a soft link's target (relative ones against the link's group) to an absolute path."""
-    base = [] if target.startswith("/") else [p for p in group_path.split("/") if p]
-    for part in target.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if base:
-                base.pop()
-            continue
-        base.append(part)
-    return "/" + "/".join(base)
 
 
 class BuilderReader:
@@ -119,11 +104,14 @@ class BuilderReader:
         NodeNotFoundError
             If nothing exists at ``path``.
         """
-        norm = _resolve_link("/", path)
+        builder = self.built.get(path)
+        if builder is not None:
+            return builder
+        node = self._file[path]  # the tree normalises the path and follows soft links
+        norm = node.name
         builder = self.built.get(norm)
         if builder is not None:
             return builder
-        node = self._file[norm]
         name = norm.rpartition("/")[2] or ROOT_NAME
         if isinstance(node, Dataset):
             return self._read_dataset(node, norm, name)
@@ -151,7 +139,7 @@ class BuilderReader:
                 elif isinstance(node, Group):
                     add_group(builder, self._read_group(node, child_path, key))
                 continue
-            target_builder = self._link_target(link, path, key)
+            target_builder = self._link_target(group, link, path, key)
             if target_builder is None:
                 continue
             link_obj = link_builder(key, self._source, target_builder)
@@ -166,18 +154,17 @@ class BuilderReader:
         self._mark(builder)
         return builder
 
-    def _link_target(self, link: Any, group_path: str, key: str) -> BaseBuilder | None:
+    def _link_target(self, group: Group, link: Any, group_path: str, key: str) -> BaseBuilder | None:
         if isinstance(link, SoftLink):
-            target = _resolve_link(group_path, link.path)
-            try:
-                return self.builder_at(target)
-            except (KeyError, NodeNotFoundError):
-                warnings.warn(
-                    f"Path to Group altered/broken at {_join(group_path, key)} (soft link to {link.path!r}).",
-                    BrokenLinkWarning,
-                    stacklevel=2,
-                )
-                return None
+            target = group.get(key)  # the tree resolves the link (relative ones against the group)
+            if target is not None:
+                return self.builder_at(target.name)
+            warnings.warn(
+                f"Path to Group altered/broken at {_join(group_path, key)} (soft link to {link.path!r}).",
+                BrokenLinkWarning,
+                stacklevel=2,
+            )
+            return None
         if isinstance(link, ExternalLink):
             if self._external is None:
                 warnings.warn(
@@ -238,23 +225,16 @@ class BuilderReader:
         if isinstance(value, Reference):
             return {"data": ReferenceBuilder(self.builder_at(value.path)), "dtype": "object"}
         if dtype.fields is not None:
-            table = BuilderLindiTableDataset(ds, self._io)
+            fields = [{"name": n, "dtype": t} for n, t in zip(dtype.names or (), compound_field_types(dtype), strict=True)]
             data = np.array(value, dtype=dtype)
-            types = compound_field_types(dtype)
-            if table._ref_fields():
-                data = data.astype(object) if data.dtype.fields is None else data
-                row = list(data[()].tolist()) if data.ndim == 0 else list(data)
-                for i in table._ref_fields():
-                    ref = row[i]
-                    row[i] = ReferenceBuilder(self.builder_at(ref.path)) if isinstance(ref, Reference) else ref
-                return {
-                    "data": tuple(row),
-                    "dtype": [{"name": n, "dtype": t} for n, t in zip(dtype.names or (), types, strict=True)],
-                }
-            return {
-                "data": data,
-                "dtype": [{"name": n, "dtype": t} for n, t in zip(dtype.names or (), types, strict=True)],
-            }
+            ref_fields = [i for i, field in enumerate(fields) if field["dtype"] == "object"]
+            if not ref_fields:
+                return {"data": data, "dtype": fields}
+            row = list(data[()].tolist()) if data.ndim == 0 else list(data)
+            for i in ref_fields:
+                ref = row[i]
+                row[i] = ReferenceBuilder(self.builder_at(ref.path)) if isinstance(ref, Reference) else ref
+            return {"data": tuple(row), "dtype": fields}
         if isinstance(value, bytes):
             value = value.decode("utf-8")
         return {"data": value, "dtype": dtype}
