@@ -15,7 +15,7 @@ from hdmf.container import Container as HdmfContainer
 from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
-from .backend.io import LindiIO
+from .backend.io import LindiIO, _open_file
 from .storage import RemoteOptions, is_url
 from .tree import File
 
@@ -101,8 +101,6 @@ class NWBLindiIO(LindiIO):
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
-                from .backend.io import _open_file
-
                 file = _open_file(os.fspath(path), mode, options, allow_local_paths)
                 LindiIO.load_namespaces(type_map, file=file)
             manager = BuildManager(type_map)

@@ -20,12 +20,17 @@ __all__ = ["add_dataset", "add_group", "add_link", "group_builder", "dataset_bui
 logger = logging.getLogger(__name__)
 
 
-def _fast_group(name: str, source: str, attributes: dict[str, Any]) -> GroupBuilder:
-    b: Any = GroupBuilder.__new__(GroupBuilder)
+def _init_builder(b: Any, name: str, source: str) -> None:
+    """The fields ``hdmf.build.builders.Builder.__init__`` sets (no parent yet)."""
     b._Builder__name = name
     b._Builder__parent = None
     b._Builder__source = source
     b._Builder__matched_spec = None
+
+
+def _fast_group(name: str, source: str, attributes: dict[str, Any]) -> GroupBuilder:
+    b: Any = GroupBuilder.__new__(GroupBuilder)
+    _init_builder(b, name, source)
     b._BaseBuilder__location = None
     b.obj_type = dict.fromkeys(attributes, "attributes")
     dict.__setitem__(b, "attributes", attributes)
@@ -39,10 +44,7 @@ def _fast_dataset(
     name: str, source: str, attributes: dict[str, Any], data: Any, dtype: Any, maxshape: Any
 ) -> DatasetBuilder:
     b: Any = DatasetBuilder.__new__(DatasetBuilder)
-    b._Builder__name = name
-    b._Builder__parent = None
-    b._Builder__source = source
-    b._Builder__matched_spec = None
+    _init_builder(b, name, source)
     b._BaseBuilder__location = None
     dict.__setitem__(b, "attributes", attributes)
     dict.__setitem__(b, "data", data)
@@ -57,10 +59,7 @@ def _fast_dataset(
 
 def _fast_link(name: str, source: str, target: Any) -> LinkBuilder:
     b: Any = LinkBuilder.__new__(LinkBuilder)
-    b._Builder__name = name
-    b._Builder__parent = None
-    b._Builder__source = source
-    b._Builder__matched_spec = None
+    _init_builder(b, name, source)
     dict.__setitem__(b, "builder", target)
     return b
 

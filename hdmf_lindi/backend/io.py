@@ -21,7 +21,7 @@ from hdmf.spec import NamespaceCatalog
 
 from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
-from ..storage import RemoteOptions, is_hdf5, is_url
+from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..tree import Dataset, File, Group
 from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
@@ -189,7 +189,8 @@ class LindiIO(HDMFIO):
                 return True
             with open(text, "rb") as fh:
                 head = fh.read(512)
-            return head[257:262] == b"ustar" or head.lstrip()[:1] == b"{"
+            sniff_kind(head, text)  # raises unless a tar or JSON
+            return True
         except Exception:  # noqa: BLE001 - can_read must never raise
             return False
 

@@ -17,11 +17,11 @@ from hdmf.build import DatasetBuilder, GroupBuilder
 from hdmf.spec import NamespaceCatalog
 from hdmf.spec.spec import BaseStorageSpec
 
-__all__ = ["restore_attribute_dtypes"]
+__all__ = ["SPEC_DTYPES", "restore_attribute_dtypes"]
 
 logger = logging.getLogger(__name__)
 
-_SPEC_DTYPES: dict[str, np.dtype[Any]] = {
+SPEC_DTYPES: dict[str, np.dtype[Any]] = {
     "float": np.dtype("float32"),
     "float32": np.dtype("float32"),
     "double": np.dtype("float64"),
@@ -40,6 +40,7 @@ _SPEC_DTYPES: dict[str, np.dtype[Any]] = {
     "uint8": np.dtype("uint8"),
     "bool": np.dtype("bool"),
 }
+"""Numeric dtype names of hdmf specs (``"float"`` is float32, ``"int"`` int32 ...) as numpy dtypes."""
 
 # A plan: attribute name -> dtype, plus named sub-specs -> their plans.
 _Plan = tuple[dict[str, np.dtype[Any]], dict[str, "_Plan"]]
@@ -48,7 +49,7 @@ _Plan = tuple[dict[str, np.dtype[Any]], dict[str, "_Plan"]]
 def _plan_for(spec: BaseStorageSpec) -> _Plan:
     attrs: dict[str, np.dtype[Any]] = {}
     for attr in spec.attributes:
-        dtype = _SPEC_DTYPES.get(attr.dtype) if isinstance(attr.dtype, str) else None
+        dtype = SPEC_DTYPES.get(attr.dtype) if isinstance(attr.dtype, str) else None
         if dtype is not None and attr.name:
             attrs[attr.name] = dtype
     subs: dict[str, _Plan] = {}

@@ -31,17 +31,13 @@ from ..tree.copy import copy_dataset
 from .dataio import StorageSettings, settings_from_dataio
 from .datasets import LindiDataset
 from .iterative import write_iterator
+from .spec_dtypes import SPEC_DTYPES
 
 __all__ = ["BuilderWriter", "builder_path", "spec_dtype"]
 
 logger = logging.getLogger(__name__)
 
 _TEXT = {"text", "utf", "utf8", "utf-8", "ascii", "bytes", "isodatetime", "datetime", "str"}
-_NUMERIC = {
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
-    "long": "i8", "int64": "i8", "int": "i4", "int32": "i4", "short": "i2", "int16": "i2", "int8": "i1",
-    "uint": "u4", "uint64": "u8", "uint32": "u4", "uint16": "u2", "uint8": "u1", "bool": "?",
-}
 _BLOCK_BYTES = 16 << 20
 
 
@@ -67,8 +63,8 @@ def spec_dtype(dtype: Any) -> np.dtype[Any] | None:
     if isinstance(dtype, str):
         if dtype in _TEXT:
             return string_dtype()
-        if dtype in _NUMERIC:
-            return np.dtype(_NUMERIC[dtype])
+        if dtype in SPEC_DTYPES:
+            return SPEC_DTYPES[dtype]
         return np.dtype(dtype)
     if dtype in (str, bytes):
         return string_dtype()
