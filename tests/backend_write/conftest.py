@@ -14,9 +14,6 @@ from interop.conftest import _lindi_env, run_lindi  # noqa: E402, F401 - lindi 0
 from pynwb import NWBHDF5IO  # noqa: E402
 from write_corpus import FILES, Corpus, extension_type_map, write_extension  # noqa: E402
 
-SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
-FORMS = list(SUFFIX)
-
 
 @pytest.fixture(scope="session")
 def extension_path(tmp_path_factory: pytest.TempPathFactory) -> Path:

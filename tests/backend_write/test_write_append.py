@@ -17,24 +17,20 @@ Matrix: form (json / tar / dir) for each behaviour, and form x fault point for t
 from __future__ import annotations
 
 import contextlib
-import os
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FORMS, SUFFIX
+from faults import Faults, InjectedFault
 from interop.test_lindi_interop import describe_ours
 from pynwb.testing import TestCase
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.ecephys import mock_ElectrodesTable
 from pynwb.testing.mock.file import mock_NWBFile
+from write_corpus import FORMS, SUFFIX
 
 from hdmf_lindi import NWBLindiIO
-from hdmf_lindi.storage import tar_container
-from hdmf_lindi.storage.refmap import ReferenceMap
 
 
 def _base(path: Path) -> Any:
@@ -127,40 +123,6 @@ def test_add_ragged_row_in_append_mode(tmp_path: Path, form: str) -> None:
         units = io.read().units
         assert [list(units["spike_times"][i]) for i in range(len(units))] == [[0.1, 0.2], [0.3], [1.0, 2.0, 3.0]]
         assert list(units.id[:]) == [0, 1, 2]
-
-
-class InjectedFault(OSError):
-    """The failure the crash test injects."""
-
-
-class Faults:
-    """Make the n-th call of one function raise after ``arm``; ``kill`` makes every call raise.
-
-    The same idea as ``tests/storage/test_tar_container.py``, over the same functions.
-    """
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.counts: Counter[str] = Counter()
-        self.target: tuple[str, int] | None = None
-        self.dead = False
-        for owner, name in [
-            (os, "pwrite"), (os, "fsync"), (os, "replace"),
-            (ReferenceMap, "to_json"), (tar_container, "encode_padded_json"),
-        ]:
-            monkeypatch.setattr(owner, name, self._wrap(name, getattr(owner, name)))
-
-    def _wrap(self, name: str, real: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self.counts[name] += 1
-            if self.dead or self.target == (name, self.counts[name]):
-                raise InjectedFault(f"injected failure of {name} call {self.counts[name]}")
-            return real(*args, **kwargs)
-
-        return wrapper
-
-    def arm(self, name: str, n: int) -> None:
-        self.counts.clear()
-        self.target = (name, n)
 
 
 CRASH_POINTS = {

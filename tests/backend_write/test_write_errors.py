@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FORMS, SUFFIX
 from hdmf.backends.errors import UnsupportedOperation
 from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build import DatasetBuilder
@@ -30,6 +29,7 @@ from interop.test_lindi_interop import describe_ours
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
+from write_corpus import FORMS, SUFFIX
 
 from hdmf_lindi import LindiIO, NWBLindiIO
 from hdmf_lindi.errors import LindiError, ModeError, UnsupportedError

@@ -26,13 +26,12 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
-from conftest import FORMS, SUFFIX
 from h5_walk import describe_h5, diff_descriptions
 from pynwb import NWBHDF5IO, TimeSeries
 from pynwb.testing import TestCase
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
-from write_corpus import FILES, Corpus
+from write_corpus import FILES, FORMS, SUFFIX, Corpus
 
 from hdmf_lindi import ExternalLink, File, HardLink, LindiDataIO, NWBLindiIO, index_hdf5
 from hdmf_lindi.storage.refmap import RangeRef

@@ -29,13 +29,13 @@ from typing import Any
 import numcodecs
 import numpy as np
 import pytest
-from conftest import FORMS, SUFFIX
 from hdmf.backends.hdf5 import H5DataIO
 from hdmf.data_utils import DataChunkIterator, GenericDataChunkIterator
 from interop.test_lindi_interop import as_lindi_reads, assert_same, describe_ours, lindi_dump
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
+from write_corpus import FORMS, SUFFIX
 
 from hdmf_lindi import File, LindiDataIO, NWBLindiIO
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FORMS, SUFFIX
 from interop.test_lindi_interop import as_lindi_reads, assert_same, describe_ours, lindi_dump
 from pynwb.testing.mock.base import mock_TimeSeries
-from write_corpus import FILES, Corpus
+from write_corpus import FILES, FORMS, SUFFIX, Corpus
 
 from hdmf_lindi import NWBLindiIO
 

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pynwb
 import pytest
-from conftest import FORMS, SUFFIX
 from interop.test_lindi_interop import assert_same, describe_h5py, describe_ours
 from pynwb.testing import TestCase
 from pynwb.testing.mock import utils as mock_utils
-from write_corpus import EXT_TYPE, FILES, NOT_ADDED, Corpus, add_extension_object
+from write_corpus import EXT_TYPE, FILES, FORMS, NOT_ADDED, SUFFIX, Corpus, add_extension_object
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO

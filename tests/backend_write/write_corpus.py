@@ -41,6 +41,10 @@ from pynwb.spec import (
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
+SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
+"""The three LINDI forms and their suffixes (imported by the test modules: ``conftest`` is not
+importable by name when several test folders have one)."""
+FORMS = list(SUFFIX)
 TABLE_MOCKS = {"mock_ElectrodesTable", "mock_electrodes", "mock_SpikeEventSeries", "mock_ElectrodeTable"}
 FILES = ["main", "ecephys_tables", "legacy"]
 EXT_NAMESPACE = "ndx-lindi-write-test"

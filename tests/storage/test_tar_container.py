@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faults import Faults, InjectedFault
 from paths import SAMPLES
 
 from hdmf_lindi.errors import (
@@ -39,8 +40,7 @@ from hdmf_lindi.errors import (
     ReferenceMapError,
     TarLayoutError,
 )
-from hdmf_lindi.storage import open_container, tar_container
-from hdmf_lindi.storage.refmap import ReferenceMap
+from hdmf_lindi.storage import open_container
 from hdmf_lindi.storage.tar_layout import growth_bytes
 
 SAMPLE_TAR = SAMPLES / "written.lindi.tar"
@@ -410,41 +410,6 @@ def test_dir_blob_deleted_after_write(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ crash safety
 
 
-class InjectedFault(OSError):
-    """The failure the tests inject."""
-
-
-class Faults:
-    """Wrap functions so that the n-th call after ``arm`` raises; ``kill`` makes every call raise."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.counts: Counter[str] = Counter()
-        self.target: tuple[str, int] | None = None
-        self.dead = False
-        for owner, name in [
-            (os, "pwrite"), (os, "fsync"), (os, "replace"),
-            (ReferenceMap, "to_json"), (tar_container, "encode_padded_json"),
-        ]:
-            monkeypatch.setattr(owner, name, self._wrap(name, getattr(owner, name)))
-
-    def _wrap(self, name: str, real: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self.counts[name] += 1
-            if self.dead or self.target == (name, self.counts[name]):
-                raise InjectedFault(f"injected failure of {name} call {self.counts[name]}")
-            return real(*args, **kwargs)
-
-        return wrapper
-
-    def arm(self, name: str, n: int) -> None:
-        self.counts.clear()
-        self.target = (name, n)
-
-    def kill(self) -> None:
-        self.dead = True
-
-    def heal(self) -> None:
-        self.dead, self.target = False, None
 
 
 # (form, mode) -> [(function, n-th call, state a reader sees afterwards)]

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tar_container import Faults, InjectedFault, entry_of, index_of, padded, state, walk
+from faults import Faults, InjectedFault
+from test_tar_container import entry_of, index_of, padded, state, walk
 
 from hdmf_lindi.storage import open_container
 from hdmf_lindi.storage.tar_container import TarContainer
