@@ -16,6 +16,7 @@ import numpy as np
 from numcodecs.abc import Codec
 
 from ..errors import MetadataError, UnsupportedError
+from . import fast_deflate
 
 __all__ = [
     "JSON2_CONFIG",
@@ -100,6 +101,10 @@ def codec_from_compression(compression: Any, compression_opts: Any = None) -> Co
     )
 
 
+_SIZE_PRESERVING = frozenset({"shuffle", "bitround"})
+"""Filters whose output has the input's size (so a compressor after them sees the raw size)."""
+
+
 class Pipeline:
     """The filters + compressor of one array, as numcodecs codecs.
 
@@ -114,7 +119,7 @@ class Pipeline:
         The ``filters`` list of ``.zarray`` (or None).
     """
 
-    __slots__ = ("codecs", "has_codecs", "is_object")
+    __slots__ = ("_deflate_last", "codecs", "has_codecs", "is_object")
 
     def __init__(self, compressor: Any, filters: Any, *, where: str = "") -> None:
         if filters is not None and not isinstance(filters, list):
@@ -129,11 +134,27 @@ class Pipeline:
             configs = configs[1:]
         self.codecs: tuple[Codec, ...] = tuple(get_codec(c, where=where) for c in configs)
         self.has_codecs = bool(self.codecs)
+        # a zlib/gzip compressor behind only size-preserving filters decodes to the chunk's raw
+        # size, which libdeflate needs to know (fast_deflate)
+        self._deflate_last = (
+            not self.is_object
+            and self.has_codecs
+            and fast_deflate.is_deflate_codec(self.codecs[-1])
+            and all(getattr(c, "codec_id", None) in _SIZE_PRESERVING for c in self.codecs[:-1])
+        )
 
-    def decode(self, data: bytes) -> Any:
-        """Decode stored chunk bytes down to the raw buffer (JSON text for object arrays)."""
+    def decode(self, data: bytes, nbytes: int = 0) -> Any:
+        """Decode stored chunk bytes down to the raw buffer (JSON text for object arrays).
+
+        ``nbytes``, the chunk's raw size when known, lets a zlib/gzip compressor decode through
+        libdeflate (:mod:`.fast_deflate`); the result is the same either way.
+        """
+        codecs = self.codecs
         out: Any = data
-        for codec in reversed(self.codecs):
+        if self._deflate_last and nbytes > 0:
+            out = fast_deflate.decode(codecs[-1], out, nbytes)
+            codecs = codecs[:-1]
+        for codec in reversed(codecs):
             out = codec.decode(out)
         return out
 
@@ -141,7 +162,7 @@ class Pipeline:
         """Encode a raw chunk buffer (C-ordered array bytes, or JSON text) to stored bytes."""
         out: Any = raw
         for codec in self.codecs:
-            out = codec.encode(out)
+            out = fast_deflate.encode(codec, out) if fast_deflate.is_deflate_codec(codec) else codec.encode(out)
         if isinstance(out, np.ndarray):
             return out.tobytes()
         return bytes(out)

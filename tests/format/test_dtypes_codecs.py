@@ -219,9 +219,9 @@ def test_get_codec_errors(config: Any, exc: type[Exception], match: str) -> None
 def test_pipeline_applies_filters_then_compressor() -> None:
     raw = np.arange(64, dtype="<i4").tobytes()
     pipeline = Pipeline({"id": "zlib", "level": 1}, [{"id": "shuffle", "elementsize": 4}])
-    expected = numcodecs.Zlib(level=1).encode(numcodecs.Shuffle(elementsize=4).encode(raw))
     stored = pipeline.encode(raw)
-    assert stored == bytes(expected)
+    # any zlib stream will do (libdeflate's bytes may differ from zlib's); numcodecs must read it
+    assert bytes(numcodecs.Shuffle(elementsize=4).decode(numcodecs.Zlib().decode(stored))) == raw
     assert bytes(pipeline.decode(stored)) == raw
     assert pipeline.has_codecs and not pipeline.is_object
 

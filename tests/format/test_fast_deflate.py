@@ -1,0 +1,101 @@
+"""libdeflate-backed zlib/gzip chunk coding (format/fast_deflate.py) against zlib and numcodecs."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import Any
+
+import numcodecs
+import numpy as np
+import pytest
+
+from hdmf_lindi.format import fast_deflate
+from hdmf_lindi.format.codecs import Pipeline
+
+RAW = np.random.default_rng(7).normal(0, 300, 20_000).astype("<i2").tobytes()
+CODECS = [numcodecs.Zlib(level=4), numcodecs.GZip(level=4)]
+
+
+class _NoNumcodecsDecode(numcodecs.Zlib):  # type: ignore[misc]
+    """A Zlib codec whose own decode fails: only libdeflate can have produced a result."""
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        raise AssertionError("numcodecs decode called")
+
+
+def test_deflate_package_is_installed() -> None:
+    # a declared dependency: without it every chunk silently takes the slower zlib path
+    assert fast_deflate.AVAILABLE
+
+
+def test_decode_uses_libdeflate_when_size_is_known() -> None:
+    codec = _NoNumcodecsDecode(level=4)
+    assert bytes(fast_deflate.decode(codec, zlib.compress(RAW, 4), len(RAW))) == RAW
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=["zlib", "gzip"])
+def test_decode_equals_numcodecs(codec: Any) -> None:
+    stored = codec.encode(RAW)
+    assert bytes(fast_deflate.decode(codec, stored, len(RAW))) == bytes(codec.decode(stored))
+
+
+@pytest.mark.parametrize("hint", [len(RAW) - 1, len(RAW) + 100, 1], ids=["short", "long", "tiny"])
+def test_wrong_size_hint_falls_back_to_numcodecs(hint: int) -> None:
+    # the caller then sees the true size and reports the mismatch as for any codec
+    assert bytes(fast_deflate.decode(numcodecs.Zlib(), zlib.compress(RAW), hint)) == RAW
+
+
+def test_multi_member_gzip_is_decoded_whole() -> None:
+    # libdeflate stops after the first member; the size check sends it to numcodecs
+    stored = gzip.compress(RAW[:1000]) + gzip.compress(RAW[1000:])
+    assert bytes(fast_deflate.decode(numcodecs.GZip(), stored, len(RAW))) == RAW
+
+
+def test_damaged_stream_raises_numcodecs_error() -> None:
+    stored = bytearray(zlib.compress(RAW))
+    stored[len(stored) // 2 : len(stored) // 2 + 64] = bytes(64)
+    with pytest.raises(zlib.error):
+        fast_deflate.decode(numcodecs.Zlib(), bytes(stored), len(RAW))
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=["zlib", "gzip"])
+@pytest.mark.parametrize("level", [0, 1, 4, 9])
+def test_encode_is_readable_by_zlib_and_numcodecs(codec: Any, level: int) -> None:
+    codec = type(codec)(level=level)
+    stored = bytes(fast_deflate.encode(codec, RAW))
+    assert bytes(codec.decode(stored)) == RAW
+    if codec.codec_id == "zlib":
+        assert zlib.decompress(stored) == RAW
+    else:
+        assert gzip.decompress(stored) == RAW
+        assert stored[4:8] == bytes(4) or level == 0  # no timestamp: same input, same bytes
+
+
+def test_encode_compresses_like_zlib_at_the_same_level() -> None:
+    smooth = np.cumsum(np.random.default_rng(1).normal(0, 1, 50_000)).astype("<f8").tobytes()
+    ours = len(fast_deflate.encode(numcodecs.Zlib(level=4), smooth))
+    assert ours <= 1.05 * len(zlib.compress(smooth, 4))
+
+
+def test_without_libdeflate_everything_goes_through_numcodecs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_deflate, "_libdeflate", None)
+    stored = fast_deflate.encode(numcodecs.Zlib(level=4), RAW)
+    assert bytes(stored) == bytes(numcodecs.Zlib(level=4).encode(RAW))
+    assert bytes(fast_deflate.decode(numcodecs.Zlib(), stored, len(RAW))) == RAW
+
+
+@pytest.mark.parametrize(
+    ("filters", "fast"),
+    [
+        (None, True),
+        ([{"id": "shuffle", "elementsize": 2}], True),
+        ([{"id": "delta", "dtype": "<i2", "astype": "<i4"}], False),  # changes the size
+    ],
+    ids=["plain", "shuffle", "delta_widening"],
+)
+def test_pipeline_decodes_with_size_hint_only_when_it_is_the_raw_size(filters: Any, fast: bool) -> None:
+    pipeline = Pipeline({"id": "zlib", "level": 4}, filters)
+    stored = pipeline.encode(RAW)
+    assert pipeline._deflate_last is fast
+    assert bytes(pipeline.decode(stored, len(RAW))) == bytes(pipeline.decode(stored)) == RAW
