@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ChunkRefError
 from .chunk_cache import DiskChunkCache
@@ -56,6 +57,33 @@ class _Job:
     """The ranges of the source's group, indexed by ``read.members``."""
     where: list[int]
     """Position in the batch of each range of ``ranges``."""
+
+
+class _Progress:
+    """Streaming progress of one request: posts each member range once its last byte is in.
+
+    Members are handed on in the order their ranges end; each exactly once, even when a retry
+    reports from byte 0 again.
+    """
+
+    __slots__ = ("_base", "_done", "_ends", "_events", "_job", "_order")
+
+    def __init__(self, job: _Job, events: queue.SimpleQueue[tuple[_Job, Any, list[int]] | None]) -> None:
+        self._job = job
+        self._events = events
+        self._order = sorted(job.read.members, key=lambda m: job.ranges[m][1])
+        self._base = job.read.start
+        self._ends = [job.ranges[m][1] - self._base for m in self._order]
+        self._done = 0
+
+    def __call__(self, data: Any, received: int) -> None:
+        first = self._done
+        last = first
+        while last < len(self._ends) and self._ends[last] <= received:
+            last += 1
+        if last > first:
+            self._done = last
+            self._events.put((self._job, data, self._order[first:last]))
 
 
 class Fetcher:
@@ -258,14 +286,47 @@ class Fetcher:
     ) -> None:
         """Run remote requests on the thread pool and split their answers into ``out``.
 
-        Answers are split as they complete; after all have, the first failure in request order
-        is raised (the others are dropped).
+        With ``on_ready``, each answer is streamed: a range is handed on as soon as its last
+        byte has arrived (after the answer's status and ``Content-Range`` were checked), so
+        decoding overlaps the rest of the transfer. After all requests are done, the first
+        failure in request order is raised (the others are dropped); ranges handed on before a
+        failure are then never returned.
         """
+        if on_ready is None:
+            self._run_plain(jobs, out)
+            return
+        events: queue.SimpleQueue[tuple[_Job, Any, list[int]] | None] = queue.SimpleQueue()
+
+        def fetch(job: _Job) -> None:
+            try:
+                progress = _Progress(job, events)
+                data = job.source.read_range(job.read.start, job.read.stop, progress)  # type: ignore[call-arg]
+                progress(data, len(data))  # whatever an unstreamed answer (or a retry) left
+            finally:
+                events.put(None)
+
+        pool = self._executor()
+        futures = [pool.submit(fetch, job) for job in jobs]
+        try:
+            for _ in jobs:
+                while (event := events.get()) is not None:
+                    job, data, members = event
+                    self._split(job, data, out, members)
+                    on_ready([job.where[m] for m in members], out)
+                if any(f.done() and f.exception() is not None for f in futures):
+                    break  # raised below, in request order
+            for future in futures:
+                if future.done() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, drop what has not started
+
+    def _run_plain(self, jobs: list[_Job], out: list[bytes]) -> None:
+        """Run remote requests concurrently (one inline) and split each whole answer into ``out``."""
         if len(jobs) == 1:  # no thread hop for a single request
             job = jobs[0]
             self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
-            if on_ready is not None:
-                on_ready([job.where[m] for m in job.read.members], out)
             return
         pool = self._executor()
         futures: list[Future[bytes]] = [
@@ -276,10 +337,7 @@ class Fetcher:
             for future in as_completed(futures):
                 if future.exception() is not None:
                     break  # raised below, in request order
-                job = job_of[id(future)]
-                self._split(job, future.result(), out)
-                if on_ready is not None:
-                    on_ready([job.where[m] for m in job.read.members], out)
+                self._split(job_of[id(future)], future.result(), out)
             for future in futures:
                 if future.done() and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
@@ -288,14 +346,16 @@ class Fetcher:
                 future.cancel()  # after a failure, drop what has not started
 
     @staticmethod
-    def _split(job: _Job, data: bytes, out: list[bytes]) -> None:
-        """Put the slice of ``data`` each member range asked for at its place in ``out``."""
+    def _split(job: _Job, data: bytes, out: list[bytes], members: Sequence[int] | None = None) -> None:
+        """Put the slice of ``data`` each member range (all, or ``members``) asked for in ``out``."""
         base = job.read.start
-        if len(job.read.members) == 1 and job.ranges[job.read.members[0]] == (base, job.read.stop):
-            out[job.where[job.read.members[0]]] = data  # the common single range: plain bytes
+        if members is None:
+            members = job.read.members
+        if len(members) == 1 and job.ranges[members[0]] == (base, job.read.stop) and type(data) is bytes:
+            out[job.where[members[0]]] = data  # the common single range: plain bytes
             return
         view = memoryview(data)
-        for m in job.read.members:
+        for m in members:
             start, stop = job.ranges[m]
             out[job.where[m]] = view[start - base:stop - base]  # type: ignore[call-overload]
 

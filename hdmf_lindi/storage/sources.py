@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -279,7 +279,42 @@ class _Answer:
     headers: Mapping[str, str]
     """Case-insensitive."""
     content: bytes
+    """A ``bytearray`` when the answer was streamed."""
     is_redirect: bool
+
+
+Progress = Callable[[bytearray, int], None]
+"""``progress(buffer, received)``: the first ``received`` bytes of a ranged answer are in ``buffer``."""
+
+STREAM_BLOCK_BYTES = 1 << 18
+"""A streamed answer is read (and progress reported) this many bytes at a time."""
+
+
+def _content_range_matches(headers: Mapping[str, str], start: int, stop: int) -> bool:
+    """Whether ``Content-Range`` says the body is exactly bytes ``start``..``stop - 1``."""
+    match = _CONTENT_RANGE_RE.fullmatch(headers.get("Content-Range", "").strip())
+    return match is not None and int(match.group(1)) == start and int(match.group(2)) == stop - 1
+
+
+def _read_body_streaming(raw: Any, expected: int, progress: Progress) -> bytes:
+    """Read a body of ``expected`` bytes in blocks, calling ``progress`` after each block.
+
+    A shorter body comes back short and a longer one long, for the caller's length check.
+    """
+    buf = bytearray(expected)
+    view = memoryview(buf)
+    received = 0
+    while received < expected:
+        piece = raw.read(min(STREAM_BLOCK_BYTES, expected - received))
+        if not piece:
+            return bytes(view[:received])
+        view[received:received + len(piece)] = piece
+        received += len(piece)
+        progress(buf, received)
+    extra = raw.read()
+    if extra:
+        return bytes(buf) + extra
+    return cast(bytes, buf)  # a bytearray serves wherever bytes are read
 
 
 def _describe(byte_range: tuple[int, int] | None) -> str:
@@ -321,9 +356,19 @@ class HttpSource:
 
     # ------------------------------------------------------------------ requests
     def _send(
-        self, url: str, headers: dict[str, str], byte_range: tuple[int, int] | None, *, follow: bool = True
+        self,
+        url: str,
+        headers: dict[str, str],
+        byte_range: tuple[int, int] | None,
+        *,
+        follow: bool = True,
+        progress: Progress | None = None,
     ) -> _Answer:
-        """Send one GET and read the whole answer; raise :class:`_Transient` if none arrived whole."""
+        """Send one GET and read the whole answer; raise :class:`_Transient` if none arrived whole.
+
+        With ``progress``, a ``206`` answer whose ``Content-Range`` is exactly ``byte_range`` is
+        read in blocks and ``progress`` is told after each; any other answer is read in one go.
+        """
         with self._lock:
             self.requests_made += 1
         headers = {
@@ -336,8 +381,17 @@ class HttpSource:
         try:
             response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow, stream=True)
             try:
-                # One read of the whole body (requests' .content reads it 10 KiB at a time).
-                answer = _Answer(response.status_code, response.headers, response.raw.read(), response.is_redirect)
+                if (
+                    progress is not None
+                    and byte_range is not None
+                    and response.status_code == 206
+                    and _content_range_matches(response.headers, *byte_range)
+                ):
+                    body = _read_body_streaming(response.raw, byte_range[1] - byte_range[0], progress)
+                else:
+                    # One read of the whole body (requests' .content reads it 10 KiB at a time).
+                    body = response.raw.read()
+                answer = _Answer(response.status_code, response.headers, body, response.is_redirect)
             finally:
                 response.raw.release_conn()
         except (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -386,11 +440,13 @@ class HttpSource:
         headers: dict[str, str],
         byte_range: tuple[int, int] | None,
         handle: Callable[[_Answer], _T],
+        progress: Progress | None = None,
     ) -> _T:
         """Send a GET with retries and return ``handle(response)`` for the first usable answer.
 
         ``handle`` validates the response and raises :class:`RemoteReadError` or
-        :class:`ChunkRefError` for a bad one; those are never retried.
+        :class:`ChunkRefError` for a bad one; those are never retried. ``progress`` goes to
+        :meth:`_send` for every attempt (a retry starts again from byte 0).
         """
         attempts = 0
         renewed = False
@@ -398,7 +454,7 @@ class HttpSource:
             attempts += 1
             try:
                 url = self._data_url(byte_range)
-                response = self._send(url, headers, byte_range)
+                response = self._send(url, headers, byte_range, progress=progress)
                 if response.status_code == 403 and self._is_dandi and not renewed:
                     # The presigned URL expired: resolve again, once, without counting an attempt.
                     renewed, attempts = True, attempts - 1
@@ -460,13 +516,23 @@ class HttpSource:
         )
 
     # ------------------------------------------------------------------ reads
-    def read_range(self, start: int, stop: int) -> bytes:
-        # docstring inherited
+    def read_range(self, start: int, stop: int, progress: Progress | None = None) -> bytes:
+        """Return bytes ``start``..``stop - 1``, validated (see the class docstring).
+
+        ``progress(buffer, received)``, if given, is called as the answer arrives, once its
+        status and ``Content-Range`` have been checked: the first ``received`` bytes of
+        ``buffer`` are then the requested bytes. A retry reports from byte 0 again. The read
+        can still fail afterwards (a truncated body); only the return value is the complete,
+        validated answer.
+        """
         if stop <= start:
             return b""
         byte_range = (start, stop)
         return self._attempt(
-            {"Range": f"bytes={start}-{stop - 1}"}, byte_range, lambda r: self._check_range(r, start, stop)
+            {"Range": f"bytes={start}-{stop - 1}"},
+            byte_range,
+            lambda r: self._check_range(r, start, stop),
+            progress,
         )
 
     def _check_range(self, response: _Answer, start: int, stop: int) -> bytes:

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -160,7 +161,7 @@ class ArrayEngine:
         return np.full(self.meta.chunks, 0 if fill is None else fill, dtype=self.meta.dtype)
 
     def _decode(self, key: str, data: bytes) -> np.ndarray[Any, Any]:
-        raw = self.meta.pipeline.decode(data)
+        raw = self.meta.pipeline.decode(data, self._chunk_nbytes)
         if self.meta.pipeline.is_object:
             return self._decode_objects(key, raw)
         buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8)
@@ -195,31 +196,52 @@ class ArrayEngine:
             arr = full
         return arr
 
-    def _chunks(self, indices: list[tuple[int, ...]]) -> list[np.ndarray[Any, Any]]:
+    def _chunks(
+        self,
+        indices: list[tuple[int, ...]],
+        place: Callable[[int, np.ndarray[Any, Any]], None] | None = None,
+    ) -> list[np.ndarray[Any, Any]]:
+        """Return the decoded chunks at ``indices`` (from the cache or the container).
+
+        ``place(i, chunk)``, if given, is called once for each position ``i`` of ``indices``
+        with its chunk; for a batch decoded on the pool it runs there, right after the decode,
+        so that copying into the result overlaps the remaining decodes and transfers.
+        """
         keys = [self._prefix + chunk_key(i) for i in indices]
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
+        if place is not None:
+            for i, arr in enumerate(out):
+                if arr is not None:
+                    place(i, arr)
         if missing:
 
             def decode(i: int, data: Any) -> np.ndarray[Any, Any]:
                 return self._fill_chunk() if data is None else self._decode(keys[i], data)
 
+            def decode_place(i: int, data: Any) -> np.ndarray[Any, Any]:
+                arr = decode(i, data)
+                if place is not None:
+                    place(i, arr)
+                return arr
+
             if len(missing) >= 4 and self.meta.pipeline.has_codecs and not self.meta.pipeline.is_object:
-                # decode on the pool (zlib & co. release the GIL) as each request completes,
-                # while the rest of the batch is still in transfer
+                # decode on the pool (zlib & co. release the GIL) as each range arrives, while
+                # the rest of the batch is still in transfer
                 pending: dict[int, Future[np.ndarray[Any, Any]]] = {}
 
                 def ready(indices: list[int], blobs: list[Any]) -> None:
                     for j in indices:
-                        pending[j] = _encoder_pool().submit(decode, missing[j], blobs[j])
+                        pending[j] = _encoder_pool().submit(decode_place, missing[j], blobs[j])
 
                 blobs = self.container.read_many([keys[i] for i in missing], on_ready=ready)
                 decoded = [
-                    pending[j].result() if j in pending else decode(i, blobs[j]) for j, i in enumerate(missing)
+                    pending[j].result() if j in pending else decode_place(i, blobs[j])
+                    for j, i in enumerate(missing)
                 ]
             else:
                 blobs = self.container.read_many([keys[i] for i in missing])
-                decoded = [decode(i, data) for i, data in zip(missing, blobs, strict=True)]
+                decoded = [decode_place(i, data) for i, data in zip(missing, blobs, strict=True)]
             for i, arr in zip(missing, decoded, strict=True):
                 self.cache.put(keys[i], arr)
                 out[i] = arr
@@ -234,11 +256,15 @@ class ArrayEngine:
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
         if self._direct_ok and len(parts) > 1:
             parts = self._read_direct(parts, out)
-        chunks = self._chunks([p.grid_index for p in parts])
-        for part, chunk in zip(parts, chunks, strict=True):
+
+        def place(i: int, chunk: np.ndarray[Any, Any]) -> None:
+            # parts write disjoint regions of ``out``, so pool threads may place concurrently
+            part = parts[i]
             local, int_axes = _keep_list_axis_in_place(part.local)
             values = chunk[local]
             out[part.out] = np.squeeze(values, axis=int_axes) if int_axes else values
+
+        self._chunks([p.grid_index for p in parts], place)
         return out
 
     def _read_direct(self, parts: list[ChunkPart], out: np.ndarray[Any, Any]) -> list[ChunkPart]:
