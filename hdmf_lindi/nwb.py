@@ -16,6 +16,7 @@ from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
 from .backend.io import LindiIO, _open_file
+from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
 from .tree import File
 
@@ -46,6 +47,31 @@ def _type_map(extensions: Any) -> TypeMap:
         return type_map
     for path in [extensions] if isinstance(extensions, str | os.PathLike) else list(extensions):
         type_map.load_namespaces(os.fspath(path))
+    return type_map
+
+
+def _reading_type_map(file: File, extensions: Any) -> TypeMap:
+    """The type map to read ``file`` with: pynwb's own when the file's cache would add nothing.
+
+    ``hdmf`` ignores a cached namespace whose name is already loaded (warning when the versions
+    differ), so when every namespace cached in the file is in pynwb's global type map, loading
+    them into a copy (as ``NWBHDF5IO`` does) yields pynwb's type map again. That copy takes a
+    few milliseconds and drops the object mappers pynwb has already built; the global map is
+    what pynwb's containers use anyway. Otherwise (an extension cached in the file, or
+    ``extensions`` given) the namespaces are loaded into a copy.
+    """
+    if extensions is None:
+        shared = get_type_map(copy=False)
+        catalog = shared.namespace_catalog
+        cached = cached_namespace_versions(file)
+        if all(name in catalog.namespaces for name in cached):
+            loaded = {name: catalog.get_namespace(name)["version"] for name in cached}
+            ignored = [(name, version, loaded[name]) for name, version in cached.items() if version != loaded[name]]
+            if ignored:
+                catalog.warn_for_ignored_namespaces(ignored)  # the warning HDF5IO's load gives
+            return shared
+    type_map = _type_map(extensions)
+    LindiIO.load_namespaces(type_map, file=file)
     return type_map
 
 
@@ -94,14 +120,15 @@ class NWBLindiIO(LindiIO):
         if mode in _CREATE_MODES or manager is not None:
             load_namespaces = False
         if load_namespaces:
-            type_map = _type_map(extensions)
-            if file is not None:
-                LindiIO.load_namespaces(type_map, file=file)
-            else:
+            if file is None:
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
                 file = _open_file(os.fspath(path), mode, options, allow_local_paths)
+            if mode == "r":
+                type_map = _reading_type_map(file, extensions)
+            else:
+                type_map = _type_map(extensions)
                 LindiIO.load_namespaces(type_map, file=file)
             manager = BuildManager(type_map)
         elif manager is None:
