@@ -6,21 +6,42 @@ variable-length strings of a handful of HDF5 types. h5py's high-level ``attrs[na
 the numpy dtype (plus the memory type for strings) is looked up per HDF5 type instead of being
 rebuilt for every attribute. Anything unusual (compounds, arrays, fixed-length strings,
 references) is left to h5py's reader, so values stay exactly h5py's.
+
+Scalar numbers and variable-length strings of a type seen before are read with those same HDF5
+calls made through :mod:`ctypes` on the libhdf5 h5py itself loaded (found in
+``/proc/self/maps`` and checked to share h5py's library state), under h5py's lock. That skips
+the three h5py id objects per attribute and their weak-reference registry, about half of the
+attribute's cost. The calls are the ones h5py's reader makes (``H5Aread`` with h5py's memory
+type for numbers, with the attribute's own type for strings, as h5py's conversion proxy does);
+any failure, a non-scalar dataspace, a type not seen yet or a null string pointer falls back
+to the h5py reader, which then gives the value or the error. Where the library cannot be found
+(not Linux, a statically linked h5py) only the h5py reader is used.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import logging
+import os
 from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
+from h5py._objects import phil
 
 __all__ = ["SLOW", "TypeCache", "TypeInfo"]
+
+logger = logging.getLogger(__name__)
 
 SLOW = object()
 """Returned by :meth:`TypeCache.read_attr` when h5py's high-level reader must be used."""
 
+_MISS = object()
+"""Returned by the ctypes reader when the h5py reader must decide."""
+
 _NUMERIC, _VLEN_STRING, _OTHER = 0, 1, 2
+_SCALAR = int(h5py.h5s.SCALAR)
 
 
 class TypeInfo(NamedTuple):
@@ -47,15 +68,129 @@ def _classify(dtype: np.dtype[Any]) -> TypeInfo:
     return TypeInfo(dtype, None, _OTHER, "")
 
 
+# ---------------------------------------------------------------------- the ctypes reader
+
+
+class _LibHDF5:
+    """The few libhdf5 functions of the scalar-attribute reader, bound with :mod:`ctypes`.
+
+    Bound through :class:`ctypes.PyDLL`, so the GIL stays held during each call (as in h5py's
+    own calls); callers hold h5py's lock as well.
+    """
+
+    def __init__(self, lib: ctypes.PyDLL) -> None:
+        hid, status, ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
+
+        def bind(name: str, restype: Any, *argtypes: Any) -> Any:
+            function = getattr(lib, name)
+            function.restype = restype
+            function.argtypes = list(argtypes)
+            return function
+
+        self.aopen = bind("H5Aopen", hid, hid, ctypes.c_char_p, hid)
+        self.aget_space = bind("H5Aget_space", hid, hid)
+        self.aget_type = bind("H5Aget_type", hid, hid)
+        self.aread = bind("H5Aread", status, hid, hid, ptr)
+        self.aclose = bind("H5Aclose", status, hid)
+        self.sget_simple_extent_type = bind("H5Sget_simple_extent_type", status, hid)
+        self.sclose = bind("H5Sclose", status, hid)
+        self.tencode = bind("H5Tencode", status, hid, ptr, ptr)
+        self.tget_size = bind("H5Tget_size", ctypes.c_size_t, hid)
+        self.tclose = bind("H5Tclose", status, hid)
+        self.iis_valid = bind("H5Iis_valid", status, hid)
+        self.free_memory = bind("H5free_memory", status, ptr)
+
+
+def _loaded_libhdf5_paths() -> list[str]:
+    """Paths of the libhdf5 shared libraries mapped into this process (Linux only)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="surrogateescape") as maps:
+            lines = [line for line in maps if "libhdf5" in line]
+    except OSError:
+        return []
+    paths = set()
+    for line in lines:
+        fields = line.split(None, 5)
+        if len(fields) == 6:
+            name = os.path.basename(fields[5].strip())
+            if name.startswith("libhdf5") and "_hl" not in name:
+                paths.add(fields[5].strip())
+    return sorted(paths)
+
+
+def _shares_h5py_state(lib: _LibHDF5) -> bool:
+    """Whether ``lib`` is the library instance behind h5py's ids (not another copy of it)."""
+    probe = h5py.h5t.C_S1.copy()
+    probe.set_size(37)  # an id only h5py's library instance has, of a size it must report
+    with phil:
+        return lib.iis_valid(probe.id) > 0 and lib.tget_size(probe.id) == 37
+
+
+@functools.cache
+def _libhdf5() -> _LibHDF5 | None:
+    """The ctypes binding of h5py's libhdf5, or None when it cannot be found and checked."""
+    for path in _loaded_libhdf5_paths():
+        try:
+            lib = _LibHDF5(ctypes.PyDLL(path))
+            if _shares_h5py_state(lib):
+                return lib
+        except (OSError, AttributeError) as exc:
+            logger.debug("cannot bind %s: %s", path, exc)
+    logger.debug("h5py's libhdf5 not found: attributes are read through h5py only")
+    return None
+
+
+class _FastType(NamedTuple):
+    """How the ctypes reader reads a scalar of one HDF5 type."""
+
+    vlen: bool
+    """True for variable-length strings (read with the attribute's own type, as h5py does)."""
+    mtype: int
+    """The HDF5 id of h5py's memory type (numbers)."""
+    scratch: np.ndarray[Any, Any] | None
+    """A 0-d array of h5py's dtype that numbers are read into (numbers)."""
+    address: int
+    """The address of ``scratch``'s data."""
+    encoding: str
+    """The string encoding (variable-length strings)."""
+
+
+def _fast_type(info: TypeInfo) -> _FastType | None:
+    if info.category == _NUMERIC:
+        scratch = np.empty((), dtype=info.dtype)
+        return _FastType(False, info.mtype.id, scratch, scratch.ctypes.data, "")
+    if info.category == _VLEN_STRING:
+        return _FastType(True, 0, None, 0, info.encoding)
+    return None
+
+
 class TypeCache:
     """numpy dtypes of HDF5 datatypes, cached by the datatype's binary encoding.
 
     One per indexing run (not module-global): it holds h5py type ids, which belong to the
     HDF5 library state of that run.
+
+    Parameters
+    ----------
+    fast
+        Read scalar numbers and variable-length strings through ctypes where h5py's libhdf5
+        can be found (see the module notes). Defaults to True; False reads through h5py only.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True) -> None:
         self._by_encoding: dict[bytes, TypeInfo] = {}
+        self._lib = _libhdf5() if fast else None
+        self._fast: dict[bytes, _FastType | None] = {}
+        self._size = ctypes.c_size_t()
+        self._size_address = ctypes.addressof(self._size)
+        self._buffer = ctypes.create_string_buffer(256)
+        self._pointer = ctypes.c_void_p()
+        self._pointer_address = ctypes.addressof(self._pointer)
+
+    @property
+    def uses_ctypes(self) -> bool:
+        """Whether scalar attributes are read through ctypes."""
+        return self._lib is not None
 
     def info(self, tid: Any) -> TypeInfo:
         """Return the :class:`TypeInfo` of an h5py ``TypeID``."""
@@ -66,6 +201,8 @@ class TypeCache:
         info = self._by_encoding.get(key)
         if info is None:
             info = self._by_encoding[key] = _classify(tid.dtype)
+            if self._lib is not None:
+                self._fast[key] = _fast_type(info)
         return info
 
     def read_attr(self, oid: Any, raw_name: bytes) -> Any:
@@ -75,6 +212,13 @@ class TypeCache:
         strings (numpy scalars and arrays, ``str`` for scalar strings), ``h5py.Empty`` for a
         null dataspace, and :data:`SLOW` for anything else.
         """
+        if self._lib is not None:
+            value = self._read_scalar(oid.id, raw_name)
+            if value is not _MISS:
+                return value
+        return self._read_attr_h5py(oid, raw_name)
+
+    def _read_attr_h5py(self, oid: Any, raw_name: bytes) -> Any:
         aid = h5py.h5a.open(oid, raw_name)
         space = aid.get_space()
         extent = space.get_simple_extent_type()
@@ -94,6 +238,73 @@ class TypeCache:
         if arr.size:
             aid.read(arr, mtype=info.mtype)
         return arr
+
+    def _read_scalar(self, loc: int, raw_name: bytes) -> Any:
+        """A scalar attribute of a known number or string type through ctypes, else _MISS."""
+        lib = self._lib
+        assert lib is not None
+        with phil:
+            aid = lib.aopen(loc, raw_name, 0)
+            if aid < 0:
+                return _MISS
+            try:
+                sid = lib.aget_space(aid)
+                if sid < 0:
+                    return _MISS
+                extent = lib.sget_simple_extent_type(sid)
+                lib.sclose(sid)
+                if extent != _SCALAR:
+                    return _MISS
+                tid = lib.aget_type(aid)
+                if tid < 0:
+                    return _MISS
+                try:
+                    fast = self._fast.get(self._encode(tid))
+                    if fast is None:
+                        return _MISS
+                    if fast.vlen:
+                        return self._read_string(aid, tid, fast.encoding)
+                    if lib.aread(aid, fast.mtype, fast.address) < 0:
+                        return _MISS
+                    return fast.scratch[()]  # type: ignore[index]
+                finally:
+                    lib.tclose(tid)
+            finally:
+                lib.aclose(aid)
+
+    def _encode(self, tid: int) -> bytes:
+        """The binary encoding of an HDF5 datatype id (b"" when HDF5 cannot encode it)."""
+        lib = self._lib
+        assert lib is not None
+        size = self._size
+        size.value = 0
+        if lib.tencode(tid, None, self._size_address) < 0 or not size.value:
+            return b""
+        n = size.value
+        if n > len(self._buffer):
+            self._buffer = ctypes.create_string_buffer(n)
+        address = ctypes.addressof(self._buffer)
+        if lib.tencode(tid, address, self._size_address) < 0:
+            return b""
+        return ctypes.string_at(address, n)
+
+    def _read_string(self, aid: int, tid: int, encoding: str) -> Any:
+        """A scalar variable-length string, read as h5py's conversion proxy reads it."""
+        lib = self._lib
+        assert lib is not None
+        pointer = self._pointer
+        pointer.value = None
+        if lib.aread(aid, tid, self._pointer_address) < 0:
+            return _MISS
+        address = pointer.value
+        if not address:  # a null string: h5py's reader decides what it reads as
+            return _MISS
+        try:
+            data = ctypes.string_at(address)
+        finally:
+            lib.free_memory(address)
+            pointer.value = None
+        return data.decode(encoding, errors="surrogateescape")
 
     def read_dataset(self, dsid: Any, shape: tuple[int, ...], info: TypeInfo) -> np.ndarray[Any, Any]:
         """Read a whole dataset of a numeric, fixed-length string or variable-length string type.
