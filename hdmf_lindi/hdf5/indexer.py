@@ -252,12 +252,10 @@ class _Walker:
         """Index the dataset ``dsid`` (an h5py DatasetID) at ``path``."""
         self._tick(path)
         zattrs = self._attrs(dsid, path)
-        space = dsid.get_space()
-        if space.get_simple_extent_type() == h5py.h5s.NULL:
+        null, shape, info = self.types.describe(dsid)
+        if null:
             self._note(f"skipped /{path}: null dataspace (h5py.Empty)")
             return
-        shape: tuple[int, ...] = space.shape
-        info = self.types.info(dsid.get_type())
         dtype = info.dtype
         try:
             if TypeCache.is_vlen_string(info):

@@ -41,7 +41,8 @@ _MISS = object()
 """Returned by the ctypes reader when the h5py reader must decide."""
 
 _NUMERIC, _VLEN_STRING, _OTHER = 0, 1, 2
-_SCALAR = int(h5py.h5s.SCALAR)
+_SCALAR, _NULL = int(h5py.h5s.SCALAR), int(h5py.h5s.NULL)
+_MAX_RANK = 32  # HDF5's H5S_MAX_RANK
 
 
 class TypeInfo(NamedTuple):
@@ -93,11 +94,15 @@ class _LibHDF5:
         self.aread = bind("H5Aread", status, hid, hid, ptr)
         self.aclose = bind("H5Aclose", status, hid)
         self.sget_simple_extent_type = bind("H5Sget_simple_extent_type", status, hid)
+        self.sget_simple_extent_dims = bind("H5Sget_simple_extent_dims", status, hid, ptr, ptr)
         self.sclose = bind("H5Sclose", status, hid)
         self.tencode = bind("H5Tencode", status, hid, ptr, ptr)
         self.tget_size = bind("H5Tget_size", ctypes.c_size_t, hid)
         self.tclose = bind("H5Tclose", status, hid)
         self.iis_valid = bind("H5Iis_valid", status, hid)
+        self.dget_space = bind("H5Dget_space", hid, hid)
+        self.dget_type = bind("H5Dget_type", hid, hid)
+        self.dread = bind("H5Dread", status, hid, hid, hid, hid, hid, ptr)
         self.free_memory = bind("H5free_memory", status, ptr)
 
 
@@ -186,6 +191,8 @@ class TypeCache:
         self._buffer = ctypes.create_string_buffer(256)
         self._pointer = ctypes.c_void_p()
         self._pointer_address = ctypes.addressof(self._pointer)
+        self._dims = (ctypes.c_uint64 * _MAX_RANK)()
+        self._dims_address = ctypes.addressof(self._dims)
 
     @property
     def uses_ctypes(self) -> bool:
@@ -306,6 +313,44 @@ class TypeCache:
             pointer.value = None
         return data.decode(encoding, errors="surrogateescape")
 
+    def describe(self, dsid: Any) -> tuple[bool, tuple[int, ...], TypeInfo]:
+        """Whether a dataset (an h5py DatasetID) has a null dataspace, its shape and its type.
+
+        Through ctypes when the datatype has been seen before, else through h5py.
+        """
+        if self._lib is not None:
+            described = self._describe_fast(dsid.id)
+            if described is not None:
+                return described
+        space = dsid.get_space()
+        null = space.get_simple_extent_type() == h5py.h5s.NULL
+        return null, () if null else space.shape, self.info(dsid.get_type())
+
+    def _describe_fast(self, dsid: int) -> tuple[bool, tuple[int, ...], TypeInfo] | None:
+        lib = self._lib
+        assert lib is not None
+        with phil:
+            sid = lib.dget_space(dsid)
+            if sid < 0:
+                return None
+            try:
+                extent = lib.sget_simple_extent_type(sid)
+                rank = lib.sget_simple_extent_dims(sid, self._dims_address, None)
+            finally:
+                lib.sclose(sid)
+            if extent < 0 or not 0 <= rank <= _MAX_RANK:
+                return None
+            tid = lib.dget_type(dsid)
+            if tid < 0:
+                return None
+            try:
+                info = self._by_encoding.get(self._encode(tid))
+            finally:
+                lib.tclose(tid)
+        if info is None:
+            return None
+        return extent == _NULL, tuple(self._dims[:rank]), info
+
     def read_dataset(self, dsid: Any, shape: tuple[int, ...], info: TypeInfo) -> np.ndarray[Any, Any]:
         """Read a whole dataset of a numeric, fixed-length string or variable-length string type.
 
@@ -315,7 +360,15 @@ class TypeCache:
         """
         arr = np.empty(shape, dtype=info.dtype)
         if arr.size:
-            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, arr, mtype=info.mtype)
+            lib = self._lib
+            if lib is not None and info.category == _NUMERIC:
+                # h5py's DatasetID.read makes this very call for numbers
+                with phil:
+                    status = lib.dread(dsid.id, info.mtype.id, 0, 0, 0, arr.ctypes.data)
+                if status < 0:  # let h5py raise its error
+                    dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, arr, mtype=info.mtype)
+            else:
+                dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, arr, mtype=info.mtype)
         if info.category == _VLEN_STRING:
             out = np.empty(shape, dtype=object)
             out.reshape(-1)[:] = [

@@ -98,3 +98,44 @@ def test_ctypes_reader_misses_fall_back(attributes_h5: Path) -> None:
     with h5py.File(attributes_h5, "r") as f:
         with pytest.raises(KeyError):
             TypeCache().read_attr(f["group"].id, b"no such attribute")
+
+
+@pytest.fixture
+def datasets_h5(tmp_path: Path) -> Path:
+    path = tmp_path / "datasets.h5"
+    with h5py.File(path, "w") as f:
+        for code in NUMERIC:
+            f.create_dataset(f"vector{code}", data=np.arange(5, dtype=code))
+            f.create_dataset(f"scalar{code}", data=np.array(3, dtype=code))
+        f.create_dataset("cube", data=np.arange(24.0).reshape(2, 3, 4))
+        f.create_dataset("chunked", data=np.arange(100, dtype="<i4").reshape(10, 10), chunks=(3, 3), compression="gzip")
+        f.create_dataset("empty", shape=(0, 4), dtype="<f4")
+        f.create_dataset("unwritten", shape=(6,), dtype="<i2", fillvalue=-3)
+        f.create_dataset("null", data=h5py.Empty("<f8"))
+        f.create_dataset("bools", data=np.array([True, False, True]))
+        f.create_dataset("enum", data=np.array([1, 2], dtype="i1"), dtype=h5py.enum_dtype({"a": 1, "b": 2}, basetype="i1"))
+        f.create_dataset("text", data=["a", "bé"], dtype=h5py.string_dtype())
+        f.create_dataset("fixed", data=np.array([b"ab", b"c"], dtype="S2"))
+    return path
+
+
+def test_ctypes_dataset_reads_like_h5py(datasets_h5: Path) -> None:
+    fast, plain = TypeCache(), TypeCache(fast=False)
+    if not fast.uses_ctypes:
+        pytest.skip("h5py's libhdf5 cannot be bound with ctypes here")
+    with h5py.File(datasets_h5, "r") as f:
+        for _ in range(2):  # the second round finds every type in the cache
+            for name in f:
+                dsid = f[name].id
+                null, shape, info = fast.describe(dsid)
+                expected = plain.describe(dsid)
+                assert (null, shape, info.dtype, info.category) == (*expected[:2], expected[2].dtype, expected[2].category)
+                assert type(shape) is tuple and all(type(n) is int for n in shape)
+                if null or info.category == 2:
+                    continue
+                got, want = fast.read_dataset(dsid, shape, info), plain.read_dataset(dsid, shape, expected[2])
+                assert _same(got, want), name
+                if info.category == 0:
+                    reference = np.asarray(f[name][()])  # h5py's high level: native byte order
+                    assert np.array_equal(got, reference) and got.dtype == reference.dtype.newbyteorder(got.dtype.byteorder), name
+        assert fast._describe_fast(f["cube"].id.id) is not None
