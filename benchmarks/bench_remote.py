@@ -254,6 +254,8 @@ class ServerProcess:
                 command, arg = conn.recv()
                 if command == "latency":
                     server.misbehave(latency_s=arg)
+                elif command == "misbehave":
+                    server.misbehave(**arg)
                 elif command == "clear":
                     server.requests.clear()
                 elif command == "count":
@@ -294,7 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=[*CASES, NWB_CASE])
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per tool")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--bandwidth-mb-s", type=float, default=None,
+        help="cap every answer of the server at this many MB/s (per connection), as a slower link would",
+    )
     args = parser.parse_args(argv)
+    cap = None if args.bandwidth_mb_s is None else args.bandwidth_mb_s * 1e6
+
+    def set_latency(latency_s: float) -> None:
+        server.call("misbehave", {"latency_s": latency_s, "bandwidth_bytes_per_s": cap})
 
     make_files(args.workdir)
     if NWB_CASE in args.cases:
@@ -314,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             hdmf_lindi.index_hdf5(args.workdir / h5_name, local_index)
             local_s[name] = min(run_ours(str(local_index), path, sel, options)[0] for _ in range(args.repeat))
         # the bandwidth of the local server without latency: best of three single large reads
+        set_latency(0.0)
         size = (args.workdir / "ophys.h5").stat().st_size
         fetcher = hdmf_lindi.storage.Fetcher()
         seconds = math.inf
@@ -326,13 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local server bandwidth without latency: {bandwidth / 1e6:.0f} MB/s")
         for latency_ms in args.latency_ms:
             if NWB_CASE in args.cases:
-                server.call("latency", latency_ms / 1000)
+                set_latency(latency_ms / 1000)
                 results.append(nwb_row(server, args, latency_ms, options))
                 print_row(results[-1])
             for name in [c for c in args.cases if c in CASES]:
                 h5_name, path, sel = CASES[name]
                 index_url = server.url(f"{Path(h5_name).stem}.lindi.json")
-                server.call("latency", latency_ms / 1000)
+                set_latency(latency_ms / 1000)
                 row: dict[str, Any] = {"case": name, "latency_ms": latency_ms}
                 row["ours"] = measure(server, args.repeat, run_ours, index_url, path, sel, options)
                 data_requests = row["ours"]["requests"] - 1
