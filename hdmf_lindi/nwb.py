@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from hdmf.build import BuildManager, GroupBuilder, TypeMap
+from hdmf.build import BuildManager, TypeMap
 from hdmf.container import Container as HdmfContainer
 from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
@@ -77,49 +75,6 @@ def _reading_type_map(file: File, extensions: Any) -> TypeMap:
     return type_map
 
 
-_mapper_warmed = threading.Event()
-
-
-def _warm_nwbfile_mapper() -> None:
-    """Build pynwb's object mapper for ``NWBFile`` (a few ms, once per process).
-
-    Every NWB read needs it; for a remote file this runs while the request is in flight.
-    """
-    try:
-        root = GroupBuilder("root", attributes={"neurodata_type": "NWBFile", "namespace": "core"})
-        get_type_map(copy=False).get_map(root)
-    except Exception:  # noqa: BLE001 - only a head start; construct builds it if this failed
-        logger.debug("could not build the NWBFile object mapper ahead of time", exc_info=True)
-    finally:
-        _mapper_warmed.set()
-
-
-def _open_while(
-    work: Callable[[], None], path: str, options: RemoteOptions | None, allow_local_paths: bool | None
-) -> File:
-    """Open ``path`` read-only on a thread and run ``work`` here meanwhile; return the file.
-
-    The thread starts first (``Thread.start`` hands it the GIL), so the request is sent before
-    ``work`` begins; exceptions of the open are raised here.
-    """
-    opened: list[File] = []
-    failed: list[BaseException] = []
-
-    def open_file() -> None:
-        try:
-            opened.append(_open_file(path, "r", options, allow_local_paths))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=open_file, name="hdmf-lindi-open", daemon=True)
-    thread.start()
-    work()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return opened[0]
-
-
 class NWBLindiIO(LindiIO):
     """Read and write NWB files in LINDI form, as ``pynwb.NWBHDF5IO`` does for HDF5.
 
@@ -168,12 +123,8 @@ class NWBLindiIO(LindiIO):
             if file is None:
                 if path is None:
                     raise ValueError("Either path or file is required.")
-                if mode == "r" and extensions is None and is_url(os.fspath(path)) and not _mapper_warmed.is_set():
-                    # the request goes out first; pynwb's mapper setup runs while it is in flight
-                    file = _open_while(_warm_nwbfile_mapper, os.fspath(path), options, allow_local_paths)
-                else:
-                    # open once: the same File serves the namespaces and the IO
-                    file = _open_file(os.fspath(path), mode, options, allow_local_paths)
+                # open once: the same File serves the namespaces and the IO
+                file = _open_file(os.fspath(path), mode, options, allow_local_paths)
             if mode == "r":
                 type_map = _reading_type_map(file, extensions)
             else:

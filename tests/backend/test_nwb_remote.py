@@ -19,11 +19,9 @@ import numpy as np
 import pytest
 from backend_corpus import BIG_CHUNK, BIG_SERIES, LINDI_FORMS, Corpus
 from httpserver import RangeServer, parse_range
-from pynwb import NWBHDF5IO
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO, index_hdf5
-from hdmf_lindi.storage import RemoteOptions
 
 NWB_NAME = "tables.nwb"
 MAX_TAR_OPEN_REQUESTS = 3
@@ -175,38 +173,3 @@ def test_missing_url_is_a_clear_error(http_server: RangeServer) -> None:
     with pytest.raises(LindiError, match="missing.lindi.json"):
         NWBLindiIO(http_server.url("missing.lindi.json"), "r")
     assert NWBLindiIO.can_read(http_server.url("missing.lindi.json")) is False
-
-
-@pytest.fixture
-def cold_mapper(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in a fresh process: the NWBFile object mapper has not been built ahead of time."""
-    import threading
-
-    import hdmf_lindi.nwb
-
-    monkeypatch.setattr(hdmf_lindi.nwb, "_mapper_warmed", threading.Event())
-
-
-def test_remote_open_overlaps_mapper_setup(
-    cold_mapper: None, corpus: Corpus, http_server: RangeServer
-) -> None:
-    import hdmf_lindi.nwb
-
-    shutil.copy(corpus.paths["tables"], http_server.root / NWB_NAME)
-    index_hdf5(http_server.url(NWB_NAME), http_server.root / "tables.lindi.json")
-    http_server.reset()
-    http_server.misbehave(latency_s=0.05)
-    with NWBLindiIO(http_server.url("tables.lindi.json"), "r") as io:
-        assert hdmf_lindi.nwb._mapper_warmed.is_set()
-        nwbfile = io.read()
-        with NWBHDF5IO(str(corpus.paths["tables"]), "r") as expected_io:
-            assert set(nwbfile.acquisition) == set(expected_io.read().acquisition)
-    assert len(http_server.requests) == 1
-
-
-def test_remote_open_error_surfaces_from_the_open_thread(cold_mapper: None, http_server: RangeServer) -> None:
-    from hdmf_lindi.errors import RemoteReadError
-
-    http_server.misbehave(status=503)
-    with pytest.raises(RemoteReadError, match=r"missing\.lindi\.json.*503"):
-        NWBLindiIO(http_server.url("missing.lindi.json"), "r", options=RemoteOptions(max_retries=0))
