@@ -8,6 +8,7 @@ from . import errors
 from .errors import LindiError
 from .format import ExternalLink, Reference, SoftLink, ref_dtype, string_dtype
 from .tree import Dataset, File, Group, HardLink
+from .tree.pack import pack
 
 try:
     __version__ = version("hdmf-lindi")
@@ -57,6 +58,7 @@ __all__ = [
     "errors",
     "index_hdf5",
     "open_file",
+    "pack",
     "read_nwb",
     "ref_dtype",
     "string_dtype",

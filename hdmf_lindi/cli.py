@@ -169,7 +169,7 @@ def _size(n: int | None) -> str:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from .storage.pack import pack
+    from .tree.pack import pack
 
     shown = False
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import hdmf_lindi
-from hdmf_lindi.storage.pack import pack
+from hdmf_lindi import pack
 
 out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".")
 path = out_dir / "updated.lindi.tar"

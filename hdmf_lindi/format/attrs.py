@@ -8,7 +8,7 @@ keeps booleans as booleans and reads ``[]`` as an empty float64 array.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,27 @@ ANNOTATION_KEYS = frozenset(
 empty group (lindi shows it as a string-array attribute, which it reads without error)."""
 
 _NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def rebase_link_files(zattrs: dict[str, Any], rebase: Callable[[str], str]) -> dict[str, Any]:
+    """Return ``zattrs`` with the files its link annotations name passed through ``rebase``.
+
+    The ``url`` of ``_EXTERNAL_ARRAY_LINK`` and the file name of ``_EXTERNAL_LINK`` name another
+    file, possibly by a path relative to the LINDI file; a tool that moves the LINDI file (pack)
+    rewrites them with this. Returns ``zattrs`` itself when there is nothing to change.
+    """
+    out = zattrs
+    link = zattrs.get("_EXTERNAL_ARRAY_LINK")
+    if isinstance(link, dict) and isinstance(link.get("url"), str):
+        url = rebase(link["url"])
+        if url != link["url"]:
+            out = {**out, "_EXTERNAL_ARRAY_LINK": {**link, "url": url}}
+    ext = zattrs.get("_EXTERNAL_LINK")
+    if isinstance(ext, list) and len(ext) == 2 and isinstance(ext[0], str):
+        filename = rebase(ext[0])
+        if filename != ext[0]:
+            out = {**out, "_EXTERNAL_LINK": [filename, ext[1]]}
+    return out
 
 
 def _encode_float(x: float) -> float | str:

@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import FormatError, ModeError
 from .containers import kind_from_suffix, open_container
@@ -45,6 +45,8 @@ BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory,
 _KEY_TOKEN_RE = re.compile(r"[/.]")
 
 ProgressFn: TypeAlias = Callable[[int, int], None]
+RebaseAttrsFn: TypeAlias = Callable[[dict[str, Any], Callable[[str], str]], dict[str, Any]]
+"""``rebase_attrs(zattrs, rebase)``: ``zattrs`` with the file names it holds passed through ``rebase``."""
 """``progress(chunks copied from blobs, their bytes)``, called after each batch of blob reads."""
 
 
@@ -159,17 +161,27 @@ def _outside(tables: dict[str, ChunkTable], key: str) -> bool:
     return table is None or table.slot(chunk) is None
 
 
-def _copy(src: Container, dst: Container, dst_dir: str, progress: ProgressFn | None) -> _Counts:
+def _copy(
+    src: Container,
+    dst: Container,
+    dst_dir: str,
+    progress: ProgressFn | None,
+    rebase_attrs: RebaseAttrsFn | None = None,
+) -> _Counts:
     """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``.
 
     Chunk tables of external references (an indexed HDF5 dataset's chunks) are carried over
-    whole, as arrays; everything else key by key, in key order.
+    whole, as arrays; everything else key by key, in key order. ``rebase_attrs`` rewrites the
+    file names a ``.zattrs`` object holds.
     """
     src_dir = None if is_url(src.location) else os.path.dirname(os.path.abspath(src.location))
+
+    def rebase(url: str) -> str:
+        return _rebase(url, src_dir, dst_dir)
     counts = _Counts()
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
-        url = _rebase(table.url, src_dir, dst_dir)
+        url = rebase(table.url)
         dst.refmap.set_chunk_table(path, ChunkTable(url, table.grid, table.offsets, table.lengths))
         counts.kept += table.count
     batch: list[str] = []
@@ -182,6 +194,8 @@ def _copy(src: Container, dst: Container, dst_dir: str, progress: ProgressFn | N
                     f"Metadata key {key!r} of {src.location} holds {type(obj).__name__}, not a "
                     "JSON object; the file is not valid LINDI and cannot be packed."
                 )
+            if rebase_attrs is not None and key.endswith(".zattrs"):
+                obj = rebase_attrs(obj, rebase)
             dst.set_metadata(key, obj)
             continue
         value = src.refmap.get(key)
@@ -195,7 +209,7 @@ def _copy(src: Container, dst: Container, dst_dir: str, progress: ProgressFn | N
                 _copy_batch(src, dst, batch, counts, progress)
                 batch, batch_bytes = [], 0
         elif isinstance(value, RangeRef):
-            dst.refmap.set_range(key, _rebase(value.url, src_dir, dst_dir), value.offset, value.length)
+            dst.refmap.set_range(key, rebase(value.url), value.offset, value.length)
             counts.kept += 1
     if batch:
         _copy_batch(src, dst, batch, counts, progress)
@@ -208,6 +222,7 @@ def pack(
     *,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    rebase_attrs: RebaseAttrsFn | None = None,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -227,6 +242,10 @@ def pack(
     progress
         Called as ``progress(chunks, nbytes)`` after each batch of chunks read from internal
         blobs (batches of about 64 MiB), with the running totals.
+    rebase_attrs
+        Rewrites the file names held in a ``.zattrs`` object, given a function that rebases
+        one. This layer does not know LINDI's annotations: :func:`hdmf_lindi.pack` passes the
+        one that rebases external links and external array links, and is what to call.
 
     Returns
     -------
@@ -273,7 +292,7 @@ def pack(
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
             dst_dir = os.path.dirname(os.path.abspath(dst_location))
-            counts = _copy(src, dst, dst_dir, progress)
+            counts = _copy(src, dst, dst_dir, progress, rebase_attrs)
             dst.flush()
         except BaseException:
             dst.read_only = True  # release without publishing anything, as File.__exit__ does

@@ -28,9 +28,11 @@ import pytest
 from paths import SAMPLES
 
 import hdmf_lindi
+from hdmf_lindi import pack
 from hdmf_lindi.errors import ChunkRefError, ModeError, TarLayoutError, UnsupportedError
 from hdmf_lindi.storage import open_container
-from hdmf_lindi.storage.pack import PackStats, pack
+from hdmf_lindi.storage.pack import PackStats
+from hdmf_lindi.storage.pack import pack as pack_keys
 
 SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
 UPDATES = 25
@@ -407,17 +409,53 @@ def test_relative_chunk_references_rebased_into_a_subdirectory(features_copy: Pa
     assert {v[0] for v in raw_refs(out).values() if isinstance(v, tuple)} == {"../features.h5"}
 
 
-@pytest.mark.xfail(
-    strict=True, raises=FileNotFoundError,
-    reason="pack rebases the relative paths of chunk references only; a relative url inside an "
-    "attribute (lindi's _EXTERNAL_ARRAY_LINK, external links) is copied as it is and then "
-    "resolves against the new directory. Rebasing it needs a hook from format/.",
-)
+def _array_link_urls(path: Path) -> list[str]:
+    """The ``_EXTERNAL_ARRAY_LINK`` urls of a .lindi.json, as stored."""
+    refs = json.loads(path.read_text())["refs"]
+    attrs = [json.loads(v) if isinstance(v, str) else v for k, v in refs.items() if k.endswith(".zattrs")]
+    return [a["_EXTERNAL_ARRAY_LINK"]["url"] for a in attrs if "_EXTERNAL_ARRAY_LINK" in a]
+
+
 def test_relative_external_array_link_rebased_into_a_subdirectory(features_copy: Path) -> None:
     out = features_copy.parent / "sub" / "features.lindi.json"
     out.parent.mkdir()
     pack(features_copy, out)
+    assert set(_array_link_urls(features_copy)) == {"features.h5"}
+    assert set(_array_link_urls(out)) == {"../features.h5"}
     assert_same(out, features_copy)
+
+
+def test_storage_pack_alone_leaves_attributes_as_they_are(features_copy: Path) -> None:
+    # the key-level copy does not know link annotations; hdmf_lindi.pack passes the hook
+    out = features_copy.parent / "sub" / "features.lindi.json"
+    out.parent.mkdir()
+    pack_keys(features_copy, out)
+    assert set(_array_link_urls(out)) == {"features.h5"}
+    assert {v[0] for v in raw_refs(out).values() if isinstance(v, tuple)} == {"../features.h5"}
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("target.h5", "../target.h5"),
+        ("/abs/target.h5", "/abs/target.h5"),
+        ("https://example.org/target.h5", "https://example.org/target.h5"),
+    ],
+    ids=["relative", "absolute", "url"],
+)
+def test_external_link_file_rebased_into_a_subdirectory(tmp_path: Path, filename: str, expected: str) -> None:
+    src = tmp_path / "links.lindi.json"
+    with hdmf_lindi.File(src, "w") as f:
+        f["ext"] = hdmf_lindi.ExternalLink(filename, "/x")
+        f["plain"] = np.arange(3)
+    out = tmp_path / "sub" / "links.lindi.tar"
+    out.parent.mkdir()
+    pack(src, out)
+    with hdmf_lindi.File(out) as f:
+        link = f.get("ext", getlink=True)
+        assert isinstance(link, hdmf_lindi.ExternalLink)
+        assert (link.filename, link.path) == (expected, "/x")
+        np.testing.assert_array_equal(f["plain"][...], np.arange(3))
 
 
 def test_chunk_tables_are_carried_over_as_arrays(tmp_path: Path) -> None:
