@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -292,18 +292,22 @@ class Fetcher:
         failure in request order is raised (the others are dropped); ranges handed on before a
         failure are then never returned.
         """
-        if on_ready is None:
-            self._run_plain(jobs, out)
+        if len(jobs) == 1 and on_ready is None:  # no thread hop for a single request
+            job = jobs[0]
+            self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
             return
         events: queue.SimpleQueue[tuple[_Job, Any, list[int]] | None] = queue.SimpleQueue()
 
         def fetch(job: _Job) -> None:
             try:
                 progress = _Progress(job, events)
-                data = job.source.read_range(job.read.start, job.read.stop, progress)  # type: ignore[call-arg]
-                progress(data, len(data))  # whatever an unstreamed answer (or a retry) left
+                if on_ready is None:
+                    data = job.source.read_range(job.read.start, job.read.stop)
+                else:
+                    data = job.source.read_range(job.read.start, job.read.stop, progress)  # type: ignore[call-arg]
+                progress(data, len(data))  # what was not streamed (or all, without on_ready)
             finally:
-                events.put(None)
+                events.put(None)  # this request is over
 
         pool = self._executor()
         futures = [pool.submit(fetch, job) for job in jobs]
@@ -312,32 +316,10 @@ class Fetcher:
                 while (event := events.get()) is not None:
                     job, data, members = event
                     self._split(job, data, out, members)
-                    on_ready([job.where[m] for m in members], out)
+                    if on_ready is not None:
+                        on_ready([job.where[m] for m in members], out)
                 if any(f.done() and f.exception() is not None for f in futures):
                     break  # raised below, in request order
-            for future in futures:
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-        finally:
-            for future in futures:
-                future.cancel()  # after a failure, drop what has not started
-
-    def _run_plain(self, jobs: list[_Job], out: list[bytes]) -> None:
-        """Run remote requests concurrently (one inline) and split each whole answer into ``out``."""
-        if len(jobs) == 1:  # no thread hop for a single request
-            job = jobs[0]
-            self._split(job, job.source.read_range(job.read.start, job.read.stop), out)
-            return
-        pool = self._executor()
-        futures: list[Future[bytes]] = [
-            pool.submit(job.source.read_range, job.read.start, job.read.stop) for job in jobs
-        ]
-        job_of = {id(f): job for f, job in zip(futures, jobs, strict=True)}
-        try:
-            for future in as_completed(futures):
-                if future.exception() is not None:
-                    break  # raised below, in request order
-                self._split(job_of[id(future)], future.result(), out)
             for future in futures:
                 if future.done() and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
