@@ -216,11 +216,8 @@ class ArrayEngine:
                     place(i, arr)
         if missing:
 
-            def decode(i: int, data: Any) -> np.ndarray[Any, Any]:
-                return self._fill_chunk() if data is None else self._decode(keys[i], data)
-
             def decode_place(i: int, data: Any) -> np.ndarray[Any, Any]:
-                arr = decode(i, data)
+                arr = self._fill_chunk() if data is None else self._decode(keys[i], data)
                 if place is not None:
                     place(i, arr)
                 return arr
