@@ -99,6 +99,7 @@ class _LibHDF5:
         self.tencode = bind("H5Tencode", status, hid, ptr, ptr)
         self.tget_size = bind("H5Tget_size", ctypes.c_size_t, hid)
         self.tclose = bind("H5Tclose", status, hid)
+        self.tequal = bind("H5Tequal", status, hid, hid)
         self.iis_valid = bind("H5Iis_valid", status, hid)
         self.dget_space = bind("H5Dget_space", hid, hid)
         self.dget_type = bind("H5Dget_type", hid, hid)
@@ -148,6 +149,10 @@ def _libhdf5() -> _LibHDF5 | None:
 class _FastType(NamedTuple):
     """How the ctypes reader reads a scalar of one HDF5 type."""
 
+    type_id: int
+    """The HDF5 id of ``type_ref``, to compare an attribute's type with (``H5Tequal``)."""
+    type_ref: Any
+    """An h5py TypeID of this type (decoded from its encoding), kept alive here."""
     vlen: bool
     """True for variable-length strings (read with the attribute's own type, as h5py does)."""
     mtype: int
@@ -160,13 +165,14 @@ class _FastType(NamedTuple):
     """The string encoding (variable-length strings)."""
 
 
-def _fast_type(info: TypeInfo) -> _FastType | None:
+def _fast_type(info: TypeInfo, key: bytes) -> _FastType | None:
+    if info.category not in (_NUMERIC, _VLEN_STRING):
+        return None
+    ref = h5py.h5t.decode(key)
     if info.category == _NUMERIC:
         scratch = np.empty((), dtype=info.dtype)
-        return _FastType(False, info.mtype.id, scratch, scratch.ctypes.data, "")
-    if info.category == _VLEN_STRING:
-        return _FastType(True, 0, None, 0, info.encoding)
-    return None
+        return _FastType(ref.id, ref, False, info.mtype.id, scratch, scratch.ctypes.data, "")
+    return _FastType(ref.id, ref, True, 0, None, 0, info.encoding)
 
 
 class TypeCache:
@@ -186,6 +192,9 @@ class TypeCache:
         self._by_encoding: dict[bytes, TypeInfo] = {}
         self._lib = _libhdf5() if fast else None
         self._fast: dict[bytes, _FastType | None] = {}
+        self._by_name: dict[bytes, _FastType] = {}
+        """The type an attribute of this name had last time: most attributes of a name share
+        one type, and ``H5Tequal`` with it is cheaper than encoding the type."""
         self._size = ctypes.c_size_t()
         self._size_address = ctypes.addressof(self._size)
         self._buffer = ctypes.create_string_buffer(256)
@@ -209,7 +218,7 @@ class TypeCache:
         if info is None:
             info = self._by_encoding[key] = _classify(tid.dtype)
             if self._lib is not None:
-                self._fast[key] = _fast_type(info)
+                self._fast[key] = _fast_type(info, key)
         return info
 
     def read_attr(self, oid: Any, raw_name: bytes) -> Any:
@@ -266,9 +275,12 @@ class TypeCache:
                 if tid < 0:
                     return _MISS
                 try:
-                    fast = self._fast.get(self._encode(tid))
-                    if fast is None:
-                        return _MISS
+                    fast = self._by_name.get(raw_name)
+                    if fast is None or lib.tequal(tid, fast.type_id) <= 0:
+                        fast = self._fast.get(self._encode(tid))
+                        if fast is None:
+                            return _MISS
+                        self._by_name[raw_name] = fast
                     if fast.vlen:
                         return self._read_string(aid, tid, fast.encoding)
                     if lib.aread(aid, fast.mtype, fast.address) < 0:
@@ -364,7 +376,8 @@ class TypeCache:
             if lib is not None and info.category == _NUMERIC:
                 # h5py's DatasetID.read makes this very call for numbers
                 with phil:
-                    status = lib.dread(dsid.id, info.mtype.id, 0, 0, 0, arr.ctypes.data)
+                    address = ctypes.addressof(ctypes.c_char.from_buffer(arr.data))
+                    status = lib.dread(dsid.id, info.mtype.id, 0, 0, 0, address)
                 if status < 0:  # let h5py raise its error
                     dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, arr, mtype=info.mtype)
             else:

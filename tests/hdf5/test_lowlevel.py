@@ -139,3 +139,18 @@ def test_ctypes_dataset_reads_like_h5py(datasets_h5: Path) -> None:
                     reference = np.asarray(f[name][()])  # h5py's high level: native byte order
                     assert np.array_equal(got, reference) and got.dtype == reference.dtype.newbyteorder(got.dtype.byteorder), name
         assert fast._describe_fast(f["cube"].id.id) is not None
+
+
+def test_same_name_other_type(tmp_path: Path) -> None:
+    """An attribute name seen with one type is read with its own type on the next object."""
+    path = tmp_path / "names.h5"
+    values: list[Any] = [1.5, np.int32(-2), "text", np.float32(0.25), np.array(3, dtype=">f8")[()], np.uint8(7), True]
+    with h5py.File(path, "w") as f:
+        for i, value in enumerate(values * 2):
+            f.create_group(f"g{i:02d}").attrs["x"] = value
+    fast, plain = TypeCache(), TypeCache(fast=False)
+    with h5py.File(path, "r") as f:
+        for name in sorted(f):
+            oid = f[name].id
+            got, expected = fast.read_attr(oid, b"x"), plain.read_attr(oid, b"x")
+            assert _same(got, expected), (name, got, expected)
