@@ -212,6 +212,8 @@ class ReferenceMap:
                 )
         self.generation_metadata = generation_metadata
         self.extra: dict[str, Any] = dict(extra or {})
+        self._known_template_urls: set[str] = set()
+        """Templated urls already checked to expand (the many chunk references of one file)."""
         self._refs: dict[str, RefValue] = {}
         for key, value in (refs or {}).items():
             self._check_value(key, value)
@@ -306,7 +308,7 @@ class ReferenceMap:
                 and type(value[2]) is int
                 and value[1] >= 0
                 and value[2] >= 0
-                and "{{" not in value[0]
+                and ("{{" not in value[0] or value[0] in self._known_template_urls)
             ):
                 return
         if not isinstance(key, str) or key.startswith("/"):
@@ -330,6 +332,7 @@ class ReferenceMap:
                     )
                 if "{{" in value[0]:
                     self._expand(value[0], key)
+                    self._known_template_urls.add(value[0])
                 return
             raise ReferenceMapError(
                 f"Reference {key!r}{_where(self.source)} must be [url, offset, length] with "

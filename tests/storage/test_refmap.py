@@ -286,3 +286,22 @@ def test_set_raw_validates(key: str, value: Any, match: str) -> None:
     with pytest.raises(ReferenceMapError, match=match):
         refmap.set_raw(key, value)
     assert key not in refmap
+
+
+def test_a_templated_url_is_expanded_once_while_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10^6 chunk references through one template cost one expansion, not one each."""
+    calls: list[str] = []
+    original = ReferenceMap._expand
+
+    def counting(self: ReferenceMap, url: str, key: str) -> str:
+        calls.append(url)
+        return original(self, url, key)
+
+    monkeypatch.setattr(ReferenceMap, "_expand", counting)
+    refs = {f"x/{i}": ["{{u1}}", 10 * i, 10] for i in range(100)}
+    refs["y/0"] = ["{{u2}}", 0, 1]
+    refmap = ReferenceMap(refs, templates={"u1": "https://h/f.nwb", "u2": "https://h/g.nwb"})
+    assert sorted(calls) == ["{{u1}}", "{{u2}}"]
+    assert refmap.get("x/7") == RangeRef("https://h/f.nwb", 70, 10)
+    with pytest.raises(ReferenceMapError, match="template {{u3}}"):
+        ReferenceMap({"a/0": ["{{u1}}", 0, 1], "a/1": ["{{u3}}", 0, 1]}, templates={"u1": "https://h/f.nwb"})
