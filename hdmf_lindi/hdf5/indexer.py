@@ -33,7 +33,7 @@ from ..storage.fetcher import Fetcher
 from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
-from .lowlevel import SLOW, TypeCache, TypeInfo
+from .lowlevel import SLOW, TypeCache, TypeInfo, evict_on_close_fapl
 from .remote_file import BlockCachedFile
 
 __all__ = ["IndexOptions", "index_hdf5"]
@@ -63,7 +63,9 @@ class IndexOptions:
     """Chunked datasets with more chunks than this get an ``_EXTERNAL_ARRAY_LINK`` instead of
     chunk references (lindi's ``num_dataset_chunks_threshold``). Defaults to None: never."""
     progress: Callable[[int, str], None] | None = None
-    """Called with (objects indexed so far, path of the current object)."""
+    """Called with (objects indexed so far, path of the current object). While indexing, a
+    local or remote source is open with HDF5's evict-on-close, so opening the same file again
+    with h5py from this callback (or another thread) fails until the index is done."""
     remote: RemoteOptions | None = None
     """HTTP tuning for remote sources."""
     strict: bool = False
@@ -322,13 +324,33 @@ class _Walker:
             for i, row in enumerate(rows.reshape(-1)):
                 flat[i] = tuple(self._element(row[name], dtype.fields[name][0]) for name in dtype.names)
         elif h5py.check_dtype(ref=dtype) is not None:
-            raw = np.atleast_1d(ds[()] if ds.shape == () else ds[...])
-            values = np.empty(raw.shape, dtype=object)
-            values.reshape(-1)[:] = [self._reference(r) for r in raw.reshape(-1)]
+            values = self._references(ds)
         else:
             self._external_array(path, ds, zattrs, f"variable-length dtype {dtype} has no LINDI form")
             return
         self._json2_array(path, zattrs, values, scalar=ds.shape == ())
+
+    def _references(self, ds: h5py.Dataset) -> np.ndarray[Any, Any]:
+        """The Reference (or None) of each element of a reference dataset, at least 1-d.
+
+        Object references (``H5T_STD_REF_OBJ``, what h5py and pynwb write) are first read as
+        the addresses they hold: an address already dereferenced needs no second
+        ``H5Rdereference`` (which reopens its object), so a table column of many references to
+        a few objects costs a few. The others go through h5py's references.
+        """
+        refs = np.atleast_1d(ds[()] if ds.shape == () else ds[...])
+        values = np.empty(refs.shape, dtype=object)
+        flat, refs = values.reshape(-1), refs.reshape(-1)
+        if not flat.size or ds.id.get_type() != h5py.h5t.STD_REF_OBJ:
+            flat[:] = [self._reference(r) for r in refs]
+            return values
+        addresses = np.empty(ds.shape, dtype=np.uint64)
+        ds.id.read(h5py.h5s.ALL, h5py.h5s.ALL, addresses, mtype=h5py.h5t.STD_REF_OBJ)
+        cache = self._ref_cache
+        for i, addr in enumerate(addresses.reshape(-1).tolist()):
+            cached = cache.get(addr) if addr else None
+            flat[i] = cached if cached is not None else self._reference(refs[i])
+        return values
 
     def _json2_array(self, path: str, zattrs: dict[str, Any], values: np.ndarray[Any, Any], *, scalar: bool) -> None:
         """Store an object array (strings, references, compound rows) inline with the json2 codec."""
@@ -503,12 +525,26 @@ def _wrap(oid: Any) -> Any:
     return h5py.Datatype(oid)
 
 
+def _read_once(name: str | BlockCachedFile) -> h5py.File:
+    """``h5py.File(name, "r")``, with HDF5's evict-on-close where it can be set (the walk
+    opens each object once; see :func:`~.lowlevel.evict_on_close_fapl`)."""
+    fileobj = name if isinstance(name, BlockCachedFile) else None
+    fapl = evict_on_close_fapl(fileobj)
+    if fapl is not None:
+        raw = os.fsencode(name) if isinstance(name, str) else repr(name).encode("ascii", "replace")
+        try:
+            return h5py.File(h5py.h5f.open(raw, h5py.h5f.ACC_RDONLY, fapl=fapl))
+        except OSError as exc:  # e.g. open elsewhere in this process with other settings
+            logger.debug("opening %s with evict-on-close failed (%s): opening it plainly", name, exc)
+    return h5py.File(name, "r")
+
+
 def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
     if is_url(source):
         fetcher = Fetcher(options=options.remote)
         fileobj = BlockCachedFile(fetcher.source(source))
         try:
-            return h5py.File(fileobj, "r"), fileobj, fetcher
+            return _read_once(fileobj), fileobj, fetcher
         except OSError as exc:
             if fileobj.error is not None:
                 raise fileobj.error from exc
@@ -516,7 +552,7 @@ def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFil
     if not os.path.exists(source):
         raise NodeNotFoundError(f"Cannot index {source}: no such file.")
     try:
-        return h5py.File(source, "r"), None, None
+        return _read_once(source), None, None
     except OSError as exc:
         raise IndexingError(
             f"Cannot index {source}: it is not a readable HDF5 file ({exc}). Is it truncated, or "

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 from h5py._objects import phil
 
-__all__ = ["SLOW", "TypeCache", "TypeInfo"]
+__all__ = ["SLOW", "TypeCache", "TypeInfo", "evict_on_close_fapl"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ class _LibHDF5:
         self.dget_type = bind("H5Dget_type", hid, hid)
         self.dread = bind("H5Dread", status, hid, hid, hid, hid, hid, ptr)
         self.free_memory = bind("H5free_memory", status, ptr)
+        self.pset_evict_on_close = bind("H5Pset_evict_on_close", status, hid, ctypes.c_bool)
 
 
 def _loaded_libhdf5_paths() -> list[str]:
@@ -144,6 +145,28 @@ def _libhdf5() -> _LibHDF5 | None:
             logger.debug("cannot bind %s: %s", path, exc)
     logger.debug("h5py's libhdf5 not found: attributes are read through h5py only")
     return None
+
+
+def evict_on_close_fapl(fileobj: Any = None) -> Any | None:
+    """A file access property list for reading a file once, or None where it cannot be made.
+
+    h5py's default read settings (``h5py.File(name, "r")``: the sec2 driver, or h5py's
+    file-object driver for ``fileobj``) plus HDF5's evict-on-close, which h5py does not expose:
+    an object's metadata leaves HDF5's cache when the object is closed. A walk that visits
+    each object once then keeps the cache small, which is faster to search and to empty when
+    the file closes (the metadata-heavy benchmark file: ~15% less time).
+    """
+    lib = _libhdf5()
+    if lib is None:
+        return None
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)  # h5py's default
+    if fileobj is not None:
+        fapl.set_fileobj_driver(h5py.h5fd.fileobj_driver, fileobj)
+    with phil:
+        if lib.pset_evict_on_close(fapl.id, True) < 0:
+            return None
+    return fapl
 
 
 class _FastType(NamedTuple):
