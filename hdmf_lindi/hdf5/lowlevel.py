@@ -28,7 +28,11 @@ from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
-from h5py._objects import phil
+
+try:  # h5py's global lock, held around every libhdf5 call h5py makes (a private name)
+    from h5py._objects import phil
+except ImportError:  # pragma: no cover - a future h5py: the ctypes reader stays off
+    phil = None
 
 __all__ = ["SLOW", "TypeCache", "TypeInfo", "evict_on_close_fapl"]
 
@@ -135,7 +139,13 @@ def _shares_h5py_state(lib: _LibHDF5) -> bool:
 
 @functools.cache
 def _libhdf5() -> _LibHDF5 | None:
-    """The ctypes binding of h5py's libhdf5, or None when it cannot be found and checked."""
+    """The ctypes binding of h5py's libhdf5, or None when it cannot be found and checked.
+
+    Off when h5py's lock cannot be imported, or when the environment variable
+    ``HDMF_LINDI_NO_CTYPES`` is set to a non-empty value (everything then goes through h5py).
+    """
+    if phil is None or os.environ.get("HDMF_LINDI_NO_CTYPES"):
+        return None
     for path in _loaded_libhdf5_paths():
         try:
             lib = _LibHDF5(ctypes.PyDLL(path))

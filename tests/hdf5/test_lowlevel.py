@@ -154,3 +154,24 @@ def test_same_name_other_type(tmp_path: Path) -> None:
             oid = f[name].id
             got, expected = fast.read_attr(oid, b"x"), plain.read_attr(oid, b"x")
             assert _same(got, expected), (name, got, expected)
+
+
+def test_environment_switch_turns_the_ctypes_reader_off(
+    attributes_h5: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HDMF_LINDI_NO_CTYPES=1 makes indexing use h5py only, with the same result."""
+    from hdmf_lindi import index_hdf5
+    from hdmf_lindi.hdf5 import lowlevel
+
+    assert TypeCache().uses_ctypes  # on this Linux machine the binding is found
+    fast = index_hdf5(attributes_h5).to_json()
+    monkeypatch.setenv("HDMF_LINDI_NO_CTYPES", "1")
+    lowlevel._libhdf5.cache_clear()
+    try:
+        assert not TypeCache().uses_ctypes
+        assert lowlevel.evict_on_close_fapl() is None
+        assert index_hdf5(attributes_h5).to_json() == fast
+    finally:
+        monkeypatch.delenv("HDMF_LINDI_NO_CTYPES")
+        lowlevel._libhdf5.cache_clear()
+    assert TypeCache().uses_ctypes
