@@ -36,7 +36,7 @@ from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["Fetcher", "ReadRequest"]
+__all__ = ["Fetcher", "ReadRequest", "shared_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,36 @@ SPLIT_MIN_BYTES = 1 << 20  # 1 MiB: a large batch is spread over the workers in 
 
 ReadRequest = tuple["str | ByteSource", int, int]
 """``(url, local path or source, start, stop)``, ``stop`` exclusive."""
+
+
+_SESSIONS: dict[int, requests.Session] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def shared_session(options: RemoteOptions) -> requests.Session:
+    """The process-wide HTTP session for ``options``' connection-pool size.
+
+    Every :class:`Fetcher` (one per open file) sends its requests through it, so opening one
+    file after another keeps the connections (TCP and TLS handshakes) to a host alive: the next
+    file's first request goes out on a warm connection. Sessions are never closed; idle
+    connections are dropped by the server, and urllib3 replaces them.
+    """
+    key = max(10, options.max_workers)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = _SESSIONS[key] = make_session(options)
+        return session
+
+
+def _forget_sessions_after_fork() -> None:
+    # the child must not share the parent's sockets, and the lock may have been held at fork
+    global _SESSIONS_LOCK
+    _SESSIONS_LOCK = threading.Lock()
+    _SESSIONS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_sessions_after_fork)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +173,12 @@ class Fetcher:
 
     @property
     def session(self) -> requests.Session:
-        """The pooled HTTP session, created on first use."""
+        """The pooled HTTP session (process-wide, see :func:`shared_session`)."""
         self._check_fork()
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    self._session = make_session(self.options)
+                    self._session = shared_session(self.options)
         return self._session
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -342,13 +372,11 @@ class Fetcher:
             out[job.where[m]] = view[start - base:stop - base]  # type: ignore[call-overload]
 
     def close(self) -> None:
-        """Close every open source and the HTTP session."""
+        """Close every open source and the request pool; the shared session stays open."""
         for src in self._sources.values():
             src.close()
         self._sources.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._session = None

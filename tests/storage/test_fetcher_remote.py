@@ -320,3 +320,20 @@ def test_any_batch_returns_exactly_the_requested_bytes(
     finally:
         fetcher.close()
     assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
+
+
+def test_files_opened_one_after_another_reuse_the_connection(http_server: RangeServer) -> None:
+    """The HTTP session is process-wide: a second file's requests go out on a warm connection
+    (over HTTPS that saves the TCP and TLS handshakes of every open)."""
+    import numpy as np
+
+    import hdmf_lindi
+
+    with hdmf_lindi.File(http_server.root / "x.lindi.json", "w") as f:
+        f.create_dataset("x", data=np.arange(10))
+    http_server.reset()
+    for _ in range(3):
+        with hdmf_lindi.File(http_server.url("x.lindi.json")) as f:
+            assert f["x"][3] == 3
+    assert len(http_server.requests) == 3
+    assert len({r.client_port for r in http_server.requests}) == 1
