@@ -50,17 +50,19 @@ def _type_map(extensions: Any) -> TypeMap:
     return type_map
 
 
-def _reading_type_map(file: File, extensions: Any) -> TypeMap:
-    """The type map to read ``file`` with: pynwb's own when the file's cache would add nothing.
+def _file_type_map(file: File, extensions: Any, mode: str) -> TypeMap:
+    """The type map to open ``file`` with: its cached namespaces (and ``extensions``) loaded.
+
+    In mode ``r``, that is pynwb's own type map when the file's cache would add nothing.
 
     ``hdmf`` ignores a cached namespace whose name is already loaded (warning when the versions
     differ), so when every namespace cached in the file is in pynwb's global type map, loading
     them into a copy (as ``NWBHDF5IO`` does) yields pynwb's type map again. That copy takes a
     few milliseconds and drops the object mappers pynwb has already built; the global map is
     what pynwb's containers use anyway. Otherwise (an extension cached in the file, or
-    ``extensions`` given) the namespaces are loaded into a copy.
+    ``extensions`` given, or a writable mode) the namespaces are loaded into a copy.
     """
-    if extensions is None:
+    if extensions is None and mode == "r":
         shared = get_type_map(copy=False)
         catalog = shared.namespace_catalog
         cached = cached_namespace_versions(file)
@@ -125,12 +127,7 @@ class NWBLindiIO(LindiIO):
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
                 file = _open_file(os.fspath(path), mode, options, allow_local_paths)
-            if mode == "r":
-                type_map = _reading_type_map(file, extensions)
-            else:
-                type_map = _type_map(extensions)
-                LindiIO.load_namespaces(type_map, file=file)
-            manager = BuildManager(type_map)
+            manager = BuildManager(_file_type_map(file, extensions, mode))
         elif manager is None:
             manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()
         super().__init__(
