@@ -8,7 +8,8 @@ the configuration lindi writes, so that lindi (zarr 2 + numcodecs) reads them.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Any
 
 import numcodecs
@@ -119,7 +120,7 @@ class Pipeline:
         The ``filters`` list of ``.zarray`` (or None).
     """
 
-    __slots__ = ("_deflate_last", "codecs", "has_codecs", "is_object")
+    __slots__ = ("_deflate_last", "_encoders", "codecs", "has_codecs", "is_object")
 
     def __init__(self, compressor: Any, filters: Any, *, where: str = "") -> None:
         if filters is not None and not isinstance(filters, list):
@@ -142,6 +143,10 @@ class Pipeline:
             and fast_deflate.is_deflate_codec(self.codecs[-1])
             and all(getattr(c, "codec_id", None) in _SIZE_PRESERVING for c in self.codecs[:-1])
         )
+        self._encoders: tuple[Callable[[Any], Any], ...] = tuple(
+            partial(fast_deflate.encode, c) if fast_deflate.is_deflate_codec(c) else c.encode
+            for c in self.codecs
+        )
 
     def decode(self, data: bytes, nbytes: int = 0) -> Any:
         """Decode stored chunk bytes down to the raw buffer (JSON text for object arrays).
@@ -161,8 +166,8 @@ class Pipeline:
     def encode(self, raw: Any) -> bytes:
         """Encode a raw chunk buffer (C-ordered array bytes, or JSON text) to stored bytes."""
         out: Any = raw
-        for codec in self.codecs:
-            out = fast_deflate.encode(codec, out) if fast_deflate.is_deflate_codec(codec) else codec.encode(out)
+        for encode in self._encoders:
+            out = encode(out)
         if isinstance(out, np.ndarray):
             return out.tobytes()
         return bytes(out)
