@@ -290,9 +290,13 @@ STREAM_BLOCK_BYTES = 1 << 18
 """A streamed answer is read (and progress reported) this many bytes at a time."""
 
 
-def _content_range_matches(headers: Mapping[str, str], start: int, stop: int) -> bool:
-    """Whether ``Content-Range`` says the body is exactly bytes ``start``..``stop - 1``."""
-    match = _CONTENT_RANGE_RE.fullmatch(headers.get("Content-Range", "").strip())
+def _content_range(headers: Mapping[str, str]) -> re.Match[str] | None:
+    """The parsed ``Content-Range: bytes FIRST-LAST/SIZE`` header, or None."""
+    return _CONTENT_RANGE_RE.fullmatch(headers.get("Content-Range", "").strip())
+
+
+def _is_exactly(match: re.Match[str] | None, start: int, stop: int) -> bool:
+    """Whether a parsed ``Content-Range`` is exactly bytes ``start``..``stop - 1``."""
     return match is not None and int(match.group(1)) == start and int(match.group(2)) == stop - 1
 
 
@@ -385,7 +389,7 @@ class HttpSource:
                     progress is not None
                     and byte_range is not None
                     and response.status_code == 206
-                    and _content_range_matches(response.headers, *byte_range)
+                    and _is_exactly(_content_range(response.headers), *byte_range)
                 ):
                     body = _read_body_streaming(response.raw, byte_range[1] - byte_range[0], progress)
                 else:
@@ -551,7 +555,7 @@ class HttpSource:
                 status=200,
                 byte_range=byte_range,
             )
-        match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
+        match = _content_range(response.headers)
         if (
             match is not None
             and int(match.group(1)) == start
@@ -564,7 +568,7 @@ class HttpSource:
                 f"{match.group(3)} bytes. The reference points past the end of its target.",
                 url=self.name,
             )
-        if match is None or int(match.group(1)) != start or int(match.group(2)) != stop - 1:
+        if match is None or not _is_exactly(match, start, stop):
             raise RemoteReadError(
                 f"Cannot read bytes {start}-{stop - 1} of {self.name}: the server answered 206 "
                 f"with Content-Range {response.headers.get('Content-Range')!r}, which does not "
@@ -603,7 +607,7 @@ class HttpSource:
         if response.status_code == 200:
             body = self._whole_body(response)
             return body, len(body)
-        match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
+        match = _content_range(response.headers)
         if match is None or int(match.group(1)) != 0 or match.group(3) == "*":
             raise RemoteReadError(
                 f"Cannot read {self.name}: the server answered 206 with Content-Range "
