@@ -337,3 +337,38 @@ def test_files_opened_one_after_another_reuse_the_connection(http_server: RangeS
             assert f["x"][3] == 3
     assert len(http_server.requests) == 3
     assert len({r.client_port for r in http_server.requests}) == 1
+
+
+def test_fetchers_share_one_bounded_request_pool(
+    http_server: RangeServer, urls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second fetcher runs its requests on threads that were running before it (no new thread
+    starts), and the pool bound holds across fetchers."""
+    import threading
+
+    from hdmf_lindi.storage.sources import HttpSource
+
+    workers: list[set[threading.Thread]] = [set(), set()]
+    current: list[set[threading.Thread]] = workers[:1]
+    original = HttpSource.read_range
+
+    def recording(self: HttpSource, *args: object, **kwargs: object) -> bytes:
+        current[0].add(threading.current_thread())
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HttpSource, "read_range", recording)
+    options = RemoteOptions(max_workers=3, max_gap_bytes=0)
+    batch = [(urls[0], i * 100_000, i * 100_000 + 10) for i in range(6)]  # six requests
+    running_before: set[threading.Thread] = set()
+    for round_ in range(2):
+        current[0] = workers[round_]
+        running_before = set(threading.enumerate())
+        fetcher = Fetcher(options=options)
+        try:
+            out = fetcher.read_many(batch)
+        finally:
+            fetcher.close()
+        assert [bytes(b) for b in out] == [DATA[s:e] for _, s, e in batch]
+    assert threading.current_thread() not in workers[0] | workers[1]
+    assert len(workers[0] | workers[1]) <= 3
+    assert workers[1] <= running_before  # the second fetcher started no thread
