@@ -8,6 +8,8 @@ the configuration lindi writes, so that lindi (zarr 2 + numcodecs) reads them.
 from __future__ import annotations
 
 import json
+import lzma
+import zlib
 from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any
@@ -16,7 +18,7 @@ import numcodecs
 import numpy as np
 from numcodecs.abc import Codec
 
-from ..errors import MetadataError, UnsupportedError
+from ..errors import ChunkRefError, MetadataError, UnsupportedError
 from . import fast_deflate
 
 __all__ = [
@@ -102,6 +104,17 @@ def codec_from_compression(compression: Any, compression_opts: Any = None) -> Co
     )
 
 
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # shuffle, bz2, libdeflate
+    TypeError,
+    RuntimeError,  # blosc, lz4, zstd, fletcher32
+    OSError,  # gzip.BadGzipFile, bz2
+    EOFError,  # gzip
+    zlib.error,
+    lzma.LZMAError,
+)
+"""What numcodecs codecs raise for damaged input; they share no base class beyond Exception."""
+
 _SIZE_PRESERVING = frozenset({"shuffle", "bitround"})
 """Filters whose output has the input's size (so a compressor after them sees the raw size)."""
 
@@ -148,19 +161,40 @@ class Pipeline:
             for c in self.codecs
         )
 
-    def decode(self, data: bytes, nbytes: int = 0) -> Any:
+    def decode(self, data: bytes, nbytes: int = 0, *, where: str = "") -> Any:
         """Decode stored chunk bytes down to the raw buffer (JSON text for object arrays).
 
-        ``nbytes``, the chunk's raw size when known, lets a zlib/gzip compressor decode through
-        libdeflate (:mod:`.fast_deflate`); the result is the same either way.
+        Parameters
+        ----------
+        data
+            The stored chunk bytes.
+        nbytes
+            The chunk's raw size when known (0 otherwise); it lets a zlib/gzip compressor
+            decode through libdeflate (:mod:`.fast_deflate`). The result is the same either way.
+        where
+            Names the chunk in error messages, e.g. ``" 'x/0' of f.lindi.json"``.
+
+        Raises
+        ------
+        ChunkRefError
+            If a codec rejects the bytes (damaged data, or a reference or codec configuration
+            that does not match them).
         """
         codecs = self.codecs
         out: Any = data
-        if self._deflate_last and nbytes > 0:
-            out = fast_deflate.decode(codecs[-1], out, nbytes)
-            codecs = codecs[:-1]
-        for codec in reversed(codecs):
-            out = codec.decode(out)
+        codec: Codec | None = codecs[-1] if codecs else None
+        try:
+            if self._deflate_last and nbytes > 0:
+                out = fast_deflate.decode(codecs[-1], out, nbytes)
+                codecs = codecs[:-1]
+            for codec in reversed(codecs):
+                out = codec.decode(out)
+        except _DECODE_ERRORS as exc:
+            codec_id = getattr(codec, "codec_id", type(codec).__name__)
+            raise ChunkRefError(
+                f"Cannot decode chunk{where} with codec {codec_id!r}: {exc}. The chunk bytes are "
+                "damaged, or the reference or codec configuration does not match them."
+            ) from exc
         return out
 
     def encode(self, raw: Any) -> bytes:

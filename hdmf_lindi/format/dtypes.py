@@ -147,4 +147,7 @@ def compound_from_annotation(annotation: Any, *, where: str = "") -> np.dtype[An
                 raise MetadataError(
                     f"_COMPOUND_DTYPE of {where} has unknown type {type_string!r} for field {name!r}."
                 ) from exc
-    return np.dtype(fields)
+    try:
+        return np.dtype(fields)
+    except (ValueError, TypeError) as exc:  # a repeated or empty field name
+        raise MetadataError(f"_COMPOUND_DTYPE of {where} is not a valid compound type: {exc}.") from exc

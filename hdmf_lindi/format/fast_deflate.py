@@ -70,7 +70,8 @@ def decode(codec: Codec, data: Any, nbytes: int) -> Any:
                 out = _libdeflate.zlib_decompress(data, nbytes)
             else:
                 out = _libdeflate.gzip_decompress(data)
-        except _libdeflate.DeflateError:
+        except (_libdeflate.DeflateError, ValueError):
+            # ValueError: gzip_decompress rejects input shorter than a gzip header and trailer
             out = None
         if out is not None and len(out) == nbytes:
             return out

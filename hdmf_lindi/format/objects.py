@@ -74,16 +74,24 @@ def decode_object_chunk(raw: bytes | bytearray | memoryview, *, where: str = "")
         raise MetadataError(f"Object chunk{where} is not valid JSON: {exc}.") from exc
     if not isinstance(items, list) or len(items) < 2 or not isinstance(items[-1], list):
         raise MetadataError(f"Object chunk{where} lacks the trailing dtype and shape items.")
-    shape = tuple(int(s) for s in items[-1])
+    shape = items[-1]
+    if not all(type(s) is int and s >= 0 for s in shape):
+        raise MetadataError(
+            f"Object chunk{where} ends with shape {shape!r}; expected a list of non-negative integers."
+        )
     body = items[:-2]
     flat: list[Any] = []
-    _flatten_to(body, len(shape), flat)
-    return flat, shape
+    _flatten_to(body, len(shape), flat, where)
+    return flat, tuple(shape)
 
 
-def _flatten_to(items: list[Any], depth: int, out: list[Any]) -> None:
+def _flatten_to(items: list[Any], depth: int, out: list[Any], where: str) -> None:
     if depth <= 1:
         out.extend(items)
         return
     for sub in items:
-        _flatten_to(sub, depth - 1, out)
+        if not isinstance(sub, list):
+            raise MetadataError(
+                f"Object chunk{where} has {sub!r} where a nested list of {depth - 1} levels belongs."
+            )
+        _flatten_to(sub, depth - 1, out, where)

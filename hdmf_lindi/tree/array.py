@@ -10,6 +10,7 @@ fill value), which every Zarr v2 reader, lindi included, decodes.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChunkRefError
+from ..errors import ChunkRefError, LindiError, MetadataError
 from ..format.dtypes import is_reference_dtype
 from ..format.objects import (
     decode_object_chunk,
@@ -142,7 +143,7 @@ class ArrayEngine:
         self.dtype = dtype
         self.cache = cache
         self._prefix = path + "/" if path else ""
-        self._chunk_nbytes = int(np.prod(meta.chunks)) * meta.dtype.itemsize
+        self._chunk_nbytes = math.prod(meta.chunks) * meta.dtype.itemsize
         self._direct_ok = not meta.pipeline.has_codecs and meta.dtype.kind in "iufb" and dtype == meta.dtype
         self.plain = False
         """Whether the array is an ordinary chunked array (not scalar, not an external link)."""
@@ -161,7 +162,14 @@ class ArrayEngine:
         return np.full(self.meta.chunks, 0 if fill is None else fill, dtype=self.meta.dtype)
 
     def _decode(self, key: str, data: bytes) -> np.ndarray[Any, Any]:
-        raw = self.meta.pipeline.decode(data, self._chunk_nbytes)
+        where = f" {key!r} of {self.container.location}"
+        if self.meta.pipeline.is_object != (self.meta.dtype.kind == "O"):
+            raise MetadataError(
+                f"Cannot decode chunk{where}: dtype {self.meta.dtype.str} "
+                f"{'needs' if self.meta.dtype.kind == 'O' else 'cannot have'} the json2 filter "
+                "(object arrays, and only they, store JSON chunks)."
+            )
+        raw = self.meta.pipeline.decode(data, self._chunk_nbytes, where=where)
         if self.meta.pipeline.is_object:
             return self._decode_objects(key, raw)
         buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8)
@@ -179,15 +187,33 @@ class ArrayEngine:
         return buf.view(self.meta.dtype).reshape(self.meta.chunks)
 
     def _decode_objects(self, key: str, raw: Any) -> np.ndarray[Any, Any]:
-        flat, shape = decode_object_chunk(raw, where=f" {key!r} of {self.container.location}")
+        where = f" {key!r} of {self.container.location}"
+        flat, shape = decode_object_chunk(raw, where=where)
         if self.dtype.fields is not None:
             arr = np.empty(len(flat), dtype=self.dtype)
             for i, row in enumerate(flat):
-                arr[i] = tuple(element_from_json(v) for v in row) if isinstance(row, list) else row
+                try:
+                    arr[i] = tuple(element_from_json(v) for v in row) if isinstance(row, list) else row
+                except LindiError:
+                    raise
+                except (ValueError, TypeError, OverflowError) as exc:
+                    raise ChunkRefError(
+                        f"Element {i} ({row!r}) of chunk{where} does not fit the compound dtype "
+                        f"{self.dtype}: {exc}.",
+                        key=key,
+                    ) from exc
         else:
             arr = np.empty(len(flat), dtype=object)
             arr[:] = [element_from_json(v) for v in flat] if flat else []
-        shape = shape if int(np.prod(shape)) == len(flat) else (len(flat),)
+        if math.prod(shape) != len(flat) or len(shape) != len(self.meta.chunks):
+            # a chunk that does not state its own shape: its elements in C order
+            shape = (len(flat),) if len(self.meta.chunks) == 1 else self.meta.chunks
+            if math.prod(shape) != len(flat):
+                raise ChunkRefError(
+                    f"Chunk{where} holds {len(flat)} elements; expected the chunk shape "
+                    f"{list(self.meta.chunks)}.",
+                    key=key,
+                )
         arr = arr.reshape(shape)
         if shape != self.meta.chunks:
             full = self._fill_chunk()
