@@ -63,6 +63,10 @@ def _encode_scalar(value: Any, name: str) -> Any:
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
+        if not -(2**63) <= value < 2**64:
+            raise UnsupportedError(
+                f"Attribute {name!r}: the integer {value} does not fit a 64-bit integer type."
+            )
         return int(value)
     if isinstance(value, float | np.floating):
         return _encode_float(float(value))
@@ -87,8 +91,9 @@ def encode_attr(value: Any, name: str = "") -> Any:
     Raises
     ------
     UnsupportedError
-        For None, complex numbers, dicts, compound arrays, mixed lists, non-UTF-8 bytes, or a
-        scalar string equal to ``NaN``/``Infinity``/``-Infinity`` (reserved for floats).
+        For None, complex numbers, dicts, compound arrays, mixed lists, non-UTF-8 bytes,
+        integers outside the int64/uint64 range, or a scalar string equal to
+        ``NaN``/``Infinity``/``-Infinity`` (reserved for floats).
     """
     if isinstance(value, list | tuple):
         if any(isinstance(v, Reference) for v in value):
@@ -177,7 +182,7 @@ def decode_attr(obj: Any, name: str = "") -> Any:
     if isinstance(obj, bool):
         return np.bool_(obj)
     if isinstance(obj, int):
-        return np.int64(obj) if -(2**63) <= obj < 2**63 else np.uint64(obj)
+        return _int_dtype([obj], name).type(obj)
     if isinstance(obj, float):
         return np.float64(obj)
     if isinstance(obj, str):
@@ -199,6 +204,19 @@ def _nested_shape(obj: Any) -> tuple[int, ...] | None:
     return None if inner is None else (len(obj), *inner)
 
 
+def _int_dtype(values: list[int], name: str) -> np.dtype[Any]:
+    """Return int64, or uint64 when a value needs it; raise if no 64-bit integer holds them all."""
+    low, high = min(values), max(values)
+    if -(2**63) <= low and high < 2**63:
+        return np.dtype(np.int64)
+    if 0 <= low and high < 2**64:
+        return np.dtype(np.uint64)
+    raise MetadataError(
+        f"Attribute {name!r} holds integers from {low} to {high}; no 64-bit integer type holds "
+        "them all."
+    )
+
+
 def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
     if _nested_shape(obj) is None:
         raise MetadataError(f"Attribute {name!r} is a ragged nested list ({obj!r:.80}); LINDI does not define it.")
@@ -212,7 +230,7 @@ def _decode_list(obj: list[Any], name: str) -> np.ndarray[Any, Any]:
     if all(isinstance(v, bool) for v in flat):
         return np.asarray(obj, dtype=bool)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
-        return np.asarray(obj, dtype=np.int64 if all(-(2**63) <= v < 2**63 for v in flat) else np.uint64)
+        return np.asarray(obj, dtype=_int_dtype(flat, name))
     if all(isinstance(v, int | float) and not isinstance(v, bool) or isinstance(v, str) and v in _NONFINITE_TEXT for v in flat):
         return np.asarray(_decode_nonfinite(obj), dtype=np.float64)
     if all(is_reference_json(v) for v in flat):

@@ -23,8 +23,15 @@ def chunk_key(index: tuple[int, ...]) -> str:
     return ".".join(map(str, index)) if index else "0"
 
 
-def decode_fill_value(value: Any, dtype: np.dtype[Any]) -> Any:
-    """Decode a ``fill_value`` as Zarr v2 stores it (NaN strings, base64 bytes)."""
+def decode_fill_value(value: Any, dtype: np.dtype[Any], *, where: str = "") -> Any:
+    """Decode a ``fill_value`` as Zarr v2 stores it (NaN strings, base64 bytes).
+
+    Raises
+    ------
+    MetadataError
+        If the value is not one element of ``dtype`` (a list, an object, a string for an integer
+        dtype, an integer out of range), or, for an object dtype, not a JSON scalar.
+    """
     if value is None:
         return None
     if dtype.kind == "f" and isinstance(value, str):
@@ -34,8 +41,18 @@ def decode_fill_value(value: Any, dtype: np.dtype[Any]) -> Any:
             return base64.b64decode(value)
         except ValueError:
             return value.encode("utf-8")
-    if dtype.kind in "OU":
+    if dtype.kind == "O":
+        if not isinstance(value, str | int | float | bool):
+            raise MetadataError(
+                f"'fill_value' of {where} must be a JSON scalar for dtype |O, got {value!r}."
+            )
         return value
+    try:
+        ok = np.asarray(value, dtype=dtype).ndim == 0
+    except (ValueError, TypeError, OverflowError):
+        ok = False
+    if not ok:
+        raise MetadataError(f"'fill_value' {value!r} of {where} is not a value of dtype {dtype}.")
     return value
 
 
@@ -61,11 +78,17 @@ def encode_fill_value(value: Any, dtype: np.dtype[Any]) -> Any:
     return value
 
 
+_MAX_SIZE = 2**63 - 1
+"""The largest element count (and byte count) NumPy can index."""
+
+
 def _int_list(value: Any, name: str, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(type(v) is int and v >= 0 for v in value):
         raise MetadataError(
             f"'{name}' of {where} must be a list of non-negative integers, got {value!r}."
         )
+    if any(v > _MAX_SIZE for v in value):
+        raise MetadataError(f"'{name}' {value!r} of {where} has an entry of 2**63 or more.")
     return tuple(value)
 
 
@@ -109,11 +132,16 @@ class ArrayMeta:
         if obj.get("order", "C") != "C":
             raise MetadataError(f"{where} uses order {obj.get('order')!r}; only 'C' is supported.")
         dtype = parse_zarr_dtype(obj.get("dtype"), where=where)
+        if math.prod(shape) > _MAX_SIZE or math.prod(chunks) * max(dtype.itemsize, 1) > _MAX_SIZE:
+            raise MetadataError(
+                f"shape {list(shape)} / chunks {list(chunks)} of {where} describe more than 2**63 "
+                "elements or bytes; NumPy cannot index such an array."
+            )
         return cls(
             shape=shape,
             chunks=chunks,
             dtype=dtype,
-            fill_value=decode_fill_value(obj.get("fill_value"), dtype),
+            fill_value=decode_fill_value(obj.get("fill_value"), dtype, where=where),
             compressor=obj.get("compressor"),
             filters=obj.get("filters"),
             pipeline=Pipeline(obj.get("compressor"), obj.get("filters"), where=f" of {where}"),

@@ -41,6 +41,7 @@ _TEMPLATE_MIN_USES = 5  # lindi's threshold: a url used this often becomes a tem
 _KNOWN_TOP_KEYS = frozenset({"refs", "version", "templates", "generationMetadata"})
 _INDENT_MAX_REFS = 5000  # above this many refs the document is written compactly
 _TABLES_SENTINEL = "\x00chunk tables"  # placeholder key of to_json's fast path
+_MAX_STOP = 2**63 - 1  # offset + length of a reference must fit a signed 64-bit file offset
 
 
 class RangeRef(NamedTuple):
@@ -308,6 +309,7 @@ class ReferenceMap:
                 and type(value[2]) is int
                 and value[1] >= 0
                 and value[2] >= 0
+                and value[1] + value[2] <= _MAX_STOP
                 and ("{{" not in value[0] or value[0] in self._known_template_urls)
             ):
                 return
@@ -329,6 +331,11 @@ class ReferenceMap:
                     raise ReferenceMapError(
                         f"Reference {key!r}{_where(self.source)} has a negative offset or "
                         f"length: {value!r}."
+                    )
+                if value[1] + value[2] > _MAX_STOP:
+                    raise ReferenceMapError(
+                        f"Reference {key!r}{_where(self.source)} ends past byte 2**63, beyond "
+                        f"any file: {value!r}."
                     )
                 if "{{" in value[0]:
                     self._expand(value[0], key)

@@ -22,7 +22,7 @@ from ..format.dtypes import (
     zarr_dtype_string,
 )
 from ..format.references import Reference
-from ..format.zarr_v2 import encode_fill_value
+from ..format.zarr_v2 import ArrayMeta, encode_fill_value
 
 __all__ = ["DatasetPlan", "plan_dataset", "infer_data"]
 
@@ -129,6 +129,9 @@ def plan_dataset(
     ------
     ValueError
         If ``shape`` and ``data`` disagree or neither is given.
+    MetadataError
+        If the layout could not be read back: a negative dimension, or more than 2**63
+        elements or chunk bytes.
     UnsupportedError
         For unsupported dtypes or compression names.
     """
@@ -196,6 +199,8 @@ def plan_dataset(
         "compressor": codec.get_config() if codec is not None else None,
         "filters": filters,
     }
+    # what cannot be read back must not be written: the reader's checks (shape, chunks, size)
+    ArrayMeta.from_dict(zarray, where="the new dataset")
     if arr is not None and is_scalar:
         arr = arr.reshape((1,))
     if is_reference_dtype(dt) and arr is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedError
+from ..errors import MetadataError, NodeExistsError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, apply_dtype_tag, decode_attr, dtype_tag, encode_attr
 from ..format.dtypes import compound_from_annotation, is_reference_dtype, ref_dtype, string_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
@@ -43,6 +43,10 @@ class HardLink:
 
     def __repr__(self) -> str:
         return "HardLink()"
+
+
+_ZARR_KEYS = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata"})
+"""Names a node cannot have: Zarr v2 stores its metadata under them."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -395,6 +399,12 @@ class Group(_Node):
             raise ValueError("A name is required.")
         base = "" if name.startswith("/") else self._path
         path = _normpath(_join(base, name))
+        reserved = _ZARR_KEYS.intersection(path.split("/"))
+        if reserved:
+            raise UnsupportedError(
+                f"Cannot create '/{path}': {sorted(reserved)[0]!r} is a Zarr metadata key, which "
+                "LINDI cannot use as a group or dataset name."
+            )
         if self._state.index.kind(path) is not None:
             raise NodeExistsError(f"Unable to create '{name}' in '{self.name}': '/{path}' already exists.")
         parent = path.rpartition("/")[0]
@@ -417,6 +427,8 @@ class Group(_Node):
             If the name is taken.
         ModeError
             If the file is read-only.
+        UnsupportedError
+            For a name LINDI cannot store (``.zarray``, ``.zattrs``, ``.zgroup``).
         """
         path = self._new_path(name)
         self._state.container.set_metadata(_join(path, ".zgroup"), {"zarr_format": 2})
@@ -467,7 +479,9 @@ class Group(_Node):
         ModeError
             If the file is read-only.
         UnsupportedError
-            For dtypes or compression LINDI cannot store.
+            For names, dtypes or compression LINDI cannot store.
+        MetadataError
+            For a layout that could not be read back (a negative dimension, say).
         """
         ignored = set(kwargs) - {"track_times", "track_order", "fletcher32", "scaleoffset", "dcpl", "allow_unknown_filter"}
         if ignored:
@@ -559,6 +573,11 @@ class Dataset(_Node):
                 self._state.refmap.get_json(_join(self._path, ".zarray")),
                 where=f"'/{self._path}' of {self._state.container.location}",
             )
+            if self._scalar and meta.shape != (1,):
+                raise MetadataError(
+                    f"'/{self._path}' of {self._state.container.location} is marked _SCALAR but "
+                    f"has shape {list(meta.shape)}; a scalar is stored with shape [1]."
+                )
             presented = self._presented_dtype(meta) if dtype is None else dtype
             engine = ArrayEngine(self._state.container, self._path, meta, presented, self._state.cache)
             engine.plain = not self._scalar and self._external is None
@@ -596,7 +615,7 @@ class Dataset(_Node):
             data = None if first is None else self._state.container.read(first)
         if data is None:
             return False
-        return _REFERENCE_OBJECT.search(bytes(meta.pipeline.decode(data))) is not None
+        return _REFERENCE_OBJECT.search(bytes(meta.pipeline.decode(data, where=f" of {self.name}"))) is not None
 
     @property
     def _scalar(self) -> bool:
