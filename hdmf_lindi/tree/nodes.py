@@ -28,7 +28,7 @@ from .create import plan_dataset
 from .index import NodeIndex
 from .selection import normalize_selection
 
-__all__ = ["AttributeManager", "Dataset", "File", "Group", "HardLink"]
+__all__ = ["AsStrView", "AsTypeView", "AttributeManager", "Dataset", "File", "Group", "HardLink"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,21 @@ _REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
 
 EXTRA_KEY = "hdmf_lindi"
 """Top-level document key for what hdmf_lindi records beyond lindi (ignored and kept by lindi)."""
+
+
+def _from_h5py_link(value: Any) -> Any:
+    """Return h5py's ``SoftLink`` / ``ExternalLink`` as ours; anything else as it is.
+
+    Recognised by class and module name: this layer does not import h5py.
+    """
+    cls = type(value)
+    if not cls.__module__.startswith("h5py"):
+        return value
+    if cls.__name__ == "SoftLink":
+        return SoftLink(str(value.path))
+    if cls.__name__ == "ExternalLink":
+        return ExternalLink(str(value.filename), str(value.path))
+    return value
 
 
 class HardLink:
@@ -178,6 +193,19 @@ class AttributeManager:
         value = np.asarray(data, dtype=dtype) if dtype is not None else data
         if shape is not None:
             value = np.reshape(value, shape)
+        self[name] = value
+
+    def modify(self, name: str, value: Any) -> None:
+        """Set an attribute, keeping the type of an existing one (h5py's ``modify``).
+
+        An existing numeric or boolean attribute keeps its dtype: ``value`` is cast to it (its
+        shape may change). Other attributes, and new names, are set as ``attrs[name] = value``.
+        """
+        old = self.get(name)
+        if isinstance(old, np.ndarray | np.generic) and old.dtype.kind in "biuf":
+            value = np.asarray(value).astype(old.dtype)
+            if isinstance(old, np.generic) and value.ndim == 0:
+                value = value[()]
         self[name] = value
 
     def __delitem__(self, name: str) -> None:
@@ -526,6 +554,7 @@ class Group(_Node):
         return self.create_dataset(name, shape=shape, dtype=dtype, **kwargs)
 
     def __setitem__(self, name: str, value: Any) -> None:
+        value = _from_h5py_link(value)
         if isinstance(value, SoftLink):
             path = self._new_path(name)
             container = self._state.container
@@ -547,6 +576,73 @@ class Group(_Node):
             )
         else:
             self.create_dataset(name, data=value)
+
+    def copy(
+        self,
+        source: str | Group | Dataset,
+        dest: str | Group,
+        name: str | None = None,
+        shallow: bool = False,
+        expand_soft: bool = False,
+        expand_external: bool = False,
+        expand_refs: bool = False,
+        without_attrs: bool = False,
+    ) -> None:
+        """Copy a group or dataset, from this file or another open LINDI file (h5py's ``copy``).
+
+        ``source`` is a path relative to this group, or a node of any open file. ``dest`` is a
+        new path relative to this group, or a group (of any open file, writable) to copy into as
+        ``name`` (by default the source's base name). Datasets are copied by reference, without
+        decoding: chunks that point into another file (a remote HDF5, say) keep pointing there.
+        Soft and external links are copied as links unless ``expand_soft``; object references
+        inside the copy keep naming their original paths.
+
+        Raises
+        ------
+        NodeNotFoundError
+            If ``source`` does not exist.
+        NodeExistsError
+            If the destination exists.
+        UnsupportedError
+            For ``expand_external`` or ``expand_refs``, and for a copy into itself.
+        ModeError
+            If the destination file is read-only.
+        """
+        from .copy import copy_node  # copy.py builds on this module
+
+        if expand_external or expand_refs:
+            raise UnsupportedError("Group.copy does not support expand_external or expand_refs.")
+        src = self[source] if isinstance(source, str) else source
+        if isinstance(dest, Group):
+            parent, new_name = dest, name or src.name.rpartition("/")[2]
+        else:
+            dest_path = self._new_path(dest)  # checks writability and creates missing parents
+            parent_path, _, new_name = dest_path.rpartition("/")
+            parent = Group(self._state, parent_path)
+        if not new_name:
+            raise ValueError("Copying the root group needs a name for the copy.")
+        copy_node(src, parent, new_name, shallow=shallow, expand_soft=expand_soft, without_attrs=without_attrs)
+
+    def move(self, source: str, dest: str) -> None:
+        """Move (rename) a group, dataset or link within this file (h5py's ``move``).
+
+        Both paths are relative to this group. A soft link moves as a link. Object references and
+        soft links that name the old path are not updated (in h5py, references follow the object).
+
+        Raises
+        ------
+        NodeNotFoundError
+            If ``source`` does not exist.
+        NodeExistsError
+            If ``dest`` exists.
+        UnsupportedError
+            If ``dest`` lies inside ``source``, or ``source`` is the root group.
+        ModeError
+            If the file is read-only.
+        """
+        from .copy import move_node
+
+        move_node(self, source, dest)
 
     def __delitem__(self, name: str) -> None:
         self._state.check_writable()
@@ -774,6 +870,47 @@ class Dataset(_Node):
         arr = np.asarray(self[()] if self._scalar else self[...])
         return arr.astype(dtype) if dtype is not None else arr
 
+    def astype(self, dtype: Any) -> AsTypeView:
+        """Return a view that reads this dataset converted to ``dtype`` (``ds.astype("f4")[:10]``)."""
+        return AsTypeView(self, np.dtype(dtype))
+
+    def asstr(self, encoding: str = "utf-8", errors: str = "strict") -> AsStrView:
+        """Return a view that reads a string dataset as ``str`` objects (h5py's ``asstr``).
+
+        Raises
+        ------
+        TypeError
+            If the dataset does not hold strings.
+        """
+        if self.dtype.kind != "O" or is_reference_dtype(self.dtype):
+            raise TypeError(f"asstr() can only be used on string datasets; '{self.name}' has dtype {self.dtype}.")
+        return AsStrView(self, encoding, errors)
+
+    def iter_chunks(self, sel: Any = None) -> Iterator[tuple[slice, ...]]:
+        """Yield, for each chunk the selection touches, the slices of the dataset it covers there.
+
+        As h5py's ``iter_chunks``: ``sel`` is a tuple of step-1 slices (the whole dataset when
+        None), and chunks come in C order.
+
+        Raises
+        ------
+        TypeError
+            For scalar datasets (h5py: not chunked).
+        """
+        if self._scalar:
+            raise TypeError("Chunked dataset required (a scalar dataset has no chunks).")
+        meta = self._engine().meta
+        selection = normalize_selection(() if sel is None else sel, meta.shape)
+        if not all(isinstance(axis, slice) and axis.step == 1 for axis in selection.axes):
+            raise TypeError(f"iter_chunks takes a tuple of step-1 slices, not {sel!r}.")
+        return (
+            tuple(
+                slice(g * c + local.start, g * c + local.stop, 1)
+                for g, c, local in zip(part.grid_index, meta.chunks, part.local, strict=True)
+            )
+            for part in selection.parts(meta.chunks, meta.shape)
+        )
+
     def read_direct(self, dest: np.ndarray[Any, Any], source_sel: Any = None, dest_sel: Any = None) -> None:
         """Read into an existing array (h5py's signature)."""
         dest[() if dest_sel is None else dest_sel] = self[() if source_sel is None else source_sel]
@@ -825,6 +962,51 @@ class Dataset(_Node):
 
     def __repr__(self) -> str:
         return f'<LINDI dataset "{self.name}": shape {self.shape}, type "{self.dtype.str}">'
+
+
+class AsStrView:
+    """What :meth:`Dataset.asstr` returns: indexing reads strings as ``str`` (bytes are decoded)."""
+
+    def __init__(self, dataset: Dataset, encoding: str, errors: str) -> None:
+        self._dataset = dataset
+        self._encoding = encoding
+        self._errors = errors
+
+    def _decode(self, value: Any) -> Any:
+        return value.decode(self._encoding, self._errors) if isinstance(value, bytes) else value
+
+    def __getitem__(self, key: Any) -> Any:
+        data = self._dataset[key]
+        if not isinstance(data, np.ndarray):
+            return self._decode(data)
+        out = np.empty(data.shape, dtype=object)
+        out.flat[:] = [self._decode(v) for v in data.flat]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        arr = np.asarray(self[()])
+        return arr if dtype is None else arr.astype(dtype)
+
+
+class AsTypeView:
+    """What :meth:`Dataset.astype` returns: indexing reads and converts (as h5py's ``AstypeWrapper``)."""
+
+    def __init__(self, dataset: Dataset, dtype: np.dtype[Any]) -> None:
+        self._dataset = dataset
+        self.dtype = dtype
+
+    def __getitem__(self, key: Any) -> Any:
+        return np.asarray(self._dataset[key]).astype(self.dtype)
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        arr = self[()]
+        return arr if dtype is None else arr.astype(dtype)
 
 
 class File(Group):
