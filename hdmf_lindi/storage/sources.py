@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -149,6 +150,9 @@ class LocalFileSource:
     ------
     NodeNotFoundError
         On first use, if the file does not exist.
+    ChunkRefError
+        On first use, if the path cannot be opened (no permission, a directory, a NUL in the
+        name ...); on a read, if the range lies outside the file.
     """
 
     def __init__(self, path: str) -> None:
@@ -165,20 +169,40 @@ class LocalFileSource:
         if self._fd is None:
             with self._lock:
                 if self._fd is None:
-                    try:
-                        self._fd = os.open(self.name, os.O_RDONLY)
-                    except FileNotFoundError as exc:
-                        raise NodeNotFoundError(
-                            f"Referenced file {self.name!r} does not exist. Check the path, or "
-                            "the working directory if the reference is relative."
-                        ) from exc
+                    self._fd = self._open_regular_file()
         return self._fd
+
+    def _open_regular_file(self) -> int:
+        try:
+            fd = os.open(self.name, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise NodeNotFoundError(
+                f"Referenced file {self.name!r} does not exist. Check the path, or "
+                "the working directory if the reference is relative."
+            ) from exc
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+            raise ChunkRefError(f"Cannot open referenced file {self.name!r}: {exc}.", url=self.name) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ChunkRefError(
+                f"Referenced path {self.name!r} is not a regular file (a directory?); a chunk "
+                "reference must name a file.",
+                url=self.name,
+            )
+        return fd
 
     def read_range(self, start: int, stop: int) -> bytes:
         # docstring inherited
         if stop <= start:
             return b""
         fd = self._open()
+        size = os.fstat(fd).st_size
+        if stop > size:  # checked first: pread would allocate the whole length before reading
+            raise ChunkRefError(
+                f"Byte range {start}-{stop} is outside {self.name!r} ({size} bytes). "
+                "The reference points past the end of its target; the file may be truncated.",
+                url=self.name,
+            )
         data = os.pread(fd, stop - start, start)
         if len(data) != stop - start:
             raise ChunkRefError(

@@ -282,3 +282,36 @@ def test_refused_write_leaves_a_readable_file(tmp_path: Path, case: str, suffix:
         assert f.attrs["after"] == 1
         np.testing.assert_array_equal(f["keep"][...], np.arange(5))
         _walk(path)
+
+
+BAD_LOCAL_TARGETS: dict[str, tuple[Callable[[Path], list[Any]], str]] = {
+    "directory": (lambda d: [str(d), 0, 10], "not a regular file"),
+    "empty name (the working directory)": (lambda d: ["", 0, 10], "not a regular file"),
+    "NUL in the name": (lambda d: ["a\x00b", 0, 10], "Cannot open referenced file"),
+    "length beyond a small file": (lambda d: [str(d / "small.bin"), 0, 10**12], "outside"),
+}
+"""Chunk references to local paths that cannot be read, and what the error says."""
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LOCAL_TARGETS))
+def test_unreadable_local_chunk_target_is_a_chunk_ref_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    make_ref, message = BAD_LOCAL_TARGETS[case]
+    (tmp_path / "small.bin").write_bytes(bytes(100))
+    monkeypatch.chdir(tmp_path)  # a relative name resolves against the document's directory
+    doc = {
+        "version": 1,
+        "refs": {
+            ".zgroup": {"zarr_format": 2},
+            "x/.zarray": {
+                "zarr_format": 2, "shape": [5], "chunks": [5], "dtype": "<i2", "compressor": None,
+                "filters": None, "fill_value": 0, "order": "C",
+            },
+            "x/0": make_ref(tmp_path),
+        },
+    }
+    path = tmp_path / "doc.lindi.json"
+    path.write_text(json.dumps(doc))
+    with File(str(path)) as f, pytest.raises(ChunkRefError, match=message):
+        f["x"][:]
