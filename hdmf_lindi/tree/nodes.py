@@ -421,8 +421,12 @@ class Group(_Node):
         return self.visititems(lambda name, _node: func(name))
 
     # ------------------------------------------------------------------ creation
-    def _new_path(self, name: str) -> str:
+    def _new_path(self, name: str | bytes) -> str:
         self._state.check_writable()
+        if isinstance(name, bytes):
+            name = name.decode("utf-8")
+        if not isinstance(name, str):
+            raise TypeError(f"A name must be a str or bytes (as in h5py), not {type(name).__name__}.")
         if not name or name == "/":
             raise ValueError("A name is required.")
         base = "" if name.startswith("/") else self._path

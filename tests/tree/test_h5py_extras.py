@@ -226,3 +226,11 @@ def test_astype_and_iter_chunks_match_h5py(pair: tuple[File, h5py.File]) -> None
         assert list(d.iter_chunks(sel)) == list(r.iter_chunks(sel)), sel
     with pytest.raises(TypeError):
         ours["a/sub/deeper/s"].iter_chunks()
+
+
+def test_names_must_be_text_as_in_h5py(pair: tuple[File, h5py.File]) -> None:
+    for f in pair:
+        with pytest.raises(TypeError):
+            f.create_dataset(5, data=[1])  # type: ignore[arg-type]
+        f.create_group(b"from_bytes")
+        assert "from_bytes" in f
