@@ -170,23 +170,10 @@ def _copy_link(src_parent: Group, link_path: str, dst_parent: Group, name: str) 
 
 
 def move_node(group: Group, source: str, dest: str) -> None:
-    """Move the object or link ``source`` to ``dest`` (both relative to ``group``) within its file.
+    """Carry out :meth:`Group.move <hdmf_lindi.Group.move>` (its docstring lists the errors).
 
-    As in h5py a soft link is moved as a link. The content is copied as :func:`copy_node` copies
-    it (chunk references are kept; blobs stored inside a tar or directory are stored again) and
-    the source is then deleted. Object references and soft links that name the old path are
-    not updated.
-
-    Raises
-    ------
-    NodeNotFoundError
-        If ``source`` does not exist.
-    NodeExistsError
-        If ``dest`` exists.
-    UnsupportedError
-        If ``dest`` lies inside ``source``.
-    ModeError
-        If the file is read-only.
+    The content is copied as :func:`copy_node` copies it (chunk references are kept; blobs
+    stored inside a tar or directory are stored again), then the source is deleted.
     """
     group._state.check_writable()
     src_path = group._resolve(source, follow_last=False)
