@@ -968,24 +968,17 @@ class Dataset(_Node):
         return f'<LINDI dataset "{self.name}": shape {self.shape}, type "{self.dtype.str}">'
 
 
-class AsStrView:
-    """What :meth:`Dataset.asstr` returns: indexing reads strings as ``str`` (bytes are decoded)."""
+class _ReadView:
+    """A dataset seen through a conversion: indexing reads, then converts (h5py's wrappers)."""
 
-    def __init__(self, dataset: Dataset, encoding: str, errors: str) -> None:
+    def __init__(self, dataset: Dataset) -> None:
         self._dataset = dataset
-        self._encoding = encoding
-        self._errors = errors
 
-    def _decode(self, value: Any) -> Any:
-        return value.decode(self._encoding, self._errors) if isinstance(value, bytes) else value
+    def _convert(self, data: Any) -> Any:
+        raise NotImplementedError
 
     def __getitem__(self, key: Any) -> Any:
-        data = self._dataset[key]
-        if not isinstance(data, np.ndarray):
-            return self._decode(data)
-        out = np.empty(data.shape, dtype=object)
-        out.flat[:] = [self._decode(v) for v in data.flat]
-        return out
+        return self._convert(self._dataset[key])
 
     def __len__(self) -> int:
         return len(self._dataset)
@@ -995,22 +988,34 @@ class AsStrView:
         return arr if dtype is None else arr.astype(dtype)
 
 
-class AsTypeView:
-    """What :meth:`Dataset.astype` returns: indexing reads and converts (as h5py's ``AstypeWrapper``)."""
+class AsStrView(_ReadView):
+    """What :meth:`Dataset.asstr` returns: indexing reads strings as ``str`` (bytes are decoded)."""
+
+    def __init__(self, dataset: Dataset, encoding: str, errors: str) -> None:
+        super().__init__(dataset)
+        self._encoding = encoding
+        self._errors = errors
+
+    def _decode(self, value: Any) -> Any:
+        return value.decode(self._encoding, self._errors) if isinstance(value, bytes) else value
+
+    def _convert(self, data: Any) -> Any:
+        if not isinstance(data, np.ndarray):
+            return self._decode(data)
+        out = np.empty(data.shape, dtype=object)
+        out.flat[:] = [self._decode(v) for v in data.flat]
+        return out
+
+
+class AsTypeView(_ReadView):
+    """What :meth:`Dataset.astype` returns: indexing reads and converts to ``dtype``."""
 
     def __init__(self, dataset: Dataset, dtype: np.dtype[Any]) -> None:
-        self._dataset = dataset
+        super().__init__(dataset)
         self.dtype = dtype
 
-    def __getitem__(self, key: Any) -> Any:
-        return np.asarray(self._dataset[key]).astype(self.dtype)
-
-    def __len__(self) -> int:
-        return len(self._dataset)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
-        arr = self[()]
-        return arr if dtype is None else arr.astype(dtype)
+    def _convert(self, data: Any) -> Any:
+        return np.asarray(data).astype(self.dtype)
 
 
 class File(Group):
