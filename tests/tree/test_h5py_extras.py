@@ -234,3 +234,21 @@ def test_names_must_be_text_as_in_h5py(pair: tuple[File, h5py.File]) -> None:
             f.create_dataset(5, data=[1])  # type: ignore[arg-type]
         f.create_group(b"from_bytes")
         assert "from_bytes" in f
+
+
+def test_copy_and_move_large_chunks_stored_as_blobs(path: Path, tmp_path: Path) -> None:
+    """Chunks above the inline size live as tar members or directory blobs; copies and moves
+    store them again, within a file and between files."""
+    big = np.random.default_rng(5).integers(0, 2**31, size=(4, 20_000), dtype=np.int32)  # 80 kB chunks
+    with File(path, "w") as f:
+        f.create_dataset("g/big", data=big, chunks=(1, 20_000))
+        f.copy("g", "g_copy")
+        f.move("g/big", "moved/big")
+    other = tmp_path / ("other.lindi.d" if path.name.endswith(".tar") else "other.lindi.tar")
+    with File(path, "r") as f, File(other, "w") as g:
+        assert "big" not in f["g"]
+        assert f["moved/big"][:].tolist() == big.tolist()
+        assert f["g_copy/big"][:].tolist() == big.tolist()
+        g.copy(f["moved"], g, name="imported")
+    with File(other, "r") as g:
+        assert g["imported/big"][:].tolist() == big.tolist()
