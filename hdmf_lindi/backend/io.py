@@ -19,7 +19,7 @@ from hdmf.build.builders import BaseBuilder
 from hdmf.container import Container as HdmfContainer
 from hdmf.spec import NamespaceCatalog
 
-from ..errors import ModeError, NodeNotFoundError
+from ..errors import ChunkRefError, ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..tree import Dataset, File, Group
@@ -257,16 +257,31 @@ class LindiIO(HDMFIO):
         return self._reader
 
     def _follow_external(self, link: ExternalLink, from_group: str) -> BaseBuilder:
-        """Open the file an external link points to (relative to this file) and read the target."""
+        """Open the file an external link points to (relative to this file) and read the target.
+
+        Raises
+        ------
+        ChunkRefError
+            If the link names a local file and this file may not read local paths (a remote
+            file, unless opened with ``allow_local_paths=True``).
+        """
         name = link.filename
         if not is_url(name) and not os.path.isabs(name):
             if is_url(self.source):
                 name = self.source.rsplit("/", 1)[0] + "/" + name
             else:
                 name = os.path.join(os.path.dirname(self.source), name)
+        allow_local = self.file.container.fetcher.allow_local
+        if not is_url(name) and not allow_local:
+            raise ChunkRefError(
+                f"Refusing to follow the external link at {from_group!r} of remote file "
+                f"{self.source} to the local file {link.filename!r}. Open it with "
+                "allow_local_paths=True if you trust it.",
+                url=link.filename,
+            )
         linked = self._linked.get(name)
         if linked is None:
-            linked = LindiIO(name, "r", manager=self.manager, options=self._options)
+            linked = LindiIO(name, "r", manager=self.manager, options=self._options, allow_local_paths=allow_local)
             self._linked[name] = linked
         return linked._builder_reader().builder_at(link.path)
 

@@ -40,6 +40,7 @@ from pynwb import NWBHDF5IO, TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_lindi import LindiIO, NWBLindiIO, index_hdf5
+from hdmf_lindi.errors import ChunkRefError
 
 
 def test_every_mock_is_in_the_corpus() -> None:
@@ -312,6 +313,31 @@ def test_external_link_is_followed(external_link_nwb: Path, source: str) -> None
         np.testing.assert_array_equal(
             actual.acquisition["linked"].data[995:1005], np.arange(995, 1005)
         )
+
+
+def test_remote_file_does_not_follow_an_external_link_to_a_local_file(
+    external_link_nwb: Path, http_server: Any
+) -> None:
+    """A remote file must not make us read local files: an external link of a served index
+    that names a local path is refused unless the caller allows local paths."""
+    import json
+    import shutil
+
+    shutil.copy(external_link_nwb, http_server.root / "main.nwb")
+    index = http_server.root / "main.lindi.json"
+    index_hdf5(http_server.url("main.nwb"), index)
+    doc = json.loads(index.read_text())
+    zattrs = doc["refs"]["acquisition/linked/data/.zattrs"]
+    zattrs = json.loads(zattrs) if isinstance(zattrs, str) else zattrs
+    assert zattrs["_EXTERNAL_LINK"][0] == "raw.h5"
+    zattrs["_EXTERNAL_LINK"][0] = str(external_link_nwb.with_name("raw.h5"))  # absolute, local
+    doc["refs"]["acquisition/linked/data/.zattrs"] = zattrs
+    index.write_text(json.dumps(doc))
+    with NWBLindiIO(http_server.url("main.lindi.json"), "r") as io:
+        with pytest.raises(ChunkRefError, match="Refusing to follow the external link"):
+            io.read()
+    with NWBLindiIO(http_server.url("main.lindi.json"), "r", allow_local_paths=True) as io:
+        np.testing.assert_array_equal(io.read().acquisition["linked"].data[995:1005], np.arange(995, 1005))
 
 
 class _ObjectsOf:
