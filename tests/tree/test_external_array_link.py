@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import hdmf_lindi
-from hdmf_lindi.errors import NodeNotFoundError, UnsupportedError
+from hdmf_lindi.errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 
 DATA = np.arange(1002, dtype="<i2")
 
@@ -76,3 +76,12 @@ def test_linked_dataset_cannot_be_written(tmp_path: Path, h5_file: Path) -> None
     with hdmf_lindi.File(tmp_path / "x.lindi.json", "a") as f:
         with pytest.raises(UnsupportedError, match="links to an HDF5 dataset"):
             f["many_chunks"][0:2] = [1, 2]
+
+
+def test_remote_document_linking_a_local_file_is_refused(h5_file: Path, http_server: Any) -> None:
+    write_index(http_server.root / "x.lindi.json", str(h5_file))  # an absolute local path
+    with hdmf_lindi.File(http_server.url("x.lindi.json")) as f:
+        with pytest.raises(ChunkRefError, match="Refusing to read local path"):
+            f["many_chunks"][0:5]
+    with hdmf_lindi.File(http_server.url("x.lindi.json"), allow_local_paths=True) as f:
+        np.testing.assert_array_equal(f["many_chunks"][0:5], DATA[0:5])
