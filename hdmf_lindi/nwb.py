@@ -15,10 +15,11 @@ from hdmf.container import Container as HdmfContainer
 from pynwb import NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
-from .backend.io import LindiIO, _open_file
+from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
 from .tree import File
+from .tree.open import open_lindi_or_hdf5
 
 __all__ = ["NWBLindiIO", "convert", "read_nwb", "validate"]
 
@@ -126,7 +127,7 @@ class NWBLindiIO(LindiIO):
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
-                file = _open_file(os.fspath(path), mode, options, allow_local_paths)
+                file = open_lindi_or_hdf5(os.fspath(path), mode, options, allow_local_paths)
             manager = BuildManager(_file_type_map(file, extensions, mode))
         elif manager is None:
             manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()

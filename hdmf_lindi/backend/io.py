@@ -19,10 +19,11 @@ from hdmf.build.builders import BaseBuilder
 from hdmf.container import Container as HdmfContainer
 from hdmf.spec import NamespaceCatalog
 
-from ..errors import ChunkRefError, ModeError, NodeNotFoundError
+from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..tree import Dataset, File, Group
+from ..tree.open import open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
 from .spec_dtypes import restore_attribute_dtypes
@@ -34,24 +35,6 @@ logger = logging.getLogger(__name__)
 
 _READ_MODES = ("r",)
 _WRITE_MODES = ("w", "w-", "x", "a", "r+")
-
-
-def _open_file(
-    location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool | None
-) -> File:
-    """Open a LINDI file, or index an HDF5 file in memory and open the index."""
-    if is_hdf5(location):
-        if mode != "r":
-            raise ModeError(
-                f"{location} is an HDF5 file; LindiIO opens HDF5 files read-only (mode 'r'), got {mode!r}. "
-                "Use NWBHDF5IO to modify it, or write a LINDI file."
-            )
-        from ..hdf5 import IndexOptions, index_hdf5  # h5py only when an HDF5 file is opened
-
-        refmap = index_hdf5(location, options=IndexOptions(remote=options))
-        local = not is_url(location)
-        return File(refmap, options=options, allow_local_paths=local if allow_local_paths is None else allow_local_paths)
-    return File(location, mode, options=options, allow_local_paths=allow_local_paths)
 
 
 class LindiIO(HDMFIO):
@@ -154,7 +137,7 @@ class LindiIO(HDMFIO):
         if self._given_file is not None:
             self._lindi_file = self._given_file
             return
-        self._lindi_file = _open_file(self._path, self._mode, self._options, self._allow_local)
+        self._lindi_file = open_lindi_or_hdf5(self._path, self._mode, self._options, self._allow_local)
 
     def is_open(self) -> bool:
         """Whether the file is open."""
@@ -217,7 +200,7 @@ class LindiIO(HDMFIO):
             return load_cached_namespaces(namespace_catalog, file, namespaces)
         if path is None:
             raise ValueError("Either path or file is required.")
-        f = _open_file(os.fspath(path), "r", options, None)
+        f = open_lindi_or_hdf5(os.fspath(path), "r", options, None)
         try:
             return load_cached_namespaces(namespace_catalog, f, namespaces)
         finally:
@@ -257,32 +240,21 @@ class LindiIO(HDMFIO):
         return self._reader
 
     def _follow_external(self, link: ExternalLink, from_group: str) -> BaseBuilder:
-        """Open the file an external link points to (relative to this file) and read the target.
+        """Read the target of an external link, in the file :meth:`File.open_linked` opens.
 
         Raises
         ------
         ChunkRefError
             If the link names a local file and this file may not read local paths (a remote
             file, unless opened with ``allow_local_paths=True``).
+        NodeNotFoundError
+            If the linked file or its target does not exist.
         """
-        name = link.filename
-        if not is_url(name) and not os.path.isabs(name):
-            if is_url(self.source):
-                name = self.source.rsplit("/", 1)[0] + "/" + name
-            else:
-                name = os.path.join(os.path.dirname(self.source), name)
-        allow_local = self.file.container.fetcher.allow_local
-        if not is_url(name) and not allow_local:
-            raise ChunkRefError(
-                f"Refusing to follow the external link at {from_group!r} of remote file "
-                f"{self.source} to the local file {link.filename!r}. Open it with "
-                "allow_local_paths=True if you trust it.",
-                url=link.filename,
-            )
-        linked = self._linked.get(name)
-        if linked is None:
-            linked = LindiIO(name, "r", manager=self.manager, options=self._options, allow_local_paths=allow_local)
-            self._linked[name] = linked
+        linked_file = self.file.open_linked(link, at=from_group)
+        linked = self._linked.get(linked_file.filename)
+        if linked is None or not linked.is_open():
+            linked = LindiIO(mode="r", manager=self.manager, file=linked_file)
+            self._linked[linked_file.filename] = linked
         return linked._builder_reader().builder_at(link.path)
 
     def write(

@@ -15,14 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MetadataError, NodeExistsError, NodeNotFoundError, UnsupportedError
+from ..errors import (
+    ChunkRefError,
+    MetadataError,
+    NodeExistsError,
+    NodeNotFoundError,
+    UnsupportedError,
+)
 from ..format.attrs import ANNOTATION_KEYS, apply_dtype_tag, decode_attr, dtype_tag, encode_attr
 from ..format.dtypes import compound_from_annotation, is_reference_dtype, ref_dtype, string_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..format.zarr_v2 import ArrayMeta
 from ..storage.containers import Container, open_container
 from ..storage.refmap import ReferenceMap
-from ..storage.sources import RemoteOptions
+from ..storage.sources import RemoteOptions, is_url
 from .array import CHUNK_CACHE_BYTES, ArrayEngine, ChunkCache
 from .create import plan_dataset
 from .index import NodeIndex
@@ -51,6 +57,18 @@ def _from_h5py_link(value: Any) -> Any:
     if cls.__name__ == "ExternalLink":
         return ExternalLink(str(value.filename), str(value.path))
     return value
+
+
+class _ExternalHop(UnsupportedError):
+    """A path that runs through an external link (``"ext/inner/x"``): only lookups follow it."""
+
+    def __init__(self, link_path: str, rest: str) -> None:
+        super().__init__(
+            f"'/{link_path}' is an external link; this operation cannot reach {rest!r} inside the "
+            "linked file (open that file to change it)."
+        )
+        self.link_path = link_path
+        self.rest = rest
 
 
 class HardLink:
@@ -92,6 +110,8 @@ class _FileState:
         self.cache = ChunkCache(chunk_cache_bytes)
         self.engines: dict[str, ArrayEngine] = {}
         self.external: Any = None  # hdf5.external.ExternalFiles, created on first use
+        self.linked: dict[str, File] = {}
+        """Files opened to follow external links, by resolved location; closed with this one."""
 
     def zattrs(self, path: str) -> dict[str, Any]:
         value = self.refmap.get_json(_join(path, ".zattrs"))
@@ -103,6 +123,55 @@ class _FileState:
             if isinstance(link, list) and len(link) == 2:
                 return ExternalLink(str(link[0]), str(link[1]))
         return None
+
+    def open_linked(self, link: ExternalLink, at: str) -> File:
+        """Open (once) the file the external link at store path ``at`` points to.
+
+        A relative file name is resolved against this file's location (its URL, or its
+        directory and then the working directory, as chunk references are). The linked file
+        may read local paths when this one may.
+
+        Raises
+        ------
+        ChunkRefError
+            If this file is remote and the link names a local file (unless local paths are
+            allowed).
+        NodeNotFoundError
+            If a local linked file does not exist.
+        """
+        name = link.filename
+        base = self.container.location
+        if not is_url(name) and not os.path.isabs(name):
+            if is_url(base):
+                name = base.rsplit("/", 1)[0] + "/" + name
+            else:
+                beside = os.path.join(os.path.dirname(base), name)
+                name = os.path.abspath(beside if os.path.exists(beside) or not os.path.exists(name) else name)
+        fetcher = self.container.fetcher
+        if not is_url(name) and not fetcher.allow_local:
+            raise ChunkRefError(
+                f"Refusing to follow the external link '/{at}' of remote file {base} to the local "
+                f"file {link.filename!r}. Open the file with allow_local_paths=True if you trust it.",
+                url=link.filename,
+            )
+        linked = self.linked.get(name)
+        if linked is None or linked.closed:
+            if not is_url(name) and not os.path.exists(name):
+                raise NodeNotFoundError(
+                    f"External link '/{at}' points to {link.path!r} in {link.filename!r}, and that "
+                    f"file does not exist (looked for {name!r})."
+                )
+            from .open import open_lindi_or_hdf5  # open.py builds on this module
+
+            linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=fetcher.allow_local)
+            self.linked[name] = linked
+        return linked
+
+    def follow_external(self, at: str) -> Group | Dataset:
+        """Return the node the external link at store path ``at`` points to (see open_linked)."""
+        link = self.external_link(at)
+        assert link is not None
+        return self.open_linked(link, at)[link.path]
 
     def soft_link_target(self, path: str) -> str | None:
         if path and self.index.kind(path) == "group":
@@ -304,6 +373,8 @@ class Group(_Node):
                     f"Unable to open '{name}' in '{self.name}': '/{current}' does not exist."
                 )
             last = i == len(parts) - 1
+            if not last and self._state.external_link(current) is not None:
+                raise _ExternalHop(current, "/".join(parts[i + 1:]))
             if last and not follow_last:
                 break
             for _ in range(32):
@@ -324,18 +395,28 @@ class Group(_Node):
     def _node(self, path: str) -> Group | Dataset:
         if self._state.index.kind(path) == "array":
             return Dataset(self._state, path)
-        external = self._state.external_link(path)
-        if external is not None:
-            raise UnsupportedError(
-                f"'/{path}' is an external link to {external.path!r} in {external.filename!r}; "
-                "open that file to read it (File.get(name, getlink=True) returns the link)."
-            )
+        if self._state.external_link(path) is not None:
+            return self._state.follow_external(path)
         return Group(self._state, path)
 
     def __getitem__(self, name: str | Reference) -> Group | Dataset:
         if isinstance(name, Reference):
             return self._deref(name)
-        return self._node(self._resolve(name))
+        try:
+            path = self._resolve(name)
+        except _ExternalHop as hop:  # "ext/inner": look "inner" up in the linked file
+            return self._linked_group(hop)[hop.rest]
+        return self._node(path)
+
+    def _linked_group(self, hop: _ExternalHop) -> Group:
+        """The group an external link on the way of a path points to."""
+        target = self._state.follow_external(hop.link_path)
+        if not isinstance(target, Group):
+            raise NodeNotFoundError(
+                f"Unable to open {hop.rest!r} below '/{hop.link_path}': the external link points to "
+                f"a dataset ({target.name} of {target.file.filename})."
+            )
+        return target
 
     def _deref(self, ref: Reference) -> Group | Dataset:
         path = _normpath(ref.path)
@@ -358,6 +439,12 @@ class Group(_Node):
         """
         try:
             path = self._resolve(name, follow_last=not getlink)
+        except _ExternalHop as hop:
+            try:
+                group = self._linked_group(hop)
+            except KeyError:
+                return default
+            return group.get(hop.rest, default, getclass, getlink)
         except KeyError:
             return default
         if getlink:
@@ -366,7 +453,7 @@ class Group(_Node):
             return type(link) if getclass else link
         try:
             node = self._node(path)
-        except UnsupportedError:  # an external link: h5py would need the other file
+        except KeyError:  # an external link to a missing file or object
             return default
         return type(node) if getclass else node
 
@@ -375,6 +462,11 @@ class Group(_Node):
             return False
         try:
             self._resolve(name)
+        except _ExternalHop as hop:
+            try:
+                return hop.rest in self._linked_group(hop)
+            except KeyError:
+                return False
         except KeyError:
             return False
         return True
@@ -448,6 +540,10 @@ class Group(_Node):
                 Group(self._state, "").create_group(parent)
             elif self._state.soft_link_target(parent) is not None:
                 raise UnsupportedError(f"Cannot create '/{path}' below the soft link '/{parent}'.")
+            elif self._state.external_link(parent) is not None:
+                raise UnsupportedError(
+                    f"Cannot create '/{path}' below the external link '/{parent}' (open the linked file)."
+                )
         return path
 
     def create_group(self, name: str, track_order: bool | None = None) -> Group:
@@ -1065,6 +1161,23 @@ class File(Group):
         state.file = self  # type: ignore[attr-defined]
         super().__init__(state, "")
 
+    def open_linked(self, link: ExternalLink, at: str = "") -> File:
+        """Open (once, read-only) the file an external link of this file points to.
+
+        ``at`` names the link in error messages. A relative file name is resolved against this
+        file's URL, or its directory and then the working directory; an HDF5 file is indexed in
+        memory. The linked file is closed with this one.
+
+        Raises
+        ------
+        ChunkRefError
+            If this file is remote and the link names a local file (unless this file was opened
+            with ``allow_local_paths=True``).
+        NodeNotFoundError
+            If a local linked file does not exist.
+        """
+        return self._state.open_linked(link, at.strip("/"))
+
     @property
     def filename(self) -> str:
         """The path or URL the file was opened from."""
@@ -1099,6 +1212,9 @@ class File(Group):
         """Flush pending changes (writable files) and release resources."""
         if self._state.external is not None:
             self._state.external.close()
+        for linked in self._state.linked.values():
+            linked.close()
+        self._state.linked.clear()
         self._state.container.close()
 
     def __enter__(self) -> File:

@@ -14,8 +14,15 @@ import h5py
 import numpy as np
 import pytest
 
+import hdmf_lindi
 from hdmf_lindi import File, SoftLink
-from hdmf_lindi.errors import ModeError, NodeExistsError, NodeNotFoundError, UnsupportedError
+from hdmf_lindi.errors import (
+    ChunkRefError,
+    ModeError,
+    NodeExistsError,
+    NodeNotFoundError,
+    UnsupportedError,
+)
 
 KINDS = {"json": "f.lindi.json", "tar": "f.lindi.tar", "dir": "f.lindi.d"}
 DATA = np.arange(1000, dtype=np.int32).reshape(100, 10)
@@ -252,3 +259,68 @@ def test_copy_and_move_large_chunks_stored_as_blobs(path: Path, tmp_path: Path) 
         g.copy(f["moved"], g, name="imported")
     with File(other, "r") as g:
         assert g["imported/big"][:].tolist() == big.tolist()
+
+
+# ------------------------------------------------------------------------------ external links
+def _linked_pair(root: Path) -> tuple[Path, Path]:
+    """``main.h5`` with external links into ``raw.h5`` (a group, a dataset), written by h5py."""
+    with h5py.File(root / "raw.h5", "w") as raw:
+        raw.create_dataset("inner/x", data=DATA, chunks=(10, 10))
+        raw["inner"].attrs["kind"] = "raw"
+    with h5py.File(root / "main.h5", "w") as main:
+        main["to_group"] = h5py.ExternalLink("raw.h5", "/inner")
+        main["to_data"] = h5py.ExternalLink("raw.h5", "/inner/x")
+        main["missing"] = h5py.ExternalLink("nowhere.h5", "/a")
+    return root / "main.h5", root / "raw.h5"
+
+
+def test_external_links_are_followed_as_h5py_follows_them(tmp_path: Path) -> None:
+    main_h5, _ = _linked_pair(tmp_path)
+    hdmf_lindi.index_hdf5(main_h5, tmp_path / "main.lindi.json")
+    with h5py.File(main_h5, "r") as ref, File(tmp_path / "main.lindi.json") as f:
+        for name in ("to_data", "to_group/x", "/to_group/x"):
+            assert f[name][3:5].tolist() == ref[name][3:5].tolist(), name
+            assert f[name].name == ref[name].name == "/inner/x"
+        assert f["to_group"].attrs["kind"] == ref["to_group"].attrs["kind"]
+        assert f["to_group"].keys() == list(ref["to_group"].keys())
+        assert ("to_group/x" in f) == ("to_group/x" in ref) is True
+        assert ("to_group/nope" in f) == ("to_group/nope" in ref) is False
+        assert f.get("missing") is None and ref.get("missing") is None
+        with pytest.raises(KeyError):
+            f["missing"]
+        assert f.get("to_group/x", getclass=True) is hdmf_lindi.Dataset
+        assert f["to_group"].file.filename.endswith("raw.h5")  # the node lives in the linked file
+        linked = f["to_group"].file
+    assert linked.closed  # closed with the file that opened it
+    with File(tmp_path / "main.lindi.json", "a") as f:
+        f.copy("to_group/x", "copied")  # lookups reach into the linked file ...
+        assert f["copied"][:].tolist() == DATA.tolist()
+        with pytest.raises(UnsupportedError, match="external link"):
+            del f["to_group/x"]  # ... changes do not
+        with pytest.raises(UnsupportedError, match="external link"):
+            f.create_group("to_group/new")
+
+
+def test_external_link_between_lindi_files(path: Path) -> None:
+    other = path.with_name("other" + "".join(path.suffixes))
+    with File(other, "w") as o:
+        o.create_dataset("a/b", data=[5, 6, 7])
+    with File(path, "w") as f:
+        f["link"] = h5py.ExternalLink(other.name, "/a")  # a relative name
+    with File(path) as f:
+        assert f["link/b"][:].tolist() == [5, 6, 7]
+        assert f["link"]["b"][1] == 6
+
+
+def test_remote_file_does_not_follow_an_external_link_to_a_local_file(tmp_path: Path, http_server: Any) -> None:
+    main_h5, raw_h5 = _linked_pair(tmp_path)
+    (http_server.root / "raw.h5").write_bytes(raw_h5.read_bytes())
+    with File(http_server.root / "local.lindi.json", "w") as f:
+        f["local"] = hdmf_lindi.ExternalLink(str(raw_h5), "/inner")  # absolute local path
+        f["beside"] = hdmf_lindi.ExternalLink("raw.h5", "/inner")  # relative: resolved on the server
+    with File(http_server.url("local.lindi.json")) as f:
+        assert f["beside/x"][0, :3].tolist() == DATA[0, :3].tolist()
+        with pytest.raises(ChunkRefError, match="Refusing to follow the external link"):
+            f["local"]
+    with File(http_server.url("local.lindi.json"), allow_local_paths=True) as f:
+        assert f["local/x"][1, 1] == DATA[1, 1]
