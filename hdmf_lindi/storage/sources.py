@@ -174,7 +174,8 @@ class LocalFileSource:
 
     def _open_regular_file(self) -> int:
         try:
-            fd = os.open(self.name, os.O_RDONLY)
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+            fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError as exc:
             raise NodeNotFoundError(
                 f"Referenced file {self.name!r} does not exist. Check the path, or "
