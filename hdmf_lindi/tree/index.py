@@ -43,6 +43,11 @@ class NodeIndex:
         kinds = self._kinds if self._kinds is not None else self._build()
         return kinds.get(path)
 
+    def paths(self) -> set[str]:
+        """Return every node path (the root included, as ``""``)."""
+        kinds = self._kinds if self._kinds is not None else self._build()
+        return set(kinds)
+
     def children(self, path: str) -> list[str]:
         """Return the sorted child names of a group path."""
         if self._kinds is None:

@@ -82,6 +82,15 @@ _ZARR_KEYS = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata"})
 """Names a node cannot have: Zarr v2 stores its metadata under them."""
 
 
+def _text(name: str | bytes) -> str:
+    """A node name as ``str``: bytes are UTF-8 (as in h5py); anything else is a TypeError."""
+    if isinstance(name, bytes):
+        return name.decode("utf-8")
+    if not isinstance(name, str):
+        raise TypeError(f"A name must be a str or bytes (as in h5py), not {type(name).__name__}.")
+    return name
+
+
 def _join(parent: str, name: str) -> str:
     name = name.strip("/")
     return f"{parent}/{name}" if parent else name
@@ -128,8 +137,8 @@ class _FileState:
         """Open (once) the file the external link at store path ``at`` points to.
 
         A relative file name is resolved against this file's location (its URL, or its
-        directory and then the working directory, as chunk references are). The linked file
-        may read local paths when this one may.
+        directory and then the working directory, as chunk references are). A local linked file
+        may read local paths when this one may; a remote one never does.
 
         Raises
         ------
@@ -163,7 +172,9 @@ class _FileState:
                 )
             from .open import open_lindi_or_hdf5  # open.py builds on this module
 
-            linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=fetcher.allow_local)
+            # a remote linked file never inherits the right to read local paths
+            allow_local = False if is_url(name) else fetcher.allow_local
+            linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=allow_local)
             self.linked[name] = linked
         return linked
 
@@ -265,16 +276,21 @@ class AttributeManager:
         self[name] = value
 
     def modify(self, name: str, value: Any) -> None:
-        """Set an attribute, keeping the type of an existing one (h5py's ``modify``).
+        """Set an attribute, keeping the type and shape of an existing one (h5py's ``modify``).
 
-        An existing numeric or boolean attribute keeps its dtype: ``value`` is cast to it (its
-        shape may change). Other attributes, and new names, are set as ``attrs[name] = value``.
+        An existing numeric or boolean attribute keeps its dtype (a value it cannot hold is an
+        ``OverflowError``, as in h5py) and its shape (one element fits ``()`` and ``(1,)``;
+        another shape is a ``TypeError``). Other attributes, and new names, are set as
+        ``attrs[name] = value``.
         """
         old = self.get(name)
         if isinstance(old, np.ndarray | np.generic) and old.dtype.kind in "biuf":
-            value = np.asarray(value).astype(old.dtype)
-            if isinstance(old, np.generic) and value.ndim == 0:
-                value = value[()]
+            new = np.asarray(value, dtype=old.dtype)
+            if new.shape != np.shape(old):
+                if new.size != 1 or np.size(old) != 1:
+                    raise TypeError(f"Shape of data {new.shape} is incompatible with attribute {name!r} {np.shape(old)}.")
+                new = new.reshape(np.shape(old))
+            value = new[()] if new.ndim == 0 else new
         self[name] = value
 
     def __delitem__(self, name: str) -> None:
@@ -361,8 +377,9 @@ class Group(_Node):
     """A group: a container of groups, datasets and links."""
 
     # ------------------------------------------------------------------ lookup
-    def _resolve(self, name: str, *, follow_last: bool = True) -> str:
+    def _resolve(self, name: str | bytes, *, follow_last: bool = True) -> str:
         """Return the store path of ``name`` relative to this group, following soft links."""
+        name = _text(name)
         base = "" if name.startswith("/") else self._path
         parts = [p for p in name.split("/") if p not in ("", ".")]
         current = base
@@ -399,7 +416,7 @@ class Group(_Node):
             return self._state.follow_external(path)
         return Group(self._state, path)
 
-    def __getitem__(self, name: str | Reference) -> Group | Dataset:
+    def __getitem__(self, name: str | bytes | Reference) -> Group | Dataset:
         if isinstance(name, Reference):
             return self._deref(name)
         try:
@@ -431,7 +448,7 @@ class Group(_Node):
                 )
         return self._node(path)
 
-    def get(self, name: str, default: Any = None, getclass: bool = False, getlink: bool = False) -> Any:
+    def get(self, name: str | bytes, default: Any = None, getclass: bool = False, getlink: bool = False) -> Any:
         """Return the member ``name`` or ``default``; with ``getlink``, the link object instead.
 
         With ``getlink=True`` the result is a :class:`SoftLink` or :class:`HardLink`; with
@@ -458,7 +475,7 @@ class Group(_Node):
         return type(node) if getclass else node
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
+        if not isinstance(name, str | bytes):
             return False
         try:
             self._resolve(name)
@@ -515,10 +532,7 @@ class Group(_Node):
     # ------------------------------------------------------------------ creation
     def _new_path(self, name: str | bytes) -> str:
         self._state.check_writable()
-        if isinstance(name, bytes):
-            name = name.decode("utf-8")
-        if not isinstance(name, str):
-            raise TypeError(f"A name must be a str or bytes (as in h5py), not {type(name).__name__}.")
+        name = _text(name)
         if not name or name == "/":
             raise ValueError("A name is required.")
         base = "" if name.startswith("/") else self._path
@@ -679,9 +693,9 @@ class Group(_Node):
 
     def copy(
         self,
-        source: str | Group | Dataset,
-        dest: str | Group,
-        name: str | None = None,
+        source: str | bytes | Group | Dataset,
+        dest: str | bytes | Group,
+        name: str | bytes | None = None,
         shallow: bool = False,
         expand_soft: bool = False,
         expand_external: bool = False,
@@ -708,22 +722,23 @@ class Group(_Node):
         ModeError
             If the destination file is read-only.
         """
-        from .copy import copy_node  # copy.py builds on this module
+        from .copy import all_or_nothing, copy_node  # copy.py builds on this module
 
         if expand_external or expand_refs:
             raise UnsupportedError("Group.copy does not support expand_external or expand_refs.")
-        src = self[source] if isinstance(source, str) else source
-        if isinstance(dest, Group):
-            parent, new_name = dest, name or src.name.rpartition("/")[2]
-        else:
-            dest_path = self._new_path(dest)  # checks writability and creates missing parents
-            parent_path, _, new_name = dest_path.rpartition("/")
-            parent = Group(self._state, parent_path)
-        if not new_name:
-            raise ValueError("Copying the root group needs a name for the copy.")
-        copy_node(src, parent, new_name, shallow=shallow, expand_soft=expand_soft, without_attrs=without_attrs)
+        src = self[source] if isinstance(source, str | bytes) else source
+        with all_or_nothing(dest if isinstance(dest, Group) else self):  # parents made for dest too
+            if isinstance(dest, Group):
+                parent, new_name = dest, _text(name) if name is not None else src.name.rpartition("/")[2]
+            else:
+                dest_path = self._new_path(dest)  # checks writability and creates missing parents
+                parent_path, _, new_name = dest_path.rpartition("/")
+                parent = Group(self._state, parent_path)
+            if not new_name:
+                raise ValueError("Copying the root group needs a name for the copy.")
+            copy_node(src, parent, new_name, shallow=shallow, expand_soft=expand_soft, without_attrs=without_attrs)
 
-    def move(self, source: str, dest: str) -> None:
+    def move(self, source: str | bytes, dest: str | bytes) -> None:
         """Move (rename) a group, dataset or link within this file (h5py's ``move``).
 
         Both paths are relative to this group. A soft link moves as a link. Object references and
@@ -742,11 +757,15 @@ class Group(_Node):
         """
         from .copy import move_node
 
-        move_node(self, source, dest)
+        move_node(self, _text(source), _text(dest))
 
-    def __delitem__(self, name: str) -> None:
+    def __delitem__(self, name: str | bytes) -> None:
         self._state.check_writable()
-        path = self._resolve(name, follow_last=False)
+        self._delete_path(self._resolve(name, follow_last=False))
+
+    def _delete_path(self, path: str) -> None:
+        """Remove the node at store path ``path`` and everything below it."""
+        self._state.check_writable()
         prefix = path + "/"
         for key in [k for k in self._state.refmap if k.startswith(prefix)]:
             self._state.container.delete(key)
@@ -765,6 +784,11 @@ class Dataset(_Node):
     def _engine(self, dtype: np.dtype[Any] | None = None) -> ArrayEngine:
         engine = self._state.engines.get(self._path)
         if engine is None:
+            if self._state.index.kind(self._path) != "array":
+                raise NodeNotFoundError(
+                    f"Dataset '{self.name}' no longer exists (it was deleted or moved); look it up "
+                    "again from its group."
+                )
             meta = ArrayMeta.from_dict(
                 self._state.refmap.get_json(_join(self._path, ".zarray")),
                 where=f"'/{self._path}' of {self._state.container.location}",
@@ -982,7 +1006,7 @@ class Dataset(_Node):
         TypeError
             If the dataset does not hold strings.
         """
-        if self.dtype.kind != "O" or is_reference_dtype(self.dtype):
+        if self.dtype.kind not in "OS" or is_reference_dtype(self.dtype):
             raise TypeError(f"asstr() can only be used on string datasets; '{self.name}' has dtype {self.dtype}.")
         return AsStrView(self, encoding, errors)
 
@@ -1111,7 +1135,8 @@ class AsTypeView(_ReadView):
         self.dtype = dtype
 
     def _convert(self, data: Any) -> Any:
-        return np.asarray(data).astype(self.dtype)
+        out = np.asarray(data).astype(self.dtype)
+        return out[()] if out.ndim == 0 else out  # an element is a NumPy scalar, as in h5py
 
 
 class File(Group):

@@ -324,3 +324,13 @@ def test_remote_file_does_not_follow_an_external_link_to_a_local_file(tmp_path: 
             f["local"]
     with File(http_server.url("local.lindi.json"), allow_local_paths=True) as f:
         assert f["local/x"][1, 1] == DATA[1, 1]
+
+
+def test_a_handle_to_a_moved_dataset_says_it_is_gone(path: Path) -> None:
+    with File(path, "w") as f:
+        f.create_dataset("x", data=[1, 2, 3])
+        handle = f["x"]
+        f.move("x", "y")
+        with pytest.raises(NodeNotFoundError, match="no longer exists"):
+            handle[:]
+        assert f["y"][:].tolist() == [1, 2, 3]
