@@ -7,6 +7,7 @@ compared; each test runs once per container kind (json / tar / dir).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,27 @@ def test_a_handle_to_a_moved_dataset_says_it_is_gone(path: Path) -> None:
         with pytest.raises(NodeNotFoundError, match="no longer exists"):
             handle[:]
         assert f["y"][:].tolist() == [1, 2, 3]
+
+
+def test_copy_to_another_directory_keeps_relative_references_working(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "data.bin").write_bytes(np.arange(4, dtype="<i4").tobytes())
+    doc = {
+        "version": 1,
+        "refs": {
+            ".zgroup": {"zarr_format": 2},
+            "x/.zarray": {
+                "zarr_format": 2, "shape": [4], "chunks": [4], "dtype": "<i4", "compressor": None,
+                "filters": None, "fill_value": 0, "order": "C",
+            },
+            "x/0": ["data.bin", 0, 16],  # relative to a/
+        },
+    }
+    (a / "src.lindi.json").write_text(json.dumps(doc))
+    with File(a / "src.lindi.json") as src, File(b / "dst.lindi.json", "w") as dst:
+        dst.copy(src["x"], dst)
+    with File(b / "dst.lindi.json") as dst:
+        assert dst["x"][:].tolist() == [0, 1, 2, 3]
+        assert dst.container.refmap.get("x/0").url == str(a / "data.bin")
