@@ -284,6 +284,8 @@ class AttributeManager:
         ``attrs[name] = value``.
         """
         old = self.get(name)
+        if isinstance(old, str) and not isinstance(value, str | bytes):
+            raise TypeError(f"Can't implicitly convert non-string objects to strings (attribute {name!r}).")
         if isinstance(old, np.ndarray | np.generic) and old.dtype.kind in "biuf":
             new = np.asarray(value, dtype=old.dtype)
             if new.shape != np.shape(old):
@@ -1013,8 +1015,9 @@ class Dataset(_Node):
     def iter_chunks(self, sel: Any = None) -> Iterator[tuple[slice, ...]]:
         """Yield, for each chunk the selection touches, the slices of the dataset it covers there.
 
-        As h5py's ``iter_chunks``: ``sel`` is a tuple of step-1 slices (the whole dataset when
-        None), and chunks come in C order.
+        As h5py's ``iter_chunks``: ``sel`` is a tuple of step-1 slices and integers (an integer
+        selects one index and keeps its axis), the whole dataset when None; chunks come in C
+        order.
 
         Raises
         ------
@@ -1024,6 +1027,11 @@ class Dataset(_Node):
         if self._scalar:
             raise TypeError("Chunked dataset required (a scalar dataset has no chunks).")
         meta = self._engine().meta
+        if sel is not None:
+            sel = tuple(
+                slice(i % n, i % n + 1) if isinstance(i, int | np.integer) and -n <= i < n else i
+                for i, n in zip(sel if isinstance(sel, tuple) else (sel,), meta.shape, strict=False)
+            )
         selection = normalize_selection(() if sel is None else sel, meta.shape)
         if not all(isinstance(axis, slice) and axis.step == 1 for axis in selection.axes):
             raise TypeError(f"iter_chunks takes a tuple of step-1 slices, not {sel!r}.")

@@ -359,3 +359,15 @@ def test_copy_to_another_directory_keeps_relative_references_working(tmp_path: P
     with File(b / "dst.lindi.json") as dst:
         assert dst["x"][:].tolist() == [0, 1, 2, 3]
         assert dst.container.refmap.get("x/0").url == str(a / "data.bin")
+
+
+def test_iter_chunks_with_integers_and_modify_of_a_string_match_h5py(pair: tuple[File, h5py.File]) -> None:
+    ours, ref = pair
+    for sel in [(2, slice(0, 10)), (slice(15, 40), 9)]:
+        assert list(ours["a/sub/d"].iter_chunks(sel)) == list(ref["a/sub/d"].iter_chunks(sel)), sel
+    for f in pair:
+        f.attrs["s"] = "abc"
+        with pytest.raises(TypeError):
+            f.attrs.modify("s", 5)
+        f.attrs.modify("s", "xyz")
+        assert f.attrs["s"] == "xyz"
