@@ -115,6 +115,33 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 )
 """What numcodecs codecs raise for damaged input; they share no base class beyond Exception."""
 
+_BLOSC_HEADER_BYTES = 16
+_BLOSC_MAX_BYTES = 2**31 - 1  # blosc 1's limit for one buffer
+
+
+def _check_blosc_header(data: Any) -> None:
+    """Refuse a blosc buffer whose 16-byte header is cut off or claims impossible sizes.
+
+    c-blosc reads the header without knowing the buffer's length: on a shorter buffer it reads
+    past its end, and the outcome (an error, a huge allocation or garbage) depends on what lies
+    there.
+
+    Raises
+    ------
+    ValueError
+        For a buffer shorter than the header, or sizes beyond the buffer or blosc's limit.
+    """
+    view = memoryview(data).cast("B")
+    if view.nbytes < _BLOSC_HEADER_BYTES:
+        raise ValueError(f"blosc buffer of {view.nbytes} bytes is shorter than its 16-byte header")
+    raw = int.from_bytes(view[4:8], "little")
+    stored = int.from_bytes(view[12:16], "little")
+    if stored > view.nbytes or raw > _BLOSC_MAX_BYTES:
+        raise ValueError(
+            f"blosc header claims {stored} stored and {raw} raw bytes for a buffer of {view.nbytes} bytes"
+        )
+
+
 _SIZE_PRESERVING = frozenset({"shuffle", "bitround"})
 """Filters whose output has the input's size (so a compressor after them sees the raw size)."""
 
@@ -188,6 +215,8 @@ class Pipeline:
                 out = fast_deflate.decode(codecs[-1], out, nbytes)
                 codecs = codecs[:-1]
             for codec in reversed(codecs):
+                if codec.codec_id == "blosc":
+                    _check_blosc_header(out)
                 out = codec.decode(out)
         except _DECODE_ERRORS as exc:
             codec_id = getattr(codec, "codec_id", type(codec).__name__)
