@@ -239,7 +239,7 @@ class LindiIO(HDMFIO):
             )
         return self._reader
 
-    def _follow_external(self, link: ExternalLink, from_group: str) -> BaseBuilder:
+    def _follow_external(self, link: ExternalLink, at: str) -> BaseBuilder:
         """Read the target of an external link, in the file :meth:`File.open_linked` opens.
 
         Raises
@@ -250,7 +250,7 @@ class LindiIO(HDMFIO):
         NodeNotFoundError
             If the linked file or its target does not exist.
         """
-        linked_file = self.file.open_linked(link, at=from_group)
+        linked_file = self.file.open_linked(link, at=at)
         linked = self._linked.get(linked_file.filename)
         if linked is None or not linked.is_open():
             linked = LindiIO(mode="r", manager=self.manager, file=linked_file)

@@ -19,6 +19,7 @@ from hdmf.backends.warnings import BrokenLinkWarning
 from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
 from hdmf.build.builders import BaseBuilder
 
+from ..errors import NodeNotFoundError
 from ..format.dtypes import is_reference_dtype
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..tree import Dataset, File, Group, HardLink
@@ -173,7 +174,16 @@ class BuilderReader:
                     stacklevel=2,
                 )
                 return None
-            return self._external(link, group_path)
+            try:
+                return self._external(link, _join(group_path, key))
+            except NodeNotFoundError as exc:  # a missing file or target: hdmf warns and reads on
+                warnings.warn(
+                    f"Path to Group altered/broken at {_join(group_path, key)} (external link to "
+                    f"{link.filename}:{link.path}: {exc}).",
+                    BrokenLinkWarning,
+                    stacklevel=2,
+                )
+                return None
         return None
 
     # ------------------------------------------------------------------ attributes

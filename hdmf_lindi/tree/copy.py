@@ -149,10 +149,10 @@ def copy_dataset(
         stored.extend((key[len(prefix):], bytes(data)) for key, data in zip(internal, blobs, strict=True) if data is not None)
     zattrs = _attrs_to_copy(src, without_attrs, rebase)
     path = dst_parent._new_path(name)
+    dst_state.index.add(path, "array")  # first, so that all_or_nothing sees (and undoes) the node
     container = dst_state.container
     container.set_metadata(_join(path, ".zarray"), dict(src_refmap.get_json(_join(src._path, ".zarray"))))
     _write_attrs(src, path, dst_state, zattrs, without_attrs)
-    dst_state.index.add(path, "array")
     for rest, url, offset, length in ranges:
         dst_state.refmap.set_range(_join(path, rest), url, offset, length)
     for rest, data in stored:
@@ -295,10 +295,10 @@ def _copy_link(src_parent: Group, link_path: str, dst_parent: Group, name: str, 
     """Copy the soft or external link at ``link_path`` as it is (an empty group with its annotation)."""
     zattrs = rebase.zattrs(dict(src_parent._state.refmap.get_json(_join(link_path, ".zattrs")) or {}))
     path = dst_parent._new_path(name)
+    dst_parent._state.index.add(path, "group")  # first, so that all_or_nothing sees the node
     container = dst_parent._state.container
     container.set_metadata(_join(path, ".zgroup"), {"zarr_format": 2})
     container.set_metadata(_join(path, ".zattrs"), zattrs)
-    dst_parent._state.index.add(path, "group")
 
 
 def move_node(group: Group, source: str, dest: str) -> None:

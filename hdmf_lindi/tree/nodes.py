@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -82,6 +83,15 @@ _ZARR_KEYS = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata"})
 """Names a node cannot have: Zarr v2 stores its metadata under them."""
 
 
+MAX_LINK_HOPS = 16
+"""External links one lookup may follow before it gives up (a cycle of links, say)."""
+
+
+def _location_key(location: str) -> str:
+    """A file location in a form two names of one file share (absolute local path, or the URL)."""
+    return location if is_url(location) else os.path.abspath(location)
+
+
 def _text(name: str | bytes) -> str:
     """A node name as ``str``: bytes are UTF-8 (as in h5py); anything else is a TypeError."""
     if isinstance(name, bytes):
@@ -120,7 +130,12 @@ class _FileState:
         self.engines: dict[str, ArrayEngine] = {}
         self.external: Any = None  # hdf5.external.ExternalFiles, created on first use
         self.linked: dict[str, File] = {}
-        """Files opened to follow external links, by resolved location; closed with this one."""
+        """On the root of a chain of external links: the files opened to follow them, by
+        location, shared by the whole chain and closed with the root."""
+        self.link_root: _FileState = self
+        self._link_hops = threading.local()
+        self.file: File | None = None
+        """The File of these nodes (set by File)."""
 
     def zattrs(self, path: str) -> dict[str, Any]:
         value = self.refmap.get_json(_join(path, ".zattrs"))
@@ -163,7 +178,12 @@ class _FileState:
                 f"file {link.filename!r}. Open the file with allow_local_paths=True if you trust it.",
                 url=link.filename,
             )
-        linked = self.linked.get(name)
+        root = self.link_root
+        for state in (self, root):
+            if _location_key(state.container.location) == _location_key(name):
+                assert state.file is not None
+                return state.file  # a link into an open file sees its changes
+        linked = root.linked.get(name)
         if linked is None or linked.closed:
             if not is_url(name) and not os.path.exists(name):
                 raise NodeNotFoundError(
@@ -175,14 +195,33 @@ class _FileState:
             # a remote linked file never inherits the right to read local paths
             allow_local = False if is_url(name) else fetcher.allow_local
             linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=allow_local)
-            self.linked[name] = linked
+            linked._state.link_root = root
+            root.linked[name] = linked
         return linked
 
     def follow_external(self, at: str) -> Group | Dataset:
-        """Return the node the external link at store path ``at`` points to (see open_linked)."""
+        """Return the node the external link at store path ``at`` points to (see open_linked).
+
+        Raises
+        ------
+        NodeNotFoundError
+            If the file or the object is missing, or after ``MAX_LINK_HOPS`` external links in
+            one lookup (a cycle), as HDF5 gives up.
+        """
         link = self.external_link(at)
         assert link is not None
-        return self.open_linked(link, at)[link.path]
+        hops = self.link_root._link_hops
+        depth = getattr(hops, "depth", 0)
+        if depth >= MAX_LINK_HOPS:
+            raise NodeNotFoundError(
+                f"Unable to follow the external link '/{at}' to {link.path!r} in {link.filename!r}: "
+                f"more than {MAX_LINK_HOPS} external links in one lookup (a cycle of links?)."
+            )
+        hops.depth = depth + 1
+        try:
+            return self.open_linked(link, at)[link.path]
+        finally:
+            hops.depth = depth
 
     def soft_link_target(self, path: str) -> str | None:
         if path and self.index.kind(path) == "group":
@@ -350,7 +389,8 @@ class _Node:
     @property
     def file(self) -> File:
         """The file the node belongs to."""
-        return self._state.file  # type: ignore[attr-defined]
+        assert self._state.file is not None
+        return self._state.file
 
     @property
     def parent(self) -> Group:
@@ -392,8 +432,6 @@ class Group(_Node):
                     f"Unable to open '{name}' in '{self.name}': '/{current}' does not exist."
                 )
             last = i == len(parts) - 1
-            if not last and self._state.external_link(current) is not None:
-                raise _ExternalHop(current, "/".join(parts[i + 1:]))
             if last and not follow_last:
                 break
             for _ in range(32):
@@ -409,6 +447,8 @@ class Group(_Node):
                         "(dangling link)."
                     )
                 current = resolved
+            if not last and self._state.external_link(current) is not None:  # also via a soft link
+                raise _ExternalHop(current, "/".join(parts[i + 1:]))
         return current
 
     def _node(self, path: str) -> Group | Dataset:
@@ -1191,7 +1231,7 @@ class File(Group):
         else:
             container = open_container(location, mode, options=options, allow_local_paths=allow_local_paths)
         state = _FileState(container, chunk_cache_bytes)
-        state.file = self  # type: ignore[attr-defined]
+        state.file = self
         super().__init__(state, "")
 
     def open_linked(self, link: ExternalLink, at: str = "") -> File:

@@ -1,6 +1,8 @@
 """Review of f15e1f9 (external links followed on read) and 845fd79 (all-or-nothing copy/move).
 
-Strict xfails pin bugs found in review; the passing tests pin behaviour checked against h5py 3.
+Some tests pin bugs found in review and since fixed (link cycles, soft link to an external
+link, a link to the open file itself, a failure between metadata writes, broken external links
+in NWB); the others pin behaviour checked against h5py 3.
 """
 
 from __future__ import annotations
@@ -141,7 +143,6 @@ def test_h5py_reports_an_external_link_cycle_as_a_key_error(cycle: Path) -> None
         assert f.get("ext") is None
 
 
-@pytest.mark.xfail(strict=True, reason="external link cycle A->B->A recurses (RecursionError) instead of KeyError")
 def test_external_link_cycle_is_a_key_error(cycle: Path) -> None:
     with File(cycle / "A.lindi.tar") as f:
         with pytest.raises(KeyError):
@@ -150,7 +151,6 @@ def test_external_link_cycle_is_a_key_error(cycle: Path) -> None:
         assert f.values() == [None]
 
 
-@pytest.mark.xfail(strict=True, reason="external link cycle opens hundreds of files; one stays open after close")
 def test_external_link_cycle_opens_few_files_and_leaks_none(cycle: Path) -> None:
     before = _open_fds()
     with File(cycle / "A.lindi.tar") as f:
@@ -164,7 +164,6 @@ def test_external_link_cycle_opens_few_files_and_leaks_none(cycle: Path) -> None
     assert sorted(_open_fds()) == sorted(before)
 
 
-@pytest.mark.xfail(strict=True, reason="_resolve checks for an external hop before following a soft link")
 def test_soft_link_to_an_external_link_is_followed_further(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "T.h5", "w") as f:
         f.create_group("a").create_dataset("b", data=[1, 2])
@@ -191,7 +190,6 @@ def test_h5py_link_to_the_file_itself_sees_unsaved_changes(tmp_path: Path) -> No
         assert f["self/new"].name == "/g2/new"
 
 
-@pytest.mark.xfail(strict=True, reason="a link to the open file itself reopens the stale on-disk copy")
 @pytest.mark.parametrize("suffix", [".lindi.json", ".lindi.tar"])
 def test_link_to_the_file_itself_sees_unsaved_changes(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"self{suffix}"
@@ -304,7 +302,6 @@ def test_blob_write_failure_leaves_the_file_as_it_was(tmp_path: Path, suffix: st
     assert _snapshot(target) == before
 
 
-@pytest.mark.xfail(strict=True, reason="copy_dataset writes .zarray before index.add; a failure in between leaves it")
 @pytest.mark.parametrize("suffix", [".lindi.json", ".lindi.tar"])
 def test_failure_between_zarray_and_zattrs_leaves_no_dataset(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"f{suffix}"
@@ -360,7 +357,6 @@ def test_nwbhdf5io_reads_a_broken_external_link_with_a_warning(broken_external_l
             assert "linked" in io.read().acquisition
 
 
-@pytest.mark.xfail(strict=True, reason="NWBLindiIO raises NodeNotFoundError on a broken external link; hdmf warns")
 def test_nwblindiio_reads_a_broken_external_link_with_a_warning(broken_external_link_nwb: Path) -> None:
     from hdmf.backends.warnings import BrokenLinkWarning
 
