@@ -21,6 +21,7 @@ from ..errors import (
     MetadataError,
     NodeExistsError,
     NodeNotFoundError,
+    RemoteReadError,
     UnsupportedError,
 )
 from ..format.attrs import ANNOTATION_KEYS, apply_dtype_tag, decode_attr, dtype_tag, encode_attr
@@ -161,7 +162,9 @@ class _FileState:
             If this file is remote and the link names a local file (unless local paths are
             allowed).
         NodeNotFoundError
-            If a local linked file does not exist.
+            If the linked file does not exist (a missing local file, or 404/410 for a URL).
+        RemoteReadError
+            If a linked URL cannot be read for another reason.
         """
         name = link.filename
         base = self.container.location
@@ -194,7 +197,15 @@ class _FileState:
 
             # a remote linked file never inherits the right to read local paths
             allow_local = False if is_url(name) else fetcher.allow_local
-            linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=allow_local)
+            try:
+                linked = open_lindi_or_hdf5(name, "r", options=fetcher.options, allow_local_paths=allow_local)
+            except RemoteReadError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                raise NodeNotFoundError(
+                    f"External link '/{at}' points to {link.path!r} in {link.filename!r}, and that "
+                    f"file does not exist ({name} answered {exc.status})."
+                ) from exc
             linked._state.link_root = root
             root.linked[name] = linked
         return linked

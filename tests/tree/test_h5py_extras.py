@@ -371,3 +371,12 @@ def test_iter_chunks_with_integers_and_modify_of_a_string_match_h5py(pair: tuple
             f.attrs.modify("s", 5)
         f.attrs.modify("s", "xyz")
         assert f.attrs["s"] == "xyz"
+
+
+def test_remote_link_to_a_missing_file_is_a_key_error(http_server: Any) -> None:
+    with File(http_server.root / "doc.lindi.json", "w") as f:
+        f["gone"] = hdmf_lindi.ExternalLink("gone.lindi.json", "/x")
+    with File(http_server.url("doc.lindi.json")) as f:
+        with pytest.raises(NodeNotFoundError, match="answered 404"):
+            f["gone"]
+        assert f.get("gone") is None and "gone/y" not in f
