@@ -24,7 +24,7 @@ from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
-from .nodes import Dataset, Group, _FileState, _join, _normpath
+from .nodes import Dataset, Group, _FileState, _join, _normpath, resolve_link_file
 
 __all__ = ["all_or_nothing", "copy_dataset", "copy_node", "move_node"]
 
@@ -85,11 +85,7 @@ class _Rebase:
             if not self._src.container.fetcher.allow_local:
                 raise self._refuse(name, "an external link")
             return name
-        if self._same_file:
-            return name
-        if is_url(self._location):
-            return self._location.rsplit("/", 1)[0] + "/" + name
-        return os.path.abspath(os.path.join(os.path.dirname(self._location), name))
+        return name if self._same_file else resolve_link_file(name, self._location)
 
     def zattrs(self, zattrs: dict[str, Any]) -> dict[str, Any]:
         """``zattrs`` with the files its link annotations name rebased."""

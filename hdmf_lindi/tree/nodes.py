@@ -88,6 +88,20 @@ MAX_LINK_HOPS = 16
 """External links one lookup may follow before it gives up (a cycle of links, say)."""
 
 
+def resolve_link_file(name: str, base: str) -> str:
+    """The file an external link names, seen from the file at ``base``.
+
+    A URL or an absolute path is kept; a relative name is relative to ``base``'s URL, or to its
+    directory (then to the working directory, as chunk references are), made absolute.
+    """
+    if is_url(name) or os.path.isabs(name):
+        return name
+    if is_url(base):
+        return base.rsplit("/", 1)[0] + "/" + name
+    beside = os.path.join(os.path.dirname(base), name)
+    return os.path.abspath(beside if os.path.exists(beside) or not os.path.exists(name) else name)
+
+
 def _location_key(location: str) -> str:
     """A file location in a form two names of one file share (absolute local path, or the URL)."""
     return location if is_url(location) else os.path.abspath(location)
@@ -166,14 +180,8 @@ class _FileState:
         RemoteReadError
             If a linked URL cannot be read for another reason.
         """
-        name = link.filename
         base = self.container.location
-        if not is_url(name) and not os.path.isabs(name):
-            if is_url(base):
-                name = base.rsplit("/", 1)[0] + "/" + name
-            else:
-                beside = os.path.join(os.path.dirname(base), name)
-                name = os.path.abspath(beside if os.path.exists(beside) or not os.path.exists(name) else name)
+        name = resolve_link_file(link.filename, base)
         fetcher = self.container.fetcher
         if not is_url(name) and not fetcher.allow_local:
             raise ChunkRefError(
