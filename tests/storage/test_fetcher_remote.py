@@ -372,3 +372,30 @@ def test_fetchers_share_one_bounded_request_pool(
     assert threading.current_thread() not in workers[0] | workers[1]
     assert len(workers[0] | workers[1]) <= 3
     assert workers[1] <= running_before  # the second fetcher started no thread
+
+
+@pytest.mark.parametrize("with_netrc", [True, False])
+def test_netrc_credentials_are_used_only_when_a_netrc_exists(
+    http_server: RangeServer, urls: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_netrc: bool
+) -> None:
+    """Without a .netrc the session skips requests' per-request .netrc lookup; with one, its
+    credentials still go out as requests would send them."""
+    import base64
+
+    from hdmf_lindi.storage.sources import HttpSource, make_session
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc here
+    if with_netrc:
+        netrc = tmp_path / "creds"
+        netrc.write_text("machine 127.0.0.1 login user password secret\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+    else:
+        monkeypatch.delenv("NETRC", raising=False)
+    session = make_session(RemoteOptions())
+    assert HttpSource(urls[0], session, FAST).read_range(10, 20) == DATA[10:20]
+    sent = http_server.requests[-1].headers.get("Authorization")
+    if with_netrc:
+        assert sent == "Basic " + base64.b64encode(b"user:secret").decode()
+    else:
+        assert sent is None and session.auth is not None  # the lookup is skipped, nothing sent
