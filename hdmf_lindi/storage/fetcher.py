@@ -225,6 +225,17 @@ class Fetcher:
     def _make_source(self, url: str) -> ByteSource:
         if is_url(url):
             return HttpSource(url, self.session, self.options)
+        return LocalFileSource(self.local_path(url))
+
+    def local_path(self, url: str) -> str:
+        """The local file a reference names: ``file://`` stripped, a relative path looked up in
+        ``base_dir`` first, then in the working directory.
+
+        Raises
+        ------
+        ChunkRefError
+            If local paths may not be read (a remote document).
+        """
         if url.startswith("file://"):
             url = url[len("file://"):]
         if not self.allow_local:
@@ -233,12 +244,11 @@ class Fetcher:
                 "Open the document with allow_local_paths=True if you trust it.",
                 url=url,
             )
-        path = url
-        if not os.path.isabs(path) and self.base_dir is not None:
-            candidate = os.path.join(self.base_dir, path)
-            if os.path.exists(candidate) or not os.path.exists(path):
-                path = candidate
-        return LocalFileSource(path)
+        if not os.path.isabs(url) and self.base_dir is not None:
+            candidate = os.path.join(self.base_dir, url)
+            if os.path.exists(candidate) or not os.path.exists(url):
+                return candidate
+        return url
 
     def read(self, url: str, start: int, stop: int) -> bytes:
         """Read bytes ``[start, stop)`` of ``url`` (through the cache, if any).

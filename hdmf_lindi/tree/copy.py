@@ -75,7 +75,7 @@ class _Rebase:
             raise self._refuse(url, "a reference")
         if self._same_file or os.path.isabs(url) or url.startswith("file://"):
             return url
-        return os.path.abspath(fetcher.source(url).name)  # resolved as the source resolves it
+        return os.path.abspath(fetcher.local_path(url))  # resolved as the source resolves it
 
     def link_file(self, name: str) -> str:
         """An external link's file: relative names are relative to the source file's location."""
@@ -248,7 +248,7 @@ class _GroupCopier:
         self._src = src
 
     def keys_of(self, ds: Dataset) -> list[str]:
-        if ds._state is not self._src:  # reached through an external link: look it up alone
+        if ds._state is not self._src:  # an expanded soft link that runs through an external link
             return _chunk_keys(ds._state, ds._path).get(ds._path, [])
         if self._keys is None:
             self._keys = _chunk_keys(self._src, "")
