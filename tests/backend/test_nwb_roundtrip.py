@@ -36,8 +36,8 @@ from hdmf.backends.hdf5 import HDF5IO
 from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
 from hdmf.common import DynamicTable
 from hdmf.common import get_manager as get_common_manager
-from pynwb import NWBHDF5IO, TimeSeries
-from pynwb.testing.mock.file import mock_NWBFile
+from nwb_mocks import write_linked_nwb
+from pynwb import NWBHDF5IO
 
 from hdmf_lindi import LindiIO, NWBLindiIO, index_hdf5
 from hdmf_lindi.errors import ChunkRefError
@@ -288,13 +288,7 @@ def test_read_nwb_one_liner(corpus: Corpus, form: str) -> None:
 def external_link_nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An NWB file whose TimeSeries data is an HDF5 external link to ``raw.h5`` beside it."""
     root = tmp_path_factory.mktemp("external_link")
-    with h5py.File(root / "raw.h5", "w") as f:
-        f.create_dataset("raw", data=np.arange(3000, dtype="int16"), chunks=(1000,))
-    nwbfile = mock_NWBFile()
-    with h5py.File(root / "raw.h5", "r") as f:
-        nwbfile.add_acquisition(TimeSeries(name="linked", data=f["raw"], unit="V", rate=1.0))
-        with NWBHDF5IO(str(root / "main.nwb"), "w") as io:
-            io.write(nwbfile, link_data=True)
+    write_linked_nwb(root)
     with h5py.File(root / "main.nwb", "r") as f:
         assert isinstance(f["acquisition/linked"].get("data", getlink=True), h5py.ExternalLink)
     return root / "main.nwb"

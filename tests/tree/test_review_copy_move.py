@@ -325,18 +325,11 @@ def test_copy_from_a_remote_file_does_not_launder_local_references(tmp_path: Pat
 
 
 def test_remote_file_linked_from_a_local_file_cannot_read_local_paths(tmp_path: Path, http_server: Any) -> None:
-    from pynwb import NWBHDF5IO, TimeSeries
-    from pynwb.testing.mock.file import mock_NWBFile
+    from nwb_mocks import write_linked_nwb
 
     from hdmf_lindi import NWBLindiIO, index_hdf5
 
-    with h5py.File(tmp_path / "raw.h5", "w") as f:  # stands for any local file
-        f.create_dataset("raw", data=np.arange(3000, dtype="int16"), chunks=(1000,))
-    nwbfile = mock_NWBFile()
-    with h5py.File(tmp_path / "raw.h5", "r") as f:
-        nwbfile.add_acquisition(TimeSeries(name="linked", data=f["raw"], unit="V", rate=1.0))
-        with NWBHDF5IO(str(tmp_path / "main.nwb"), "w") as io:
-            io.write(nwbfile, link_data=True)
+    write_linked_nwb(tmp_path)  # raw.h5 stands for any local file
     # a served index whose chunks name the local file: read directly, it is refused
     index_hdf5(str(tmp_path / "raw.h5"), http_server.root / "raw.lindi.json")
     with File(http_server.url("raw.lindi.json")) as remote, pytest.raises(ChunkRefError):

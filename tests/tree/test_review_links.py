@@ -337,18 +337,11 @@ def test_failure_between_zarray_and_zattrs_leaves_no_dataset(tmp_path: Path, suf
 
 @pytest.fixture
 def broken_external_link_nwb(tmp_path: Path) -> Path:
-    from pynwb import NWBHDF5IO, TimeSeries
-    from pynwb.testing.mock.file import mock_NWBFile
+    from nwb_mocks import write_linked_nwb
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with h5py.File(tmp_path / "a/raw.h5", "w") as f:
-        f.create_dataset("raw", data=np.arange(3000, dtype="int16"), chunks=(1000,))
-    nwbfile = mock_NWBFile()
-    with h5py.File(tmp_path / "a/raw.h5", "r") as f:
-        nwbfile.add_acquisition(TimeSeries(name="linked", data=f["raw"], unit="V", rate=1.0))
-        with NWBHDF5IO(str(tmp_path / "a/main.nwb"), "w") as io:
-            io.write(nwbfile, link_data=True)
+    write_linked_nwb(tmp_path / "a")
     shutil.copy(tmp_path / "a/main.nwb", tmp_path / "b/main.nwb")  # raw.h5 is not beside it
     return tmp_path / "b/main.nwb"
 
