@@ -30,6 +30,7 @@ from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
 from ..storage.containers import open_container
 from ..storage.fetcher import Fetcher
+from ..storage.identity import SourceIdentity, local_identity, record_identities
 from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
@@ -560,6 +561,18 @@ def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFil
         ) from exc
 
 
+def _identity_pinned(source: str, fetcher: Fetcher | None) -> SourceIdentity | None:
+    """The identity of the source being indexed: a local file's ``stat``, or what the first
+    answers of a remote one said -- then pinned, so that a change while indexing raises
+    :class:`~hdmf_lindi.errors.SourceChangedError` instead of mixing two versions."""
+    if fetcher is None:
+        return local_identity(os.stat(source))
+    identity = fetcher.observed().get(source)
+    if identity is not None:
+        fetcher.expect({source: identity})
+    return identity
+
+
 def index_hdf5(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str] | None = None,
@@ -597,6 +610,7 @@ def index_hdf5(
     url = options.url or (source if is_url(source) else os.path.abspath(source))
     f, fileobj, fetcher = _open(source, options)
     try:
+        identity = _identity_pinned(source, fetcher)
         walker = _Walker(f, url, options)
         try:
             walker.group("", f.id)
@@ -620,6 +634,11 @@ def index_hdf5(
     refmap = ReferenceMap(
         walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
     )
+    if identity is not None:  # what the references were made against (see storage.identity)
+        if url != (source if is_url(source) else os.path.abspath(source)):
+            identity = SourceIdentity(identity.size)  # recorded for another copy: only its size says anything
+        record_identities(refmap, {url: identity})
+        refmap.dirty = False
     logger.info("indexed %d objects of %s", walker.count, source)
     if destination is not None:
         save_refmap(refmap, destination)

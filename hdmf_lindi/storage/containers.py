@@ -21,7 +21,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
+from ..errors import (
+    ChunkRefError,
+    FormatError,
+    MissingFileError,
+    ModeError,
+    SourceChangedError,
+    UnsupportedError,
+)
 from .fetcher import Fetcher
 from .identity import read_identities
 from .refmap import RangeRef, ReferenceMap
@@ -117,6 +124,8 @@ class Container(ABC):
 
             try:
                 results = self.fetcher.read_many(plan, on_ready=ready if on_ready is not None else None)
+            except SourceChangedError:
+                raise  # names the changed file and both identities already
             except ChunkRefError as exc:
                 raise ChunkRefError(
                     f"Cannot read a chunk of {self.location}: {exc}", url=exc.url
