@@ -29,6 +29,7 @@ from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
 from ..storage.containers import open_container
+from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
 from ..storage.identity import SourceIdentity, local_identity, record_identities
 from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
@@ -74,6 +75,11 @@ class IndexOptions:
     exactly (null-dataspace objects, unreadable or reference-array attributes, named
     datatypes, external array links forced by a filter) instead of recording it in
     ``generationMetadata["notes"]``. Defaults to False."""
+    pin_dandi_blob: bool = True
+    """Index a DANDI asset download URL (``.../assets/<id>/download/``) against the immutable
+    storage blob it redirects to, which stays valid when the asset id is dropped; the asset is
+    kept in ``generationMetadata["dandi"]``. An embargoed blob, which cannot be read without the
+    API, keeps the asset URL. False keeps the asset URL always. Defaults to True."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -607,6 +613,9 @@ def index_hdf5(
     """
     options = options or IndexOptions()
     source = os.fspath(source)
+    pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
+    if pinned is not None:
+        source = pinned.url  # read and referenced from now on
     url = options.url or (source if is_url(source) else os.path.abspath(source))
     f, fileobj, fetcher = _open(source, options)
     try:
@@ -630,6 +639,8 @@ def index_hdf5(
     metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
     if walker.notes:
         metadata["notes"] = walker.notes
+    if pinned is not None:
+        metadata["dandi"] = pinned.metadata
     extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
     refmap = ReferenceMap(
         walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra

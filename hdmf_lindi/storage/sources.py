@@ -608,6 +608,13 @@ class HttpSource:
         }.get(status, "The server failed; try again later." if status >= 500 else "")
         if self._is_dandi and status in (401, 403):
             hint += " For an embargoed dandiset set DANDI_API_KEY (or DANDI_STAGING_API_KEY)."
+        if self._is_dandi and status == 404:
+            hint = (
+                "The DANDI asset behind this URL no longer exists: an asset id is dropped when its "
+                "asset is replaced or removed (its blob may be garbage-collected). Index the file "
+                "again from its current asset; indexes made by hdmf-lindi point at the immutable "
+                "blob URL instead (IndexOptions.pin_dandi_blob)."
+            )
         return f"Cannot read {_describe(byte_range)} of {self.name}: the server answered {status}. {hint}".rstrip()
 
     def _raise_for_status(
@@ -762,6 +769,26 @@ class HttpSource:
             )
         self._size = len(body)
         return body
+
+    @property
+    def is_dandi_download(self) -> bool:
+        """Whether this is a DANDI asset download URL, read through the storage URL it redirects to."""
+        return self._is_dandi
+
+    def storage_url(self) -> str:
+        """The URL range reads go to: the DANDI storage URL the API redirects to, else ``name``.
+
+        Resolves a DANDI download URL (one request) unless done already.
+
+        Raises
+        ------
+        RemoteReadError
+            If the API refuses (a ``404`` for an asset that no longer exists, ...).
+        """
+        try:
+            return self._data_url((0, 1))
+        except _Transient as exc:
+            raise RemoteReadError(exc.message, url=self.name, status=exc.status) from exc
 
     def probe(self) -> SourceIdentity:
         """Return the identity of the resource: one HEAD, or a 1-byte ranged GET if HEAD fails.
