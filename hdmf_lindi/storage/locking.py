@@ -31,6 +31,7 @@ another writer replaced.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -162,7 +163,8 @@ class WriteLock:
 
     def __del__(self) -> None:
         # A container dropped without close() must not keep other writers out until exit.
-        self.release()
+        with contextlib.suppress(OSError, TypeError, AttributeError):  # also at interpreter exit
+            self.release()
 
     def _take(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
