@@ -85,12 +85,13 @@ def _version_of(python: str) -> tuple[int, int] | None:
 
 
 def find_python(minimum: tuple[int, int]) -> str | None:
-    """The newest Python >= ``minimum`` on the machine (PATH, then pyenv's versions)."""
+    """A Python >= ``minimum``: this one if it is recent enough (the anchors then run on the
+    same Python as ours), else the oldest such on the machine (PATH, then pyenv's versions),
+    whose wheels are the most likely to exist."""
     if sys.version_info[:2] >= minimum:
-        candidates = [sys.executable]
-    else:
-        candidates = []
-    for minor in range(14, minimum[1] - 1, -1):
+        return sys.executable
+    candidates = []
+    for minor in range(minimum[1], 15):
         found = shutil.which(f"python3.{minor}")
         if found:
             candidates.append(found)
@@ -102,7 +103,7 @@ def find_python(minimum: tuple[int, int]) -> str | None:
         version = _version_of(python)
         if version is not None and version >= minimum:
             usable.append((version, python))
-    return max(usable)[1] if usable else None
+    return min(usable)[1] if usable else None
 
 
 def _works(python: str, check: str) -> tuple[bool, str]:

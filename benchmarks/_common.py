@@ -38,7 +38,8 @@ API
 :class:`ServerProcess` (a context manager)
     ``tests/httpserver.py``'s RangeServer in a child process (so it never takes our GIL):
     ``url(name)``, ``set(latency_s=0.0, bandwidth_bytes_per_s=None)``, ``clear()``,
-    ``traffic()`` -> :class:`Traffic` (requests, body bytes, GETs without a Range).
+    ``traffic()`` -> :class:`Traffic` (requests, ranged body bytes, GETs without a Range and
+    the body bytes handed to the socket for them).
 :class:`Report`
     ``add(case, tool, seconds=, requests=, bytes=, ratio=, note=, measured=)``,
     ``unavailable(case, anchor)``, ``ratio(case, tool, against, field="seconds")``,
@@ -185,8 +186,14 @@ class Traffic:
     """What the server answered since the last :meth:`ServerProcess.clear`."""
 
     requests: int
+    """Requests answered (any method, any status)."""
     bytes: int
+    """Body bytes of ranged (206) answers."""
     unranged_gets: int
+    """GETs without a Range header (whole-file answers, or size probes)."""
+    unranged_bytes: int
+    """Body bytes of other answers handed to the socket; a client that hangs up after the
+    headers (lindi's size probe) may have read far less."""
 
 
 class ServerProcess:
@@ -234,7 +241,7 @@ class ServerProcess:
 
 def _serve(root: Path, conn: Connection) -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from httpserver import RangeServer
+    from httpserver import RangeServer, parse_range
 
     with RangeServer(root) as server:
         conn.send(server.port)
@@ -249,11 +256,15 @@ def _serve(root: Path, conn: Connection) -> None:
                     server.body_bytes = 0
             elif command == "traffic":
                 with server._lock:
-                    records = list(server.requests)
-                    answer = (
-                        len(records), server.body_bytes,
-                        sum(1 for r in records if r.method == "GET" and r.range is None),
-                    )
+                    records, sent = list(server.requests), server.body_bytes
+                ranged = 0
+                for r in records:
+                    total = server._size(r.path) if r.status == 206 and r.method == "GET" else None
+                    span = None if total is None else parse_range(r.range, total)
+                    if span is not None:
+                        ranged += span[1] - span[0]
+                unranged = sum(1 for r in records if r.method == "GET" and r.range is None)
+                answer = (len(records), ranged, unranged, max(sent - ranged, 0))
             elif command == "stop":
                 conn.send(None)
                 return
