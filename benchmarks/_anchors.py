@@ -13,7 +13,8 @@ is reused while its requirements and its check still hold, rebuilt otherwise.
 * ``lindi``: lindi 0.4.6 on zarr 2, with h5py, remfile, kerchunk, fsspec and pynwb (kerchunk
   resolves to a release that still runs on zarr 2, 0.2.7 today);
 * ``hdmf_zarr``: hdmf-zarr 0.14 on zarr >= 3.4, on a Python >= 3.12 found on the machine;
-* ``lazynwb``: lazynwb on a Python >= 3.12 found on the machine.
+* ``lazynwb``: lazynwb 1.0.0 (with s3fs/boto3 pinned to a set that resolves at once) on a
+  Python >= 3.12 found on the machine.
 """
 
 from __future__ import annotations
@@ -61,7 +62,14 @@ SPECS = (
         "import hdmf_zarr, zarr, pynwb; assert int(zarr.__version__.split('.')[0]) >= 3",
         (3, 12),
     ),
-    Spec("lazynwb", ("lazynwb",), "import lazynwb", (3, 12)),
+    # Unpinned, pip backtracks through boto3/botocore releases for over 20 minutes (s3fs ->
+    # aiobotocore caps botocore): these versions resolve at once and work together.
+    Spec(
+        "lazynwb",
+        ("lazynwb==1.0.0", "s3fs==2026.9.0", "aiobotocore==3.10.0", "boto3==1.43.117"),
+        "import lazynwb",
+        (3, 12),
+    ),
 )
 
 

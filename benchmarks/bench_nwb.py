@@ -80,9 +80,12 @@ print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
 
 LINDI_INDEX = r"""
-import sys, lindi
+import json, sys, time
+import lindi
+t0 = time.perf_counter()
 x = lindi.LindiH5pyFile.from_hdf5_file(sys.argv[1], url=sys.argv[1])
 x.write_lindi_file(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
 
 ZARR_EXPORT = r"""
@@ -138,10 +141,11 @@ elif backend == "lindi":
     from hdmf_lindi import NWBLindiIO as IO
     nwb = build(H5DataIO(data, compression="gzip", compression_opts=4, chunks=(1000, 64)))
 else:
-    import numcodecs
+    import zarr
     from hdmf_zarr import ZarrDataIO
     from hdmf_zarr.nwb import NWBZarrIO as IO
-    nwb = build(ZarrDataIO(data, chunks=(1000, 64), compressor=numcodecs.GZip(4)))
+    # hdmf-zarr 0.14 on zarr 3 takes zarr v3 codecs: the same gzip level 4
+    nwb = build(ZarrDataIO(data, chunks=(1000, 64), compressors=[zarr.codecs.GzipCodec(level=4)]))
 t0 = time.perf_counter()
 with IO(out, mode="w") as io:
     io.write(nwb)
