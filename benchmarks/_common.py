@@ -31,8 +31,8 @@ API
 ``run_fresh(python, script, args=(), repeat=1, timeout=900, env=None)`` -> dict
     Runs ``python -c script *args`` ``repeat`` times, each in a new process; the script prints
     one JSON object with ``"seconds"`` (measured by itself, after its imports) as its last
-    line. Returns the best run's object, or ``{"error": "..."}``. ``PYTHONPATH`` includes the
-    repository, so ``import hdmf_lindi`` works from our interpreter.
+    line. Returns the best run's object, or ``{"error": "..."}``. For our own interpreter
+    ``PYTHONPATH`` includes the repository, so ``import hdmf_lindi`` works.
 ``best_of(func, repeat, number=1)`` -> float
     Best mean seconds of ``number`` in-process calls over ``repeat`` rounds.
 :class:`ServerProcess` (a context manager)
@@ -156,7 +156,8 @@ def run_fresh(
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``script`` in ``repeat`` new processes; return the best run's JSON (or an error)."""
-    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    ours = os.path.abspath(python) == os.path.abspath(sys.executable)
+    paths = [str(REPO) if ours else "", os.environ.get("PYTHONPATH", "")]
     full_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     best: dict[str, Any] | None = None
     for _ in range(max(repeat, 1)):

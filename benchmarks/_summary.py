@@ -27,6 +27,7 @@ DISTRIBUTIONS = (
 
 VERSIONS_SCRIPT = r"""
 import json, sys
+sys.path = [p for p in sys.path if p not in ("", ".")]  # not the repository's egg-info
 from importlib.metadata import PackageNotFoundError, version
 out = {"python": sys.version.split()[0]}
 for name in sys.argv[1:]:

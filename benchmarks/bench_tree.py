@@ -112,10 +112,11 @@ def bench_remote(paths: dict[str, Path], report: Report) -> None:
             seconds = time.perf_counter() - t0
             after = server.traffic()
             size = paths[kind].stat().st_size
-            report.add(f"remote_open_{kind}", "ours", requests=opened.requests, bytes=opened.bytes,
+            report.add(f"remote_open_{kind}", "ours", requests=opened.requests,
+                       bytes=opened.bytes + opened.unranged_bytes,
                        note=f"requests to open (target <= {target}); file {size:,} bytes")
             report.add(f"remote_open_{kind}+slice", "ours", seconds=seconds,
-                       requests=after.requests, bytes=after.bytes,
+                       requests=after.requests, bytes=after.bytes + after.unranged_bytes,
                        note="open, read ds[0:1, 0:1], close")
 
 
