@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -115,3 +116,33 @@ def test_benchmark_follows_the_convention(script: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for flag in ("--workdir", "--json", "--quick"):
         assert flag in proc.stdout
+
+
+def test_summary_gathers_results_versions_and_machine(tmp_path: Path) -> None:
+    """``_summary.py`` (run by run.sh) writes latest.md/json from the benchmarks' JSON files."""
+    result = {
+        "benchmark": "demo",
+        "rows": [{"case": "c", "tool": "ours", "seconds": 0.125, "requests": 2, "bytes": 10,
+                  "ratio": 0.5, "note": "n"}],
+        "notes": ["process state: warm"],
+    }
+    (tmp_path / "demo.json").write_text(json.dumps(result))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HDMF_LINDI_BENCH_")}
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "_summary.py"), "--results", str(tmp_path),
+         "--command", "bash benchmarks/run.sh --quick", "--failed", "gone", "--", "demo", "gone"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "latest.json").read_text())
+    assert summary["results"] == {"demo": result}
+    assert summary["benchmarks"] == ["demo", "gone"] and summary["failed"] == ["gone"]
+    assert summary["machine"]["cores"] >= 1 and summary["commit"]
+    ours = summary["versions"]["ours (.venv)"]
+    assert ours["hdmf-lindi"] and ours["h5py"] and ours["HDF5"] and ours["numpy"]
+    lindi = summary["versions"]["lindi ($HDMF_LINDI_BENCH_LINDI_PYTHON)"]
+    assert lindi == {"not available": "not available: $HDMF_LINDI_BENCH_LINDI_PYTHON is not set"}
+    text = (tmp_path / "latest.md").read_text()
+    assert "Command: `bash benchmarks/run.sh --quick`" in text
+    assert "| c | ours | 0.125 | 2 | 10 | **0.500** | n |" in text
+    assert "### gone" in text and "failed: no result" in text
