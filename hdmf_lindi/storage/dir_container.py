@@ -130,7 +130,9 @@ class DirContainer(Container):
         self._check_writable()
         if self._published and not self.refmap.dirty:
             return
-        atomic_write(os.path.join(self._root, JSON_NAME), self.refmap.to_json())
+        atomic_write(
+            os.path.join(self._root, JSON_NAME), self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
+        )
         self.refmap.dirty = False
         if not self._published:
             self._publish()

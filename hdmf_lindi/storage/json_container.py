@@ -88,6 +88,6 @@ class JsonContainer(Container):
         self._check_writable()
         if not (self.refmap.dirty or self._is_new):
             return
-        atomic_write(self.location, self.refmap.to_json())
+        atomic_write(self.location, self.refmap.to_json(home=self.location))
         self.refmap.dirty = False
         self._is_new = False
