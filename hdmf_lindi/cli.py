@@ -16,6 +16,7 @@ from typing import Any
 from . import __version__
 from .errors import LindiError
 from .format.references import ExternalLink, SoftLink
+from .storage.compact_tables import table_summary
 from .tree import Dataset, File, Group
 
 __all__ = ["main"]
@@ -103,9 +104,12 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _where(f: File, ds: Dataset) -> str:
     refmap = f.container.refmap
     prefix = ds.name.lstrip("/") + "/"
+    table = refmap.chunk_table(ds.name.lstrip("/"))
+    if table is not None and table.compact:
+        return table_summary(table)
     inline = internal = 0
-    urls: set[str] = set()
-    for key in refmap:
+    urls: set[str] = set(table.urls) if table is not None else set()
+    for key in refmap.iter_keys(chunk_tables=False):
         if not key.startswith(prefix) or "/" in key[len(prefix):] or key[len(prefix):].startswith("."):
             continue
         value = refmap.get(key)

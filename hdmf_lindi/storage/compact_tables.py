@@ -48,6 +48,7 @@ __all__ = [
     "fallback_link",
     "parse_entries",
     "strip_fallback_link",
+    "table_summary",
 ]
 
 EXTRA_KEY = "hdmf_lindi"
@@ -82,6 +83,13 @@ def strip_fallback_link(zattrs: Any, entry: dict[str, Any]) -> Any:
     if isinstance(link, dict) and link.get("name") == entry["hdf5Path"] and link.get("url") == entry["urls"][0]:
         return {k: v for k, v in zattrs.items() if k != LINK_KEY}
     return zattrs
+
+
+def table_summary(table: ChunkTable) -> str:
+    """``"N chunks in a compact table (K shards, B bytes)"`` (bytes as stored, when known)."""
+    stored = table.stored
+    nbytes = f"{sum(s[1] for s in stored['entry']['shards']):,} bytes" if stored is not None else "not yet stored"
+    return f"{table.count:,} chunks in a compact table ({table.n_shards} shards, {nbytes})"
 
 
 # ---------------------------------------------------------------------- reading

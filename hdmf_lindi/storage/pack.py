@@ -150,7 +150,7 @@ def _external_tables(refmap: ReferenceMap) -> dict[str, ChunkTable]:
     """The chunk tables of ``refmap`` that point at another file or URL, by array path."""
     paths = (key[:-len(".zarray")].rstrip("/") for key in refmap if key.endswith(".zarray"))
     tables = {path: refmap.chunk_table(path) for path in paths}
-    return {p: t for p, t in tables.items() if t is not None and not t.url.startswith("./")}
+    return {p: t for p, t in tables.items() if t is not None and not any(u.startswith("./") for u in t.urls)}
 
 
 def _outside(tables: dict[str, ChunkTable], key: str) -> bool:
@@ -181,8 +181,7 @@ def _copy(
     counts = _Counts()
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
-        url = rebase(table.url)
-        dst.refmap.set_chunk_table(path, ChunkTable(url, table.grid, table.offsets, table.lengths))
+        dst.refmap.set_chunk_table(path, table.with_urls(rebase))
         counts.kept += table.count
     batch: list[str] = []
     batch_bytes = 0

@@ -151,3 +151,33 @@ def test_source_size_guards_against_a_replaced_file(source: Path, tmp_path: Path
     with hdmf_lindi.File(out) as f, pytest.raises(hdmf_lindi.errors.ReferenceMapError, match="past the end"):
         f["acq/big"][0]
     assert os.path.getsize(source) > 1000
+
+
+@pytest.mark.parametrize("suffix", FORMS)
+def test_pack_and_copy_carry_the_table(source: Path, tmp_path: Path, suffix: str) -> None:
+    from hdmf_lindi.storage.pack import pack
+
+    first = tmp_path / "first.lindi.tar"
+    index_hdf5(source, first)
+    packed = tmp_path / ("packed" + suffix)
+    pack(first, packed)
+    copied = tmp_path / ("copied" + suffix)
+    with hdmf_lindi.File(first) as a, hdmf_lindi.File(copied, "w") as b:
+        a.copy("acq/big", b, name="big2")
+    for path, name in ((packed, "acq/big"), (copied, "big2")):
+        with hdmf_lindi.File(path) as f:
+            assert np.array_equal(f[name][ROWS - 300:], _values()[ROWS - 300:])
+            table = f._state.refmap.chunk_table(name)
+            assert table is not None and table.compact and table.count == ROWS
+        assert _tree_size(path) < 200_000  # a table, never 10,500 JSON references
+
+
+def test_info_shows_the_compact_table(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hdmf_lindi.cli import main
+
+    out = tmp_path / "i.lindi.json"
+    index_hdf5(source, out)
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"{ROWS:,} chunks in a compact table (1 shards, " in text
+    assert "small: (5000,) float32" in text
