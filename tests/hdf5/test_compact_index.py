@@ -181,3 +181,25 @@ def test_info_shows_the_compact_table(source: Path, tmp_path: Path, capsys: pyte
     text = capsys.readouterr().out
     assert f"{ROWS:,} chunks in a compact table (1 shards, " in text
     assert "small: (5000,) float32" in text
+
+
+def test_lindi_io_reads_a_table_backed_nwb_dataset(tmp_path: Path) -> None:
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb import NWBHDF5IO, TimeSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from hdmf_lindi.nwb import read_nwb
+
+    values = _values()
+    nwbfile = mock_NWBFile()
+    data = H5DataIO(values, chunks=(1, 6), compression="gzip")
+    nwbfile.add_acquisition(TimeSeries(name="ts", data=data, unit="V", rate=30_000.0))
+    source = tmp_path / "s.nwb"
+    with NWBHDF5IO(str(source), "w") as io:
+        io.write(nwbfile)
+    out = tmp_path / "s.lindi.tar"
+    refmap = index_hdf5(source, out)
+    table = refmap.chunk_table("acquisition/ts/data")
+    assert table is not None and table.compact
+    read = read_nwb(out)
+    assert np.array_equal(read.acquisition["ts"].data[400:900], values[400:900])
