@@ -151,6 +151,8 @@ class ReferenceMap:
         self.home: str | None = None
         """Location of the container whose blobs the tables' shards are read from."""
         self._shadowed: list[str] = []
+        self._lazy: set[str] = set()
+        """Paths of the tables that may still have shards to load."""
         self._known_template_urls: set[str] = set()
         """Templated urls already checked to expand (the many chunk references of one file)."""
         self._refs: dict[str, RefValue] = {}
@@ -248,6 +250,7 @@ class ReferenceMap:
         if entries is not None:
             tables = parse_entries(entries, refmap._read_ranges, source=source)
             refmap._tables.update(tables)
+            refmap._lazy = {path for path, table in tables.items() if table.pending}
             # a refs entry wins over its table's (a chunk appended later): dropped from the
             # table when first needed, not now (that would load shards at open)
             for key in refmap._refs:
@@ -356,7 +359,10 @@ class ReferenceMap:
 
         Without it each key's shard is loaded on its first lookup (one read per shard).
         """
-        lazy = {path: t for path, t in self._tables.items() if t.pending}
+        if not self._lazy:
+            return
+        lazy = {path: t for path in self._lazy if (t := self._tables.get(path)) is not None and t.pending}
+        self._lazy = set(lazy)
         if not lazy:
             return
         wanted: dict[str, list[int]] = {}
