@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
     pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     pack.add_argument("--quiet", action="store_true", help="no progress output")
+    pack.add_argument(
+        "--expand-tables", action="store_true",
+        help="write compact chunk tables as one JSON reference per chunk (for tools that need them)",
+    )
     return parser
 
 
@@ -184,7 +188,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report)
+        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report,
+                     expand_tables=args.expand_tables)
     finally:
         if shown:  # end the progress line, so that a result or an error starts on its own line
             sys.stderr.write("\n")

@@ -167,6 +167,7 @@ def _copy(
     dst_dir: str,
     progress: ProgressFn | None,
     rebase_attrs: RebaseAttrsFn | None = None,
+    expand_tables: bool = False,
 ) -> _Counts:
     """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``.
 
@@ -181,7 +182,9 @@ def _copy(
     counts = _Counts()
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
-        dst.refmap.set_chunk_table(path, table.with_urls(rebase))
+        carried = table.with_urls(rebase)
+        carried.compact = carried.compact and not expand_tables
+        dst.refmap.set_chunk_table(path, carried)
         counts.kept += table.count
     batch: list[str] = []
     batch_bytes = 0
@@ -222,6 +225,7 @@ def pack(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     rebase_attrs: RebaseAttrsFn | None = None,
+    expand_tables: bool = False,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -245,6 +249,9 @@ def pack(
         Rewrites the file names held in a ``.zattrs`` object, given a function that rebases
         one. This layer does not know LINDI's annotations: :func:`hdmf_lindi.pack` passes the
         one that rebases external links and external array links, and is what to call.
+    expand_tables
+        Write compact chunk tables as one JSON reference per chunk (for tools that need them;
+        the default carries them as tables).
 
     Returns
     -------
@@ -291,7 +298,7 @@ def pack(
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
             dst_dir = os.path.dirname(os.path.abspath(dst_location))
-            counts = _copy(src, dst, dst_dir, progress, rebase_attrs)
+            counts = _copy(src, dst, dst_dir, progress, rebase_attrs, expand_tables)
             dst.flush()
         except BaseException:
             dst.read_only = True  # release without publishing anything, as File.__exit__ does

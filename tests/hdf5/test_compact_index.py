@@ -203,3 +203,18 @@ def test_lindi_io_reads_a_table_backed_nwb_dataset(tmp_path: Path) -> None:
     assert table is not None and table.compact
     read = read_nwb(out)
     assert np.array_equal(read.acquisition["ts"].data[400:900], values[400:900])
+
+
+def test_pack_expand_tables_writes_json_references(source: Path, tmp_path: Path) -> None:
+    from hdmf_lindi.cli import main
+
+    first = tmp_path / "t.lindi.tar"
+    index_hdf5(source, first)
+    out = tmp_path / "flat.lindi.json"
+    assert main(["pack", str(first), str(out), "--expand-tables", "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert "chunkTables" not in doc.get("hdmf_lindi", {})
+    assert sum(k.startswith("acq/big/") and not k.startswith("acq/big/.") for k in doc["refs"]) == ROWS
+    assert "_EXTERNAL_ARRAY_LINK" not in doc["refs"].get("acq/big/.zattrs", {})
+    with hdmf_lindi.File(out) as f:
+        assert np.array_equal(f["acq/big"][:40], _values()[:40])
