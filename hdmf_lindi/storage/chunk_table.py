@@ -250,7 +250,8 @@ class ChunkTable:
 
     def entry(self, index: int) -> tuple[str, int, int] | None:
         """``(url, offset, length)`` of flat grid entry ``index``, or None without a reference."""
-        if self._loaded is not None and not self._loaded[index // self._shard_entries]:
+        loaded = self._loaded  # read once: another thread may finish loading meanwhile
+        if loaded is not None and not loaded[index // self._shard_entries]:
             self.load_shards([index // self._shard_entries])
         offset = int(self._offsets[index])
         if offset < 0:

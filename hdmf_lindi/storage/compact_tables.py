@@ -77,10 +77,11 @@ def fallback_link(table: ChunkTable) -> dict[str, Any] | None:
 
 def strip_fallback_link(zattrs: Any, entry: dict[str, Any]) -> Any:
     """``zattrs`` without the link :func:`fallback_link` wrote for ``entry`` (other links kept)."""
-    if not isinstance(zattrs, dict) or "hdf5Path" not in entry:
+    urls = entry.get("urls")
+    if not isinstance(zattrs, dict) or "hdf5Path" not in entry or not (isinstance(urls, list) and urls):
         return zattrs
     link = zattrs.get(LINK_KEY)
-    if isinstance(link, dict) and link.get("name") == entry["hdf5Path"] and link.get("url") == entry["urls"][0]:
+    if isinstance(link, dict) and link.get("name") == entry["hdf5Path"] and link.get("url") == urls[0]:
         return {k: v for k, v in zattrs.items() if k != LINK_KEY}
     return zattrs
 

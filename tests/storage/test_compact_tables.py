@@ -248,6 +248,8 @@ ENTRY_DAMAGE = {
 def test_damaged_entry_fields_raise(case: str) -> None:
     field, value, message = ENTRY_DAMAGE[case]
     doc = _doc()
+    doc["hdmf_lindi"]["chunkTables"]["x"]["hdf5Path"] = "x"  # the fallback link is looked for first
+    doc["refs"]["x/.zattrs"] = {"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": URL, "name": "x"}}
     doc["hdmf_lindi"]["chunkTables"]["x"][field] = value
     with pytest.raises(ReferenceMapError, match=message):
         _read_all(doc)
