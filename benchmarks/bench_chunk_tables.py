@@ -1,6 +1,7 @@
 """Million-chunk datasets: compact chunk tables against today's flat JSON and the anchors.
 
-Corpus (written into ``--workdir``, never committed; ``--quick`` divides the chunk counts by 10):
+Corpus (written into ``--workdir``, never committed; ``--quick`` divides the chunk counts by 10
+and the slices by 3):
 
 * ``gzip``: ``/x`` (1000, 64000) int16, chunks (1, 64), gzip: 10^6 chunks of varied size;
   the slice reads rows 0-29 (30,000 chunks, one shard);
@@ -105,12 +106,12 @@ def make_corpus(workdir: Path, quick: bool) -> dict[str, tuple[Path, int]]:
         data = np.cumsum(rng.integers(-3, 4, (rows, 64000), dtype=np.int16), axis=1, dtype=np.int16)
         with h5py.File(gzip_path, "w") as f:
             f.create_dataset("x", data=data, chunks=(1, 64), compression="gzip")
-    out["gzip"] = (gzip_path, 30)
+    out["gzip"] = (gzip_path, 30 // (3 if quick else 1))
     raw_path = workdir / f"raw{'_quick' if quick else ''}.h5"
     if not raw_path.exists():
         with h5py.File(raw_path, "w") as f:
             f.create_dataset("x", data=np.arange(4 * 10**6 // scale, dtype=np.int16).reshape(-1, 4), chunks=(1, 4))
-    out["raw"] = (raw_path, 30_000)
+    out["raw"] = (raw_path, 30_000 // (3 if quick else 1))
     return out
 
 

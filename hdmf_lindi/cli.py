@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         help="datasets with more chunks become external array links (lindi's threshold)",
     )
     index.add_argument("--quiet", action="store_true", help="no progress output")
+    index.add_argument(
+        "--chunk-table-threshold", type=int, default=10_000,
+        help="datasets with more chunks get a compact chunk table (default 10000)",
+    )
+    index.add_argument(
+        "--no-chunk-tables", action="store_true", help="one JSON reference per chunk, whatever the count",
+    )
 
     info = sub.add_parser("info", help="print the tree of a LINDI file with shapes, dtypes and chunk locations")
     info.add_argument("file", help="LINDI file path or URL")
@@ -93,6 +100,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         inline_max_elements=args.inline_max_elements,
         contiguous_max_chunk_bytes=args.contiguous_max_chunk_bytes,
         external_link_chunk_threshold=args.external_link_chunk_threshold,
+        chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
         progress=None if args.quiet else _progress(sys.stderr),
     )
     refmap = index_hdf5(args.source, args.output, options=options)

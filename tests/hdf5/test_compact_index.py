@@ -218,3 +218,13 @@ def test_pack_expand_tables_writes_json_references(source: Path, tmp_path: Path)
     assert "_EXTERNAL_ARRAY_LINK" not in doc["refs"].get("acq/big/.zattrs", {})
     with hdmf_lindi.File(out) as f:
         assert np.array_equal(f["acq/big"][:40], _values()[:40])
+
+
+def test_index_cli_threshold_options(source: Path, tmp_path: Path) -> None:
+    from hdmf_lindi.cli import main
+
+    for args, compact in (([], True), (["--no-chunk-tables"], False), (["--chunk-table-threshold", "20000"], False)):
+        out = tmp_path / f"cli{len(args)}{compact}.lindi.json"
+        assert main(["index", str(source), str(out), "--quiet", *args]) == 0
+        doc = json.loads(out.read_text())
+        assert ("chunkTables" in doc.get("hdmf_lindi", {})) is compact, args
