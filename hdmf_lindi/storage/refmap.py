@@ -164,6 +164,7 @@ class ReferenceMap:
             if not isinstance(table, ChunkTable):
                 raise ReferenceMapError(f"Chunk table of {path!r}{_where(source)} must be a ChunkTable.")
             self._tables[path] = table
+        self._lazy = {path for path, table in self._tables.items() if table.pending}
         if self._tables:
             for key in self._refs:
                 self._drop_table_entry(key)
@@ -450,6 +451,8 @@ class ReferenceMap:
         for key in [k for k in self._refs if k.startswith(prefix) and table.index(k[len(prefix):]) is not None]:
             del self._refs[key]
         self._tables[path] = table
+        if table.pending:
+            self._lazy.add(path)
         self.dirty = True
 
     def get(self, key: str) -> bytes | RangeRef | None:
