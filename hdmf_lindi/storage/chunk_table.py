@@ -192,6 +192,25 @@ class ChunkTable:
         shards = sorted({i // self._shard_entries for i in indices})
         self.load_shards([k for k in shards if not loaded[k]])
 
+    def ensure_keys(self, chunks: Iterable[str]) -> None:
+        """Load the shards holding chunk keys ``chunks`` (in one loader call).
+
+        Reads only each key's first grid index (a shard is whole grid rows); a malformed key
+        at worst loads a shard for nothing.
+        """
+        loaded = self._loaded
+        if loaded is None:
+            return
+        rows, first = self._shard_entries // max(1, math.prod(self.grid[1:])), self.grid[0]
+        shards: set[int] = set()
+        for chunk in chunks:
+            head = chunk.partition(".")[0]
+            if head.isdigit():
+                row = int(head)
+                if row < first:
+                    shards.add(row // rows)
+        self.load_shards([k for k in sorted(shards) if not loaded[k]])
+
     def load_all(self) -> None:
         """Load every shard not loaded yet."""
         if self._loaded is not None:
@@ -276,17 +295,19 @@ class ChunkTable:
     def index(self, chunk: str) -> int | None:
         """Return the flat grid index named by chunk key ``chunk``, or None if it names none."""
         parts = chunk.split(".")
-        if len(parts) != len(self.grid):
+        grid = self.grid
+        if len(parts) != len(grid):
             return None
         index = 0
-        for part, n in zip(parts, self.grid, strict=True):
-            # only canonical decimal keys name a chunk ("03" is another, unrelated key)
-            if not (part.isascii() and part.isdigit()) or (part[0] == "0" and len(part) > 1):
-                return None
-            i = int(part)
-            if i >= n:
-                return None
-            index = index * n + i
+        try:
+            for part, n in zip(parts, grid):  # noqa: B905 (lengths checked above)
+                i = int(part)
+                # only canonical decimal keys name a chunk ("03", "+3", " 3" are other keys)
+                if not 0 <= i < n or str(i) != part:
+                    return None
+                index = index * n + i
+        except ValueError:
+            return None
         return index
 
     def present(self) -> np.ndarray[Any, np.dtype[np.intp]]:

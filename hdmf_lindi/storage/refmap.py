@@ -366,16 +366,13 @@ class ReferenceMap:
         self._lazy = set(lazy)
         if not lazy:
             return
-        wanted: dict[str, list[int]] = {}
+        wanted: dict[str, list[str]] = {}
         for key in keys:
             path, _, chunk = key.rpartition("/")
-            table = lazy.get(path)
-            if table is not None:
-                index = table.index(chunk)
-                if index is not None:
-                    wanted.setdefault(path, []).append(index)
-        for path, indices in wanted.items():
-            lazy[path].ensure(indices)
+            if path in lazy:
+                wanted.setdefault(path, []).append(chunk)
+        for path, chunks in wanted.items():
+            lazy[path].ensure_keys(chunks)
 
     def bind_reader(self, reader: RangeReader | None, home: str | None) -> None:
         """Let lazy chunk tables read shards stored as blobs of the container at ``home``."""
