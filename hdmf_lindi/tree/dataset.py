@@ -67,6 +67,7 @@ class Dataset(_Node):
         """
         if int(np.prod(meta.shape)) == 0:
             return False
+        self._state.check_open()
         data = self._state.container.read(_join(self._path, ".".join("0" * len(meta.chunks))) if meta.chunks else "0")
         if data is None:
             prefix = self._path + "/"
@@ -176,6 +177,7 @@ class Dataset(_Node):
             yield self[i]
 
     def __getitem__(self, key: Any) -> Any:
+        self._state.check_open()
         engine = self._engine()
         if engine.plain:
             value = engine.read_within_chunk(key)
@@ -334,6 +336,8 @@ class Dataset(_Node):
         self._state.engines.pop(self._path, None)
 
     def __repr__(self) -> str:
+        if self._state.closed:
+            return "<Closed LINDI dataset>"
         return f'<LINDI dataset "{self.name}": shape {self.shape}, type "{self.dtype.str}">'
 
 
