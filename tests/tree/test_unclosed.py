@@ -8,6 +8,7 @@
 * ``test_failed_flush_at_exit_warns`` / ``test_failed_flush_on_drop_warns`` -- a flush that cannot
   succeed (a directory now occupies the file's name) emits a LindiWarning naming the file, also
   when warnings are errors; the temporary file is removed in every case.
+* ``test_dropped_writer_releases_its_lock`` -- the writers' lock is released with the dropped file.
 * ``test_forked_child_does_not_flush`` -- a child forked while the file is open exits without
   touching it.
 """
@@ -177,3 +178,17 @@ def test_forked_child_does_not_flush(tmp_path: Path) -> None:
     assert result.stdout.strip() == "True"
     with File(path) as f:
         assert sorted(f.keys()) == ["child", "old"]
+
+
+def test_dropped_writer_releases_its_lock(tmp_path: Path) -> None:
+    """The writers' lock goes with the dropped file: the next writer opens at once."""
+    path = tmp_path / FORMS["tar"]
+    _prepare_old(path)
+    f = File(path, "a")
+    f.create_dataset("first", data=[1])
+    del f
+    with File(path, "a", lock_timeout=0) as f:
+        f.create_dataset("second", data=[2])
+    with File(path) as f:
+        assert sorted(f.keys()) == ["first", "old", "second"]
+    assert _hidden(tmp_path) == []  # no temp file, no lock sidecar
