@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChunkRefError",
+    "ClosedFileError",
     "ConcurrentModificationError",
     "ContainerPathError",
     "FileLockedError",
@@ -111,6 +112,19 @@ class MissingFileError(ModeError, FileNotFoundError):
     Also a ``FileNotFoundError``, so code written for h5py and ``NWBHDF5IO``
     (``except FileNotFoundError``) catches it.
     """
+
+
+class ClosedFileError(ModeError, KeyError, RuntimeError):
+    """A file, group, dataset or attribute was used after its file was closed.
+
+    h5py raises ``ValueError``, ``KeyError`` (``f["x"]``, ``attrs["a"]``) or ``RuntimeError``
+    (``ds[...]``) for the same misuse; this class is all three, so code written for h5py keeps
+    catching it (and, as in h5py, ``"x" in f`` is False and ``f.get("x")`` is None).
+    """
+
+    def __str__(self) -> str:
+        # KeyError would repr() the message and wrap it in quotes.
+        return str(self.args[0]) if self.args else ""
 
 
 class UnsupportedError(LindiError, NotImplementedError):

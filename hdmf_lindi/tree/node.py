@@ -31,7 +31,6 @@ class _Node:
     @property
     def file(self) -> File:
         """The file the node belongs to."""
-        assert self._state.file is not None
         return self._state.file
 
     @property
