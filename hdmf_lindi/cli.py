@@ -32,6 +32,7 @@ from .errors import LindiError, MissingFileError, ModeError
 from .format.references import ExternalLink, SoftLink
 from .progress import progress_bar
 from .storage import is_hdf5, is_url
+from .storage.locations import ChunkLocations, chunk_locations
 from .tree import Dataset, File, Group
 
 __all__ = ["check_input", "check_output", "command", "main"]
@@ -156,28 +157,6 @@ def _info(sub: Subcommands) -> None:
     parser.set_defaults(run=_run_info)
 
 
-def _where(f: File, ds: Dataset) -> str:
-    refmap = f.container.refmap
-    prefix = ds.name.lstrip("/") + "/"
-    inline = internal = 0
-    urls: set[str] = set()
-    for key in refmap:
-        if not key.startswith(prefix) or "/" in key[len(prefix):] or key[len(prefix):].startswith("."):
-            continue
-        value = refmap.get(key)
-        if isinstance(value, bytes):
-            inline += 1
-        elif value is not None and value.is_internal:
-            internal += 1
-        elif value is not None:
-            urls.add(value.url)
-    parts = [f"{inline} inline"] if inline else []
-    if internal:
-        parts.append(f"{internal} internal")
-    parts += [f"external {u}" for u in sorted(urls)]
-    return ", ".join(parts) or "no chunks"
-
-
 def _run_info(args: argparse.Namespace) -> int:
     check_input(args.file)
     if is_hdf5(args.file):
@@ -187,6 +166,8 @@ def _run_info(args: argparse.Namespace) -> int:
         )
     with File(args.file) as f:
         print(f"{f.filename} ({f.container.kind}, {len(f.container.refmap)} references)")
+        locations = chunk_locations(f.container.refmap)
+        no_chunks = ChunkLocations()
         if args.attrs:
             for key, value in f.attrs.items():
                 print(f"  @{key} = {value!r:.80}")
@@ -196,7 +177,8 @@ def _run_info(args: argparse.Namespace) -> int:
             if isinstance(node, Dataset):
                 chunks = f" chunks {node.chunks}" if node.chunks else ""
                 codec = f" {node.compression}" if node.compression else ""
-                print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{_where(f, node)}]")
+                where = locations.get(node.name.lstrip("/"), no_chunks).describe()
+                print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{where}]")
             else:
                 print(f"{pad}{name}/")
             if args.attrs:
