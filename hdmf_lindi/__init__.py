@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import errors
 from .errors import LindiError
 from .format import ExternalLink, Reference, SoftLink, ref_dtype, string_dtype
+from .storage.stats import IOStats, StatsSnapshot, stats
 from .tree import Dataset, File, Group, HardLink
 from .tree.pack import pack
 
@@ -63,4 +64,7 @@ __all__ = [
     "ref_dtype",
     "string_dtype",
     "validate",
+    "IOStats",
+    "StatsSnapshot",
+    "stats",
 ]

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 a LINDI error (bad input, failed read) or an OS error (permission
 denied, disk full), 2 bad usage, 130 interrupted, 141 standard output closed early (``| head``).
-Errors are one line on stderr; ``-v`` adds debug logs and the traceback.
+Errors are one line on stderr; ``-v`` adds debug logs, the traceback, and a summary of the I/O
+the command made (requests, bytes fetched and decoded, cache hits, per source).
 
 Adding a subcommand is one decorated function that builds its parser and names the function
 that runs it::
@@ -33,6 +34,7 @@ from .format.references import ExternalLink, SoftLink
 from .progress import progress_bar
 from .storage import is_hdf5, is_url
 from .storage.locations import ChunkLocations, chunk_locations
+from .storage.stats import stats
 from .tree import Dataset, File, Group
 
 __all__ = ["check_input", "check_output", "command", "main"]
@@ -154,6 +156,10 @@ def _info(sub: Subcommands) -> None:
     )
     parser.add_argument("file", help="LINDI file path or URL")
     parser.add_argument("--attrs", action="store_true", help="also print attributes")
+    parser.add_argument(
+        "--stats", action="store_true",
+        help="also print what reading the file cost: requests, bytes fetched, per source",
+    )
     parser.set_defaults(run=_run_info)
 
 
@@ -197,6 +203,8 @@ def _run_info(args: argparse.Namespace) -> int:
                     walk(node, depth + 1)
 
         walk(f, 1)
+        if args.stats:
+            print(f"stats: {f.container.stats.describe()}")
     return 0
 
 
@@ -325,7 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        code: int = args.run(args)
+        with stats() as scope:
+            code: int = args.run(args)
+        if args.verbose:
+            sys.stderr.write(f"hdmf-lindi {args.command}: I/O {scope.describe()}\n")
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError as exc:  # "hdmf-lindi info ... | head": the reader has all it wants

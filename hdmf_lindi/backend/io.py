@@ -22,6 +22,7 @@ from hdmf.spec import NamespaceCatalog
 from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
+from ..storage.stats import IOStats
 from ..tree import Dataset, File, Group
 from ..tree.open import open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
@@ -99,6 +100,7 @@ class LindiIO(HDMFIO):
         self._reader: BuilderReader | None = None
         self._written_builders = WriteStatusTracker()
         self._linked: dict[str, LindiIO] = {}
+        self._stats: IOStats | None = None
         if manager is None:
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         elif isinstance(manager, TypeMap):
@@ -130,14 +132,26 @@ class LindiIO(HDMFIO):
             raise UnsupportedOperation(f"The LINDI file {self.source} is closed.")
         return self._lindi_file
 
+    @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters: requests, bytes fetched and decoded, cache hits, per source.
+
+        They stay readable after :meth:`close`. Files reached through external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything.
+        """
+        if self._stats is None:
+            self._stats = IOStats()
+        return self._stats
+
     def open(self) -> None:
         """Open the file (called by ``HDMFIO.__init__``)."""
         if self._lindi_file is not None:
             return
         if self._given_file is not None:
             self._lindi_file = self._given_file
-            return
-        self._lindi_file = open_lindi_or_hdf5(self._path, self._mode, self._options, self._allow_local)
+        else:
+            self._lindi_file = open_lindi_or_hdf5(self._path, self._mode, self._options, self._allow_local)
+        self._stats = self._lindi_file.container.stats
 
     def is_open(self) -> bool:
         """Whether the file is open."""

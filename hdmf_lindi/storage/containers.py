@@ -32,6 +32,7 @@ from .sources import (
     TransientFileSource,
     is_url,
 )
+from .stats import IOStats
 
 __all__ = ["Container", "Mode", "open_container", "sniff_kind", "kind_from_suffix"]
 
@@ -63,6 +64,11 @@ class Container(ABC):
         self.fetcher = fetcher
         self.read_only = read_only
         self.closed = False
+
+    @property
+    def stats(self) -> IOStats:
+        """The I/O counters of this container (its fetcher's): requests, bytes, cache lookups."""
+        return self.fetcher.stats
 
     # ------------------------------------------------------------------ reading
     @abstractmethod

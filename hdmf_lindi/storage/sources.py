@@ -38,6 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
 from .dandi import DANDI_API_HOSTS, ApiHosts, PresignedUrl, auth_headers, is_download_url
+from .stats import IOStats, record_read
 
 __all__ = [
     "ByteSource",
@@ -173,10 +174,11 @@ class LocalFileSource:
         name ...); on a read, if the range lies outside the file.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, stats: IOStats | None = None) -> None:
         self.name = path
         self._fd: int | None = None
         self._lock = threading.Lock()
+        self._stats = stats
 
     def open(self) -> LocalFileSource:
         """Open the file now (so that a later rename does not affect this source)."""
@@ -223,6 +225,7 @@ class LocalFileSource:
                 url=self.name,
             )
         data = os.pread(fd, stop - start, start)
+        record_read(self._stats, self.name, len(data))
         if len(data) != stop - start:
             raise ChunkRefError(
                 f"Byte range {start}-{stop} is outside {self.name!r} ({self.size()} bytes). "
@@ -239,7 +242,9 @@ class LocalFileSource:
         ChunkRefError
             If the file ends before ``view`` is full.
         """
-        if os.preadv(self._open(), [view], start) != view.nbytes:
+        got = os.preadv(self._open(), [view], start)
+        record_read(self._stats, self.name, got)
+        if got != view.nbytes:
             raise ChunkRefError(
                 f"Byte range {start}-{start + view.nbytes} is outside {self.name!r} ({self.size()} "
                 "bytes). The reference points past the end of its target; the file may be truncated.",
@@ -258,16 +263,24 @@ class LocalFileSource:
 
 
 class TransientFileSource:
-    """A local file opened for each read and closed right after (for many small blob files)."""
+    """A local file opened for each read and closed right after (for many small blob files).
 
-    def __init__(self, path: str) -> None:
+    Reads are counted in ``stats`` under ``counted_as`` (e.g. the directory holding the blob
+    files), so that thousands of blobs do not make thousands of per-source entries.
+    """
+
+    def __init__(self, path: str, *, stats: IOStats | None = None, counted_as: str | None = None) -> None:
         self.name = path
+        self._stats = stats
+        self._counted_as = counted_as or path
 
     def read_range(self, start: int, stop: int) -> bytes:
         # docstring inherited
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            return fh.read(stop - start)
+            data = fh.read(stop - start)
+        record_read(self._stats, self._counted_as, len(data))
+        return data
 
     def read_into(self, start: int, view: memoryview) -> None:
         """Fill ``view`` with the bytes starting at ``start``.
@@ -279,7 +292,9 @@ class TransientFileSource:
         """
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            if fh.readinto(view) != view.nbytes:
+            got = fh.readinto(view)
+            record_read(self._stats, self._counted_as, got)
+            if got != view.nbytes:
                 raise ChunkRefError(f"Byte range starting at {start} is outside {self.name!r}.", url=self.name)
 
     def size(self) -> int:
@@ -383,12 +398,20 @@ class HttpSource:
         The session to send requests through (see :func:`make_session`).
     options
         Timeouts, retries and the DANDI host table.
+    stats
+        The counters of the file this source reads for (see :mod:`~hdmf_lindi.storage.stats`).
     """
 
     def __init__(
-        self, url: str, session: requests.Session, options: RemoteOptions | None = None
+        self,
+        url: str,
+        session: requests.Session,
+        options: RemoteOptions | None = None,
+        *,
+        stats: IOStats | None = None,
     ) -> None:
         self.name = url
+        self._stats = stats
         self._session = session
         self._options = options or RemoteOptions()
         self._size: int | None = None
@@ -418,6 +441,7 @@ class HttpSource:
         """
         with self._lock:
             self.requests_made += 1
+        record_read(self._stats, self.name, 0)  # the request; its bytes once they are in
         headers = {
             "User-Agent": _USER_AGENT,
             "Accept-Encoding": "identity",  # byte ranges of the stored bytes, never re-encoded ones
@@ -438,6 +462,7 @@ class HttpSource:
                 else:
                     # One read of the whole body (requests' .content reads it 10 KiB at a time).
                     body = response.raw.read()
+                record_read(self._stats, self.name, len(body), requests=0)
                 answer = _Answer(response.status_code, response.headers, body, response.is_redirect)
             finally:
                 response.raw.release_conn()
@@ -528,6 +553,7 @@ class HttpSource:
                     delay = max(delay, exc.retry_after_s)
                 with self._lock:
                     self.retries += 1
+                record_read(self._stats, self.name, 0, requests=0, retries=1)
                 logger.debug("retry %d of %s %s in %.3f s: %s", attempts, self.name, byte_range, delay, exc.message)
                 time.sleep(delay)
 

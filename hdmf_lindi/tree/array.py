@@ -31,6 +31,7 @@ from ..format.objects import (
 from ..format.references import Reference
 from ..format.zarr_v2 import ArrayMeta, chunk_key
 from ..storage.containers import Container
+from ..storage.stats import record_cache, record_decode
 from .selection import ChunkPart, Selection
 
 __all__ = ["ArrayEngine", "ChunkCache"]
@@ -236,6 +237,8 @@ class ArrayEngine:
         keys = [self._prefix + chunk_key(i) for i in indices]
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
+        stats = self.container.stats
+        record_cache(stats, len(keys) - len(missing), len(missing))
         if place is not None:
             for i, arr in enumerate(out):
                 if arr is not None:
@@ -243,7 +246,11 @@ class ArrayEngine:
         if missing:
 
             def decode_place(i: int, data: Any) -> np.ndarray[Any, Any]:
-                arr = self._fill_chunk() if data is None else self._decode(keys[i], data)
+                if data is None:
+                    arr = self._fill_chunk()
+                else:
+                    arr = self._decode(keys[i], data)
+                    record_decode(stats, arr.nbytes)
                 if place is not None:
                     place(i, arr)
                 return arr

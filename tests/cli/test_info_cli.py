@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from httpserver import RangeServer
 
 import hdmf_lindi
 from hdmf_lindi.cli import main
@@ -120,3 +121,19 @@ def test_info_of_a_written_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "  empty: (10,) float32 chunks (5,) [no chunks]",
         "  small: (3,) int64 chunks (3,) [1 inline]",
     ]
+
+
+def test_info_stats_and_verbose_summary_over_http(
+    http_server: RangeServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with hdmf_lindi.File(http_server.root / "s.lindi.tar", "w") as f:
+        f.create_dataset("x", data=np.arange(1000), chunks=(100,))
+    url = http_server.url("s.lindi.tar")
+    assert main(["info", url, "--stats"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    n = len(http_server.requests)
+    assert n > 0 and out[-2].startswith(f"stats: {n} requests, ") and out[-1].startswith(f"  {url}: {n} requests")
+    http_server.reset()
+    assert main(["info", "-v", url]) == 0
+    err = capsys.readouterr().err
+    assert f"hdmf-lindi info: I/O {len(http_server.requests)} requests, " in err
