@@ -204,7 +204,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
         walk(f, 1)
         if args.stats:
-            print(f"stats: {f.container.stats.describe()}")
+            print(f"stats: {f.stats.describe()}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""I/O counters (``Container.stats``, ``LindiIO.stats``, ``hdmf_lindi.stats()``) against what
+"""I/O counters (``File.stats``, ``LindiIO.stats``, ``hdmf_lindi.stats()``) against what
 really happened: the real Range server's request log, and the bytes on disk."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def served_tar(http_server: RangeServer) -> str:
 
 def test_remote_reads_match_the_server_log(http_server: RangeServer, served_tar: str) -> None:
     with hdmf_lindi.File(served_tar) as f:
-        stats = f.container.stats
+        stats = f.stats
         opened = len(http_server.requests)
         assert stats.requests == opened > 0
         np.testing.assert_array_equal(f["x"][:], DATA)
@@ -64,8 +64,8 @@ def test_retries_are_counted(http_server: RangeServer, served_tar: str) -> None:
     with hdmf_lindi.File(served_tar, options=FAST) as f:
         http_server.misbehave("f.lindi.tar", fail_times=2, fail_status=503)
         f["x"][0]
-        assert f.container.stats.retries == 2
-        assert f.container.stats.requests == len(http_server.requests)
+        assert f.stats.retries == 2
+        assert f.stats.requests == len(http_server.requests)
         assert [r.status for r in http_server.requests].count(503) == 2
 
 
@@ -77,10 +77,10 @@ def test_local_reads_count_per_file(tmp_path: Path) -> None:
     with hdmf_lindi.File(path) as f:
         refmap = f.container.refmap
         referenced = sum(refmap.get(k).length for k in refmap if k[2:3].isdigit())  # type: ignore[union-attr]
-        base = f.container.stats.snapshot()
+        base = f.stats.snapshot()
         f["x"][:]
         f["z"][:]
-        s = f.container.stats.snapshot()
+        s = f.stats.snapshot()
     fetched = s.bytes_fetched - base.bytes_fetched
     # every referenced byte once; merged reads also take the 512-byte tar headers between blobs
     assert referenced <= fetched <= referenced + 32 * 512
@@ -134,11 +134,11 @@ def test_disk_cache_hits(http_server: RangeServer, served_tar: str, tmp_path: Pa
     options = RemoteOptions(cache_dir=str(tmp_path / "cache"))
     with hdmf_lindi.File(served_tar, options=options) as f:
         f["x"][:]
-        assert (f.container.stats.disk_cache_hits, f.container.stats.disk_cache_misses) == (0, 16)
+        assert (f.stats.disk_cache_hits, f.stats.disk_cache_misses) == (0, 16)
     http_server.reset()
     with hdmf_lindi.File(served_tar, options=options) as f:
         f["x"][:]
-        s = f.container.stats
+        s = f.stats
         assert (s.disk_cache_hits, s.disk_cache_misses) == (16, 0)
         assert s.requests == len(http_server.requests)  # the open only
 
