@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
@@ -31,7 +32,7 @@ from typing import TypeAlias
 from . import __version__
 from .errors import LindiError, MissingFileError, ModeError
 from .format.references import ExternalLink, SoftLink
-from .progress import progress_bar
+from .progress import activity, progress_bar
 from .storage import is_hdf5, is_url
 from .storage.locations import ChunkLocations, chunk_locations
 from .storage.stats import stats
@@ -232,7 +233,15 @@ def _run_convert(args: argparse.Namespace) -> int:
 
     check_input(args.input)
     check_output(args.output, force=args.force)
-    convert(args.input, args.output, overwrite=args.force)
+    with stats() as scope:
+
+        def status() -> str:  # what our reader did (an HDF5 source is read by h5py: nothing)
+            if not scope.bytes_fetched:
+                return ""
+            return f"{scope.bytes_fetched:,} bytes read, {scope.chunks_decoded:,} chunks decoded"
+
+        with activity("converting", status, quiet=args.quiet):
+            convert(args.input, args.output, overwrite=args.force)
     print(f"converted {args.input} -> {args.output}")
     return 0
 
@@ -283,6 +292,44 @@ def _run_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- validate ------------------------------------------------------------------------------
+
+
+@command
+def _validate(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="validate an NWB file (LINDI or HDF5, path or URL) against its schema with pynwb",
+        description="Check FILE against the NWB schema with pynwb's validator: the namespaces "
+        "cached in the file by default. Prints one line per problem; exits 0 when there is "
+        "none, 1 otherwise.",
+    )
+    parser.add_argument("file", help="NWB file: .lindi.json/.lindi.tar/.lindi.d or .nwb, path or URL")
+    parser.add_argument(
+        "--namespace", default=None, metavar="NAME",
+        help="validate against this namespace only (default: the file's own, e.g. core and its extensions)",
+    )
+    parser.add_argument(
+        "--no-cached-namespaces", action="store_true",
+        help="validate against the namespaces installed with pynwb instead of those cached in the file",
+    )
+    parser.set_defaults(run=_run_validate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from .nwb import validate
+
+    check_input(args.file)
+    problems = validate(args.file, namespace=args.namespace, use_cached_namespaces=not args.no_cached_namespaces)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{args.file}: {len(problems)} validation error{'s' if len(problems) > 1 else ''}")
+        return 1
+    print(f"{args.file}: valid")
+    return 0
+
+
 # --- the entry point -----------------------------------------------------------------------
 
 
@@ -301,14 +348,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _stdout_closed() -> bool:
-    """Whether standard output is a closed pipe (a failed write left data that cannot flush)."""
+    """Whether standard output is a pipe whose reader has gone (its write end reports an error)."""
     try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return True
-    except (OSError, ValueError):
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a capture: not a pipe of ours
         return False
-    return False
+    if not hasattr(select, "poll"):  # Windows: a broken pipe here is most likely stdout's
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
 def _silence_stdout() -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "SourceChangedError",
     "TarLayoutError",
     "UnsupportedError",
+    "FileNameError",
 ]
 
 
@@ -154,6 +155,10 @@ class ConcurrentModificationError(LindiError):
 
     The other process's content is kept; this writer's changes are not saved.
     """
+
+
+class FileNameError(LindiError, ValueError):
+    """A file name whose suffix does not fit: a LINDI file named ``.nwb``, or an unknown suffix."""
 
 
 class LindiWarning(UserWarning):

@@ -9,13 +9,14 @@ line or an error message starts on a clean line.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
 from tqdm import tqdm
 
-__all__ = ["is_terminal", "progress_bar"]
+__all__ = ["activity", "is_terminal", "progress_bar"]
 
 
 def is_terminal(stream: IO[str] | None) -> bool:
@@ -73,3 +74,36 @@ def progress_bar(
         yield bar
     finally:
         bar.close()
+
+
+@contextmanager
+def activity(
+    description: str,
+    status: Callable[[], str],
+    *,
+    quiet: bool = False,
+    stream: IO[str] | None = None,
+    interval_s: float = 0.5,
+) -> Iterator[None]:
+    """An elapsed-time line for work that reports no progress of its own, refreshed every
+    ``interval_s`` with ``status()`` (e.g. bytes read so far); shown and erased as
+    :func:`progress_bar` is.
+    """
+    with progress_bar(description, quiet=quiet, stream=stream) as bar:
+        if bar.disable:
+            yield
+            return
+        bar.bar_format = "{desc}: {elapsed} {postfix}"
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(interval_s):
+                bar.set_postfix_str(status(), refresh=True)
+
+        ticker = threading.Thread(target=tick, name="hdmf-lindi-progress", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()

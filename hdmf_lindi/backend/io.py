@@ -24,7 +24,7 @@ from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..storage.stats import IOStats
 from ..tree import Dataset, File, Group
-from ..tree.open import open_lindi_or_hdf5
+from ..tree.open import as_lindi_file, open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
 from .spec_dtypes import restore_attribute_dtypes
@@ -57,7 +57,8 @@ class LindiIO(HDMFIO):
     allow_local_paths
         Whether chunk references to local paths may be read (default: only for local files).
     file
-        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``.
+        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``, or an
+        open read-only ``h5py.File``, which is indexed in memory and read through the index.
 
     Raises
     ------
@@ -86,6 +87,7 @@ class LindiIO(HDMFIO):
             logger.debug("LindiIO ignores %s", sorted(kwargs))
         if mode not in _READ_MODES + _WRITE_MODES:
             raise ModeError(f"Invalid mode {mode!r}; use one of r, r+, a, w, w-, x.")
+        file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
         if path is None and file is None:
             raise ValueError("Either path or file is required.")
         if path is None:

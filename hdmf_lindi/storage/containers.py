@@ -21,7 +21,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
+from ..errors import (
+    ChunkRefError,
+    FileNameError,
+    FormatError,
+    MissingFileError,
+    ModeError,
+    UnsupportedError,
+)
 from .fetcher import Fetcher
 from .identity import read_identities
 from .refmap import RangeRef, ReferenceMap
@@ -236,14 +243,36 @@ class Container(ABC):
         self.close()
 
 
+LINDI_SUFFIXES: dict[str, Kind] = {
+    ".lindi.json": "json", ".lindi.tar": "tar", ".lindi.d": "dir", ".json": "json", ".tar": "tar", ".d": "dir",
+}
+"""The names a new LINDI file may have, and the form each one gives."""
+
+
 def kind_from_suffix(location: str) -> Kind:
-    """Choose the form for a new file from its name: ``.json`` -> json, ``.d`` -> dir, else tar."""
-    name = location.rstrip("/")
-    if name.endswith(".json"):
-        return "json"
-    if name.endswith(".d"):
-        return "dir"
-    return "tar"
+    """Choose the form for a new file from its name: ``.lindi.json`` (or ``.json``) -> json,
+    ``.lindi.tar`` (``.tar``) -> tar, ``.lindi.d`` (``.d``) -> dir.
+
+    Raises
+    ------
+    FileNameError
+        For an HDF5 name (``.nwb``, ``.h5``, ``.hdf5`` ...) or any other suffix, with the list
+        of accepted ones.
+    """
+    name = location.rstrip("/").lower()
+    for suffix, kind in LINDI_SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    accepted = ".lindi.json, .lindi.tar or .lindi.d"
+    if name.endswith(_HDF5_SUFFIXES):
+        raise FileNameError(
+            f"Cannot write a LINDI file named {location}: that name is for an HDF5 file. Name it "
+            f"{accepted} (to write HDF5, use NWBHDF5IO or hdmf-lindi convert)."
+        )
+    raise FileNameError(
+        f"Cannot write a LINDI file named {location}: its name must end in {accepted} "
+        "(or .json, .tar, .d), which picks the form."
+    )
 
 
 def sniff_kind(head: bytes, location: str) -> Kind:
