@@ -43,7 +43,7 @@ __all__ = ["check_input", "check_output", "command", "main"]
 logger = logging.getLogger(__name__)
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-"""What a registration function receives: call ``sub.add_parser(name, ...)`` on it."""
+"""The argument of a registration function; call ``sub.add_parser(name, ...)`` on it."""
 
 _REGISTERED: list[Callable[[Subcommands], None]] = []
 

@@ -136,7 +136,7 @@ class LindiIO(HDMFIO):
 
     @property
     def stats(self) -> IOStats:
-        """The file's I/O counters: requests, bytes fetched and decoded, cache hits, per source.
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
 
         They stay readable after :meth:`close`. Files reached through external links count in
         their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything.

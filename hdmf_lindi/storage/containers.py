@@ -76,7 +76,7 @@ class Container(ABC):
 
     @property
     def stats(self) -> IOStats:
-        """The I/O counters of this container (its fetcher's): requests, bytes, cache lookups."""
+        """The I/O counters of this container, which are its fetcher's (requests, bytes, cache lookups)."""
         return self.fetcher.stats
 
     # ------------------------------------------------------------------ reading

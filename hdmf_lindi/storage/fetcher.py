@@ -199,7 +199,7 @@ class Fetcher:
 
     @property
     def session(self) -> requests.Session:
-        """The pooled HTTP session (process-wide, see :func:`shared_session`)."""
+        """The pooled HTTP session (process-wide, see :func:`~hdmf_lindi.storage.fetcher.shared_session`)."""
         self._check_fork()
         if self._session is None:
             with self._lock:

@@ -184,7 +184,7 @@ class ReferenceMap:
     source
         Where the document came from, used in error messages only.
     tables
-        Array path -> :class:`ChunkTable` of its chunk references. An entry of ``refs`` with
+        Array path -> :class:`~hdmf_lindi.storage.refmap.ChunkTable` of its chunk references. An entry of ``refs`` with
         the same key as a table entry wins.
 
     Raises

@@ -74,7 +74,7 @@ class RemoteOptions:
     """Tuning of HTTP access. Every default lives here and nowhere else."""
 
     timeout_s: float = 30.0
-    """Read timeout: the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
+    """The read timeout, the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
     connect_timeout_s: float = 10.0
     """Timeout for establishing a connection, in seconds. Defaults to 10."""
     initial_read_bytes: int = 1 << 20  # 1 MiB

@@ -2,7 +2,7 @@
 
 Every open file has one :class:`IOStats` (``File.stats``, ``LindiIO.stats``, ``Container.stats``:
 its fetcher's). The byte sources, the fetcher's on-disk cache lookups and the array engine's
-decoded-chunk cache and decoder record into it as they work. :func:`stats` opens a *scope*: an
+decoded-chunk cache and decoder record into it as they work. :func:`hdmf_lindi.stats` opens a *scope*: an
 ``IOStats`` that, while the ``with`` block runs, also receives every event of every file in the
 process (all threads), so one block of code can be measured whatever it opens::
 

@@ -97,7 +97,7 @@ class File(Group):
 
     @property
     def stats(self) -> IOStats:
-        """The file's I/O counters: requests, bytes fetched and decoded, cache hits, per source.
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
 
         They stay readable after :meth:`close`. Files opened to follow external links count in
         their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything in a block.
