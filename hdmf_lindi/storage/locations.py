@@ -54,17 +54,16 @@ def chunk_locations(refmap: ReferenceMap) -> dict[str, ChunkLocations]:
     expanded: dict[str, str] = {}  # templated url -> its expansion, computed once per url
     arrays: list[str] = []
     last_path, locations = None, ChunkLocations()
-    for key in refmap.iter_keys(chunk_tables=False):
+    for key, raw in refmap.raw_items():
         path, _, name = key.rpartition("/")
-        if name.startswith("."):
+        if name[:1] == ".":
             if name == ".zarray":
                 arrays.append(path)
             continue
         if path != last_path:  # an array's chunk keys usually come one after another
             last_path = path
             locations = found.get(path) or found.setdefault(path, ChunkLocations())
-        raw = refmap.raw(key)
-        if not isinstance(raw, list):
+        if type(raw) is not list:
             locations.inline += 1
             continue
         url = raw[0]

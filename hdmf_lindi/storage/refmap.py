@@ -406,6 +406,14 @@ class ReferenceMap:
             for path, table in list(self._tables.items()):
                 yield from _table_keys(path, table)
 
+    def raw_items(self) -> Iterator[tuple[str, RefValue]]:
+        """Iterate over ``(key, raw value)`` of the entries held one by one, in insertion order.
+
+        Chunk-table entries are left out (see :meth:`chunk_table`); values are as :meth:`raw`
+        returns them (templates not expanded). One pass over a large map without a lookup per key.
+        """
+        return iter(self._refs.items())
+
     def keys(self) -> list[str]:
         """Return all store keys (in the order of iteration)."""
         return list(self)
