@@ -143,6 +143,7 @@ class ArrayEngine:
         self.meta = meta
         self.dtype = dtype
         self.cache = cache
+        self._stats = container.stats  # the file's I/O counters (decodes, cache lookups)
         self._prefix = path + "/" if path else ""
         self._chunk_nbytes = math.prod(meta.chunks) * meta.dtype.itemsize
         self._direct_ok = not meta.pipeline.has_codecs and meta.dtype.kind in "iufb" and dtype == meta.dtype
@@ -237,7 +238,7 @@ class ArrayEngine:
         keys = [self._prefix + chunk_key(i) for i in indices]
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
-        stats = self.container.stats
+        stats = self._stats
         record_cache(stats, len(keys) - len(missing), len(missing))
         if place is not None:
             for i, arr in enumerate(out):
