@@ -341,6 +341,8 @@ def _parser() -> argparse.ArgumentParser:
     for register in _REGISTERED:
         register(sub)
     for subparser in sub.choices.values():  # -v also after the subcommand's name
+        if "-v" in subparser._option_string_actions or "--verbose" in subparser._option_string_actions:
+            continue  # the command defines its own
         subparser.add_argument(
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logs and tracebacks"
         )
