@@ -292,6 +292,43 @@ def _run_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- verify --------------------------------------------------------------------------------
+
+
+@command
+def _verify(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "verify",
+        help="check that LINDI files still read as written: referenced sources unchanged, chunks decode",
+        description="For each FILE: check every referenced file or URL (one stat or HEAD each) "
+        "against the identity recorded when it was indexed, and that every chunk reference ends "
+        "inside it; read and decode every inline and internal chunk. Exit 1 on any problem.",
+    )
+    parser.add_argument("files", metavar="FILE", nargs="+", help="LINDI file path or URL")
+    parser.add_argument("--no-decode", action="store_true", help="skip reading and decoding internal chunks")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_verify)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from .verification import verify
+
+    failed = False
+    many = len(args.files) > 1
+    with progress_bar("verifying", total=len(args.files), unit=" files", quiet=args.quiet or not many) as bar:
+        for path in args.files:
+            try:
+                report = verify(path, decode=not args.no_decode)
+            except (LindiError, OSError) as exc:
+                bar.write(f"{path}: PROBLEMS\n  BAD cannot open: {exc}", file=sys.stdout)
+                failed = True
+            else:
+                bar.write("\n".join(report.lines()), file=sys.stdout)
+                failed = failed or not report.ok
+            bar.update(1)
+    return 1 if failed else 0
+
+
 # --- validate ------------------------------------------------------------------------------
 
 

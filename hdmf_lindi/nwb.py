@@ -18,6 +18,7 @@ from pynwb import validate as _pynwb_validate
 from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
+from .storage.locking import Locking
 from .tree import File
 from .tree.open import as_lindi_file, open_lindi_or_hdf5
 
@@ -99,7 +100,7 @@ class NWBLindiIO(LindiIO):
         An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
         ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
         index; it is closed with the IO, the ``h5py.File`` is left open.
-    herd_path, options, allow_local_paths
+    herd_path, options, allow_local_paths, locking, lock_timeout
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -120,6 +121,8 @@ class NWBLindiIO(LindiIO):
         *,
         options: RemoteOptions | None = None,
         allow_local_paths: bool | None = None,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         del comm
         file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
@@ -130,7 +133,9 @@ class NWBLindiIO(LindiIO):
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
-                file = open_lindi_or_hdf5(os.fspath(path), mode, options, allow_local_paths)
+                file = open_lindi_or_hdf5(
+                    os.fspath(path), mode, options, allow_local_paths, locking=locking, lock_timeout=lock_timeout
+                )
             manager = BuildManager(_file_type_map(file, extensions, mode))
         elif manager is None:
             manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()
@@ -142,6 +147,8 @@ class NWBLindiIO(LindiIO):
             options=options,
             allow_local_paths=allow_local_paths,
             file=file,
+            locking=locking,
+            lock_timeout=lock_timeout,
         )
 
     @property
