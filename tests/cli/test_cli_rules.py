@@ -244,3 +244,18 @@ def test_nwb_io_reads_an_open_h5py_file(tmp_path: Path) -> None:
         hdmf_lindi.NWBLindiIO(file=h5)
     with pytest.raises(hdmf_lindi.errors.UnsupportedError, match="file= takes"):
         hdmf_lindi.NWBLindiIO(file=os.fspath(path))  # type: ignore[arg-type]
+
+
+def test_verify_of_several_files_shows_a_bar_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"f{i}.lindi.tar"
+        with hdmf_lindi.File(path, "w") as f:
+            f.create_dataset("x", data=np.arange(100), chunks=(10,))
+        paths.append(str(path))
+    code, shown = run_on_terminal(["verify", *paths])
+    assert code == 0 and "verifying" in shown and not shown.rsplit("\r", 2)[-2].strip()
+    out = capsys.readouterr().out
+    assert all(p in out for p in paths)
+    code, shown = run_on_terminal(["verify", "--quiet", *paths])
+    assert (code, shown) == (0, "")
