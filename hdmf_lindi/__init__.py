@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import errors
 from .errors import LindiError
 from .format import ExternalLink, Reference, SoftLink, ref_dtype, string_dtype
+from .storage.stats import IOStats, StatsSnapshot, stats
 from .tree import Dataset, File, Group, HardLink
 from .tree.pack import pack
 
@@ -69,4 +70,7 @@ __all__ = [
     "string_dtype",
     "validate",
     "verify",
+    "IOStats",
+    "StatsSnapshot",
+    "stats",
 ]

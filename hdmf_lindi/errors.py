@@ -29,6 +29,7 @@ __all__ = [
     "SourceChangedError",
     "TarLayoutError",
     "UnsupportedError",
+    "FileNameError",
 ]
 
 
@@ -168,6 +169,10 @@ class ConcurrentModificationError(LindiError):
 
     The other process's content is kept; this writer's changes are not saved.
     """
+
+
+class FileNameError(LindiError, ValueError):
+    """A file name whose suffix does not fit: a LINDI file named ``.nwb``, or an unknown suffix."""
 
 
 class LindiWarning(UserWarning):

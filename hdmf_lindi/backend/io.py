@@ -25,8 +25,9 @@ from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..storage.locking import Locking
+from ..storage.stats import IOStats
 from ..tree import Dataset, File, Group
-from ..tree.open import open_lindi_or_hdf5
+from ..tree.open import as_lindi_file, open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
 from .spec_dtypes import restore_attribute_dtypes
@@ -59,7 +60,8 @@ class LindiIO(HDMFIO):
     allow_local_paths
         Whether chunk references to local paths may be read (default: only for local files).
     file
-        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``.
+        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``, or an
+        open read-only ``h5py.File``, which is indexed in memory and read through the index.
     locking, lock_timeout
         The writers' lock of write modes, as for :class:`hdmf_lindi.File`.
 
@@ -92,6 +94,7 @@ class LindiIO(HDMFIO):
             logger.debug("LindiIO ignores %s", sorted(kwargs))
         if mode not in _READ_MODES + _WRITE_MODES:
             raise ModeError(f"Invalid mode {mode!r}; use one of r, r+, a, w, w-, x.")
+        file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
         if path is None and file is None:
             raise ValueError("Either path or file is required.")
         if path is None:
@@ -109,6 +112,7 @@ class LindiIO(HDMFIO):
         self._written_builders = WriteStatusTracker()
         self._linked: dict[str, LindiIO] = {}
         self._commit_depth = 0  # > 0 inside write()/export(): one flush at the end
+        self._stats: IOStats | None = None
         if manager is None:
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         elif isinstance(manager, TypeMap):
@@ -140,17 +144,29 @@ class LindiIO(HDMFIO):
             raise UnsupportedOperation(f"The LINDI file {self.source} is closed.")
         return self._lindi_file
 
+    @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
+
+        They stay readable after :meth:`close`. Files reached through external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything.
+        """
+        if self._stats is None:
+            self._stats = IOStats()
+        return self._stats
+
     def open(self) -> None:
         """Open the file (called by ``HDMFIO.__init__``)."""
         if self._lindi_file is not None:
             return
         if self._given_file is not None:
             self._lindi_file = self._given_file
-            return
-        self._lindi_file = open_lindi_or_hdf5(
-            self._path, self._mode, self._options, self._allow_local,
-            locking=self._locking, lock_timeout=self._lock_timeout,
-        )
+        else:
+            self._lindi_file = open_lindi_or_hdf5(
+                self._path, self._mode, self._options, self._allow_local,
+                locking=self._locking, lock_timeout=self._lock_timeout,
+            )
+        self._stats = self._lindi_file.container.stats
 
     def is_open(self) -> bool:
         """Whether the file is open."""

@@ -9,6 +9,7 @@ from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
 from ..storage.sources import RemoteOptions
+from ..storage.stats import IOStats
 from .array import CHUNK_CACHE_BYTES
 from .group import Group
 from .state import _FileState
@@ -124,6 +125,15 @@ class File(Group):
     def container(self) -> Container:
         """The storage container under this file."""
         return self._state.container
+
+    @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
+
+        They stay readable after :meth:`close`. Files opened to follow external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything in a block.
+        """
+        return self._state.container.stats
 
     @property
     def closed(self) -> bool:
