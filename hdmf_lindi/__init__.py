@@ -31,6 +31,10 @@ def __getattr__(name: str) -> object:
         from . import nwb
 
         return getattr(nwb, name)
+    if name == "open_dask":
+        from . import dask  # dask is an optional extra
+
+        return dask.open_dask
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -57,6 +61,7 @@ __all__ = [
     "convert",
     "errors",
     "index_hdf5",
+    "open_dask",
     "open_file",
     "pack",
     "read_nwb",

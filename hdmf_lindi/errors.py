@@ -21,6 +21,7 @@ __all__ = [
     "ModeError",
     "NodeExistsError",
     "NodeNotFoundError",
+    "NotPicklableError",
     "ReferenceMapError",
     "RemoteReadError",
     "TarLayoutError",
@@ -116,6 +117,13 @@ class UnsupportedError(LindiError, NotImplementedError):
 
 class IndexingError(LindiError):
     """An HDF5 object that cannot be referenced without copying its data."""
+
+
+class NotPicklableError(LindiError, TypeError):
+    """An object that cannot cross a process boundary (a writable or in-memory file).
+
+    Also a ``TypeError``, which is what ``pickle`` raises for unpicklable objects.
+    """
 
 
 class LindiWarning(UserWarning):

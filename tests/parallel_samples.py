@@ -42,3 +42,32 @@ def write_sample(directory: Path, kind: str, seed: int = 0) -> tuple[Path, dict[
             group.create_dataset(name, data=data, **kwargs)
             expected[f"data/{name}"] = data
     return path, expected
+
+
+def write_nwb(path: Path, seed: int = 0) -> dict[str, Any]:
+    """Write an NWB file (any LINDI form, by suffix) with a rate-based ElectricalSeries over 6
+    electrodes and a TimeSeries with timestamps; return what the tests compare with."""
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.ecephys import mock_ElectricalSeries, mock_ElectrodesTable
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    from hdmf_lindi import NWBLindiIO
+
+    rng = np.random.default_rng(seed)
+    nwbfile = mock_NWBFile()
+    electrodes = mock_ElectrodesTable(n_rows=6, nwbfile=nwbfile)
+    from hdmf.common import DynamicTableRegion
+
+    region = DynamicTableRegion(name="electrodes", data=list(range(6)), description="all", table=electrodes)
+    data = rng.integers(-2000, 2000, (5000, 6)).astype("<i2")
+    mock_ElectricalSeries(
+        name="ElectricalSeries", data=H5DataIO(data, chunks=(500, 6), compression="gzip"), rate=1000.0,
+        starting_time=2.5, electrodes=region, conversion=0.5e-6, nwbfile=nwbfile,
+    )
+    stamps = np.sort(rng.uniform(0, 100, 400))
+    values = rng.normal(size=400)
+    mock_TimeSeries(name="stamped", data=values, timestamps=stamps, unit="m", nwbfile=nwbfile)
+    with NWBLindiIO(str(path), "w") as io:
+        io.write(nwbfile)
+    return {"data": data, "stamps": stamps, "values": values, "ids": np.asarray(electrodes.id[:])}

@@ -1,0 +1,420 @@
+"""Picklable handles: a read-only file named by its location, reopened once per process.
+
+A :class:`FileHandle` is what a read-only :class:`~hdmf_lindi.File` opened from a path or URL
+pickles to: the location, the remote options that differ from the defaults (they hold no
+secret: a DANDI token is read from each process's own environment), ``allow_local_paths``, the
+chunk-cache budget and the identity of the file (size and modification time of a local file,
+size of a remote one). Unpickling costs nothing; the first read in a process opens the file
+through :data:`OPEN_FILES`, a bounded per-process LRU of open files (xarray's
+``CachingFileManager`` idea), so a dask worker opens each file once, however many tasks read it.
+
+A :class:`DatasetHandle` adds the path of a dataset and its shape, dtype and chunks (so that
+dask can plan without opening anything) and reads like an array. In the process that made it,
+it reads through the live dataset it was made from; elsewhere through :data:`OPEN_FILES`.
+
+Before a handle reads through a reopened file, the file's identity is compared with the one the
+handle carries: a file replaced since the handle was made (a rewritten index, an amended tar)
+raises :class:`~hdmf_lindi.errors.ChunkRefError` rather than returning other data. A local
+file is re-checked on every lookup (one ``stat``); a remote one when it is opened in the
+process (from the answers that open it, no extra request).
+
+Files open in write modes, and files over an in-memory reference map, have no location to
+reopen from and refuse to pickle (:class:`~hdmf_lindi.errors.NotPicklableError`).
+
+The cache is closed at interpreter exit and forgotten in a forked child (the child opens its
+own files: it must not share the parent's connections).
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import os
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ChunkRefError, NotPicklableError
+from ..storage import RemoteOptions, is_url
+from ..storage.dir_container import JSON_NAME, DirContainer
+from ..storage.memory_container import MemoryContainer
+
+if TYPE_CHECKING:
+    from ..storage.containers import Container
+    from . import Dataset, File, Group
+
+__all__ = [
+    "OPEN_FILES",
+    "DatasetHandle",
+    "FileHandle",
+    "OpenFiles",
+    "configure",
+    "file_identity",
+]
+
+logger = logging.getLogger(__name__)
+
+FILE_CACHE_SIZE = 128
+"""Default bound of the per-process cache of open files (xarray's ``file_cache_maxsize``)."""
+
+Identity = tuple[int, int | None]
+"""``(size, mtime_ns)`` of a local file; ``(size, None)`` of a remote one."""
+
+_DEFAULT_OPTIONS = RemoteOptions()
+
+
+# ---------------------------------------------------------------------- identity
+def _document_location(container: Container) -> str:
+    """The file (or URL) holding the reference map of ``container``."""
+    if isinstance(container, DirContainer):
+        return f"{container.location.rstrip('/')}/{JSON_NAME}" if is_url(container.location) else (
+            os.path.join(container.location, JSON_NAME)
+        )
+    return container.location
+
+
+def file_identity(container: Container) -> Identity | None:
+    """Return what identifies the file under ``container`` now, or None if unknown.
+
+    A local file: ``(size, mtime_ns)`` from one ``stat`` of its document (``lindi.json`` of a
+    ``.lindi.d``). A remote file: ``(size, None)``, the size its opening answers reported (no
+    request is made); None if no answer said.
+    """
+    where = _document_location(container)
+    if not is_url(where):
+        try:
+            st = os.stat(where)
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+    source = container.fetcher.source(where)
+    size = getattr(source, "_size", None)  # known from the answers that opened the file
+    return None if size is None else (int(size), None)
+
+
+def _current_identity(location: str) -> Identity | None:
+    """The identity of a local file now (one ``stat``); None for URLs (known only by opening)."""
+    if is_url(location):
+        return None
+    where = os.path.join(location, JSON_NAME) if os.path.isdir(location) else location
+    try:
+        st = os.stat(where)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _changed(location: str, expected: Identity, found: Identity | None) -> ChunkRefError:
+    return ChunkRefError(
+        f"{location} changed since this handle was made: it was size={expected[0]}"
+        f"{'' if expected[1] is None else f', mtime_ns={expected[1]}'}, it is now "
+        f"{'unreadable' if found is None else f'size={found[0]}' + ('' if found[1] is None else f', mtime_ns={found[1]}')}"
+        ". Reading it would mix data from two different files: make the handle (or dask array) "
+        "again from the file as it is now.",
+        url=location,
+    )
+
+
+# ---------------------------------------------------------------------- handles
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileHandle:
+    """A read-only LINDI file, named by location; see the module docstring.
+
+    Parameters
+    ----------
+    location
+        Absolute local path or http(s) URL.
+    options
+        The :class:`~hdmf_lindi.storage.RemoteOptions` fields that differ from the defaults,
+        as ``(name, value)`` pairs.
+    allow_local_paths
+        Whether the file may read local paths.
+    identity
+        What identified the file when the handle was made (see :func:`file_identity`).
+    chunk_cache_bytes
+        Budget of the reopened file's decoded-chunk cache.
+    """
+
+    location: str
+    options: tuple[tuple[str, Any], ...] = ()
+    allow_local_paths: bool = True
+    identity: Identity | None = None
+    chunk_cache_bytes: int | None = None
+
+    @classmethod
+    def of(cls, file: File) -> FileHandle:
+        """Return the handle of an open file.
+
+        Raises
+        ------
+        NotPicklableError
+            If the file is writable, closed, or has no location (an in-memory reference map).
+        """
+        container = file.container
+        if isinstance(container, MemoryContainer):
+            raise NotPicklableError(
+                f"Cannot pickle {file!r}: it was opened from an in-memory reference map, which "
+                "another process cannot reopen. Save it (.lindi.json / .lindi.tar / .lindi.d) and "
+                "open that file instead."
+            )
+        if not container.read_only:
+            raise NotPicklableError(
+                f"Cannot pickle {file!r}: it is open for writing, and another process would see "
+                "another state of it. Close it and reopen it read-only (mode 'r') to share it."
+            )
+        if container.closed:
+            raise NotPicklableError(f"Cannot pickle {file!r}: it is closed.")
+        fetcher = container.fetcher
+        cache = file._state.cache.max_bytes
+        return cls.at(container.location, fetcher.options, fetcher.allow_local, file_identity(container), cache)
+
+    @classmethod
+    def at(
+        cls,
+        location: str | os.PathLike[str],
+        options: RemoteOptions | None = None,
+        allow_local_paths: bool | None = None,
+        identity: Identity | None = None,
+        chunk_cache_bytes: int | None = None,
+    ) -> FileHandle:
+        """Return the handle of the file at ``location`` (nothing is opened).
+
+        ``allow_local_paths`` defaults as in :class:`~hdmf_lindi.File`; the identity is unknown
+        (not checked) unless given.
+        """
+        location = os.fspath(location)
+        remote = is_url(location)
+        options = options or _DEFAULT_OPTIONS
+        pairs = tuple(
+            (f.name, getattr(options, f.name))
+            for f in dataclasses.fields(RemoteOptions)
+            if getattr(options, f.name) != getattr(_DEFAULT_OPTIONS, f.name)
+        )
+        return cls(
+            location if remote else os.path.abspath(location), pairs,
+            (not remote) if allow_local_paths is None else allow_local_paths, identity, chunk_cache_bytes,
+        )
+
+    def remote_options(self) -> RemoteOptions:
+        """The remote options to reopen with (a worker plugin's override, if one is set)."""
+        override = OPEN_FILES.options
+        if override is not None:
+            return override
+        return dataclasses.replace(_DEFAULT_OPTIONS, **dict(self.options)) if self.options else _DEFAULT_OPTIONS
+
+    def open(self) -> File:
+        """Return the file, opened (once per process) through :data:`OPEN_FILES`.
+
+        Raises
+        ------
+        ChunkRefError
+            If the file is not the one the handle was made from (its identity changed).
+        """
+        return OPEN_FILES.get(self)
+
+
+class DatasetHandle:
+    """A dataset of a read-only file, by location: picklable, and readable like an array.
+
+    Parameters
+    ----------
+    file
+        The file's handle.
+    path
+        The dataset's path in the file (no leading ``/``).
+    shape, dtype, chunks
+        The dataset's, recorded so that nothing is opened to plan work.
+    live
+        The dataset the handle was made from, read directly in this process (not pickled).
+    """
+
+    __slots__ = ("_live", "chunks", "dtype", "file", "path", "shape")
+
+    def __init__(
+        self,
+        file: FileHandle,
+        path: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        chunks: tuple[int, ...] | None,
+        live: Dataset | None = None,
+    ) -> None:
+        self.file = file
+        self.path = path
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.chunks = None if chunks is None else tuple(chunks)
+        self._live = live
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DatasetHandle:
+        """Return the handle of a dataset of an open file.
+
+        Raises
+        ------
+        NotPicklableError
+            As :meth:`FileHandle.of`.
+        """
+        return cls(FileHandle.of(dataset.file), dataset.name.lstrip("/"), dataset.shape, dataset.dtype,
+                   dataset.chunks, dataset)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DatasetHandle, (self.file, self.path, self.shape, self.dtype, self.chunks))
+
+    def dataset(self) -> Dataset:
+        """Return the dataset: the live one in its own process, else reopened through the cache.
+
+        Raises
+        ------
+        ChunkRefError
+            If the file changed since the handle was made.
+        NodeNotFoundError
+            If the file no longer holds the dataset.
+        """
+        live = self._live
+        if live is not None and not live.file.closed:
+            return live
+        node = self.file.open()[self.path]
+        return node  # type: ignore[return-value]
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.dataset()[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        return np.asarray(self.dataset(), dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"<DatasetHandle /{self.path} of {self.file.location} shape={self.shape} dtype={self.dtype}>"
+
+
+# ---------------------------------------------------------------------- the per-process cache
+class OpenFiles:
+    """A bounded LRU of files opened from handles, one per (location, options) in a process.
+
+    Parameters
+    ----------
+    maxsize
+        How many files stay open; the least recently used one is closed beyond that.
+    """
+
+    def __init__(self, maxsize: int = FILE_CACHE_SIZE) -> None:
+        self.maxsize = maxsize
+        self.options: RemoteOptions | None = None
+        """Remote options that replace the handles' own (set by a worker plugin), or None."""
+        self.opened = 0
+        """How many files this cache opened (in this process)."""
+        self._files: OrderedDict[tuple[Any, ...], tuple[File, Identity | None]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def _key(self, handle: FileHandle) -> tuple[Any, ...]:
+        return (handle.location, handle.remote_options(), handle.allow_local_paths, handle.chunk_cache_bytes)
+
+    def get(self, handle: FileHandle) -> File:
+        """Return the open file of ``handle`` (opening it if needed); see :meth:`FileHandle.open`."""
+        key = self._key(handle)
+        expected = handle.identity
+        now = None if expected is None else _current_identity(handle.location)
+        if expected is not None and now is not None and now != expected:
+            raise _changed(handle.location, expected, now)
+        with self._lock:
+            entry = self._files.get(key)
+            if entry is not None:
+                file, seen = entry
+                if not file.closed and (expected is None or seen == expected):
+                    self._files.move_to_end(key)
+                    return file
+                del self._files[key]
+                file.close()
+            file = self._open(handle)
+            seen = file_identity(file.container)
+            if expected is not None and seen is not None and seen != expected:
+                file.close()
+                raise _changed(handle.location, expected, seen)
+            self._files[key] = (file, seen)
+            while len(self._files) > max(0, self.maxsize):
+                _, (old, _) = self._files.popitem(last=False)
+                old.close()
+            return file
+
+    def _open(self, handle: FileHandle) -> File:
+        from . import File  # the tree's nodes build on this module
+        from .array import CHUNK_CACHE_BYTES
+
+        self.opened += 1
+        logger.debug("opening %s for a handle", handle.location)
+        cache = CHUNK_CACHE_BYTES if handle.chunk_cache_bytes is None else handle.chunk_cache_bytes
+        return File(
+            handle.location, "r", options=handle.remote_options(),
+            allow_local_paths=handle.allow_local_paths, chunk_cache_bytes=cache,
+        )
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def close_all(self) -> None:
+        """Close every cached file (they reopen on the next read)."""
+        with self._lock:
+            files = [f for f, _ in self._files.values()]
+            self._files.clear()
+        for file in files:
+            try:
+                file.close()
+            except Exception as exc:  # noqa: BLE001 - closing read-only files; never fatal at exit
+                logger.debug("closing %s: %s", file.filename, exc)
+
+    def _forget_after_fork(self) -> None:
+        # the child must not use the parent's connections, and the lock may be held
+        self._files = OrderedDict()
+        self._lock = threading.RLock()
+        self.opened = 0
+
+
+OPEN_FILES = OpenFiles()
+"""This process's cache of files opened from handles."""
+
+atexit.register(OPEN_FILES.close_all)
+os.register_at_fork(after_in_child=OPEN_FILES._forget_after_fork)
+
+
+def configure(*, options: RemoteOptions | None = None, file_cache_size: int | None = None) -> None:
+    """Set how this process reopens files from handles.
+
+    Parameters
+    ----------
+    options
+        Remote options used instead of the ones handles carry (e.g. a per-worker
+        ``cache_dir``); None goes back to the handles' own.
+    file_cache_size
+        New bound of the open-file cache (None keeps it).
+    """
+    OPEN_FILES.options = options
+    if file_cache_size is not None:
+        if file_cache_size < 1:
+            raise ValueError(f"file_cache_size must be at least 1, not {file_cache_size}.")
+        OPEN_FILES.maxsize = file_cache_size
+
+
+def reopen_file(handle: FileHandle) -> File:
+    """Unpickle a :class:`~hdmf_lindi.File`: the handle's file through the per-process cache."""
+    return handle.open()
+
+
+def reopen_node(handle: FileHandle, path: str) -> Group | Dataset:
+    """Unpickle a group or dataset: its file through the per-process cache, then the node."""
+    return handle.open()[path] if path else handle.open()
