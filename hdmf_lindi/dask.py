@@ -185,7 +185,8 @@ class LindiWorkerPlugin(WorkerPlugin):
         self.file_cache_size = file_cache_size
 
     def setup(self, worker: Any) -> None:
-        """Apply the options on the worker."""
+        """Apply the options on the worker (files it has open reopen with them)."""
+        OPEN_FILES.close_all()
         configure(options=self.options, file_cache_size=self.file_cache_size)
 
     def teardown(self, worker: Any) -> None:
