@@ -35,6 +35,10 @@ def __getattr__(name: str) -> object:
         from . import dask  # dask is an optional extra
 
         return dask.open_dask
+    if name == "to_xarray":
+        from . import xarray_backend  # xarray is an optional extra
+
+        return xarray_backend.to_xarray
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -67,5 +71,6 @@ __all__ = [
     "read_nwb",
     "ref_dtype",
     "string_dtype",
+    "to_xarray",
     "validate",
 ]

@@ -34,12 +34,20 @@ from .tree.handle import OPEN_FILES, DatasetHandle, FileHandle, configure
 if TYPE_CHECKING:
     from .tree import Dataset
 
-__all__ = ["LindiWorkerPlugin", "aligned_chunks", "open_dask", "to_dask"]
+__all__ = [
+    "LindiWorkerPlugin",
+    "aligned_chunks",
+    "block_itemsize",
+    "open_dask",
+    "target_block_bytes",
+    "to_dask",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def _target_bytes(target_bytes: int | None) -> int:
+def target_block_bytes(target_bytes: int | None) -> int:
+    """``target_bytes``, or dask's ``array.chunk-size`` (128 MiB by default) when None."""
     if target_bytes is not None:
         if target_bytes < 1:
             raise ValueError(f"target_bytes must be positive, not {target_bytes}.")
@@ -82,7 +90,8 @@ def aligned_chunks(
     return tuple(block)
 
 
-def _itemsize(dtype: np.dtype[Any]) -> int:
+def block_itemsize(dtype: np.dtype[Any]) -> int:
+    """Bytes per element in memory, counting an object (string) element as a pointer."""
     return 8 if dtype.kind == "O" else int(dtype.itemsize)
 
 
@@ -123,7 +132,7 @@ def to_dask(
             "references and resolve them instead."
         )
     if isinstance(chunks, str) and chunks == "auto":
-        chunks = aligned_chunks(handle.shape, handle.chunks, _itemsize(handle.dtype), _target_bytes(target_bytes))
+        chunks = aligned_chunks(handle.shape, handle.chunks, block_itemsize(handle.dtype), target_block_bytes(target_bytes))
     if name is None:
         name = "hdmf-lindi-" + tokenize(handle.file, handle.path, handle.shape, str(handle.dtype), chunks)
     meta = np.empty((0,) * len(handle.shape), dtype=handle.dtype)
