@@ -237,6 +237,23 @@ class Dataset(_Node):
         arr = np.asarray(self[()] if self._scalar else self[...])
         return arr.astype(dtype) if dtype is not None else arr
 
+    def to_dask(self, chunks: Any = "auto", *, target_bytes: int | None = None, name: str | None = None) -> Any:
+        """Return a lazy ``dask.array.Array`` over this dataset (the ``dask`` extra).
+
+        Blocks are whole storage chunks grown to ``target_bytes`` (dask's ``array.chunk-size``
+        by default); tasks hold a small handle and reopen the file by location, so the array
+        works with threads, processes and ``dask.distributed``. See
+        :func:`hdmf_lindi.dask.to_dask`.
+
+        Raises
+        ------
+        NotPicklableError
+            If the file is writable or in memory.
+        """
+        from ..dask import to_dask  # dask is an optional extra, imported when asked for
+
+        return to_dask(self, chunks, target_bytes=target_bytes, name=name)
+
     def astype(self, dtype: Any) -> AsTypeView:
         """Return a view that reads this dataset converted to ``dtype`` (``ds.astype("f4")[:10]``)."""
         return AsTypeView(self, np.dtype(dtype))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
@@ -20,7 +21,7 @@ from parallel_tasks import cache_state, read_all, total
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO
 from hdmf_lindi.dask import LindiWorkerPlugin, to_dask
-from hdmf_lindi.errors import ChunkRefError
+from hdmf_lindi.errors import SourceChangedError
 from hdmf_lindi.storage import RemoteOptions
 from hdmf_lindi.tree.handle import DatasetHandle
 
@@ -93,7 +94,7 @@ def test_file_replaced_between_graph_and_compute(client: Client, tmp_path: Path)
     with hdmf_lindi.File(tmp_path / "other.lindi.tar", "w") as f:
         f.create_dataset("data", data=np.ones((4000, 64), dtype="<i2"), chunks=(250, 64), compression="gzip")
     (tmp_path / "other.lindi.tar").replace(path)
-    with pytest.raises(ChunkRefError, match="changed since this handle was made"):
+    with pytest.raises(SourceChangedError, match="changed since this handle was made"):
         client.compute(summed).result()
 
 
@@ -123,3 +124,12 @@ def test_worker_plugin_sets_options_and_closes_files(client: Client, tmp_path: P
     finally:
         client.unregister_worker_plugin(LindiWorkerPlugin.name)
     assert all(state == (None, 0) for state in client.run(cache_state).values())
+
+
+def test_plain_from_array_of_tree_datasets_runs_on_the_cluster(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "plain.lindi.json"
+    data = _ephys(path)
+    with hdmf_lindi.File(path) as f:
+        arr = da.from_array(f["data"], chunks=(1000, 64))  # the dataset itself crosses to workers
+        assert float(client.compute(arr.astype("f8").sum()).result()) == float(data.astype("f8").sum())
+        assert client.submit(read_all, f["data"]).result().shape == data.shape

@@ -21,7 +21,7 @@ from parallel_samples import SUFFIXES, write_nwb, write_sample
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO
-from hdmf_lindi.errors import ChunkRefError, NotPicklableError
+from hdmf_lindi.errors import NotPicklableError, SourceChangedError
 from hdmf_lindi.storage import ReferenceMap, RemoteOptions
 from hdmf_lindi.tree import handle as handle_module
 from hdmf_lindi.tree.handle import DatasetHandle, FileHandle, OpenFiles
@@ -68,7 +68,8 @@ def test_url_handle_reopens_with_its_options_and_no_token(
         handle = DatasetHandle.of(f["data/i16"])
         blob = pickle.dumps(handle)
     assert token.encode() not in blob
-    assert handle.file.identity == (path.stat().st_size, None)
+    assert handle.file.identity is not None and handle.file.identity.size == path.stat().st_size
+    assert handle.file.identity.etag  # the test server sends one
     copy = pickle.loads(blob)
     assert copy.file.remote_options() == options
     assert copy.file.allow_local_paths is False
@@ -88,9 +89,9 @@ def test_identity_mismatch_on_reopen_is_an_error(tmp_path: Path, fresh_cache: Op
     (tmp_path / "again").mkdir()
     replacement, _ = write_sample(tmp_path / "again", "tar", seed=1)
     os.replace(replacement, path)
-    with pytest.raises(ChunkRefError, match="changed since this handle was made"):
+    with pytest.raises(SourceChangedError, match="changed since this handle was made"):
         pickle.loads(blob)[:10]
-    with pytest.raises(ChunkRefError, match="changed"):
+    with pytest.raises(SourceChangedError, match="changed"):
         OpenFiles().get(copy.file)
 
 
@@ -100,8 +101,9 @@ def test_url_identity_mismatch(http_server: RangeServer, tmp_path: Path, fresh_c
         blob = pickle.dumps(DatasetHandle.of(f["data/f8"]))
     replacement, _ = write_sample(tmp_path, "json", seed=3)
     shutil.copyfile(replacement, path)
-    assert replacement.stat().st_size != (pickle.loads(blob).file.identity or (0,))[0]
-    with pytest.raises(ChunkRefError, match="changed"):
+    identity = pickle.loads(blob).file.identity
+    assert identity is not None and replacement.stat().st_size != identity.size
+    with pytest.raises(SourceChangedError, match="changed"):
         pickle.loads(blob)[:3]
 
 
@@ -163,3 +165,47 @@ def test_forked_child_opens_its_own_file(tmp_path: Path) -> None:
         opened, total = pool.apply(_read_in_child, (blob,))
     assert opened == 1
     assert total == pytest.approx(float(expected["data/f8"].sum()))
+
+
+@pytest.mark.parametrize("kind", ["json", "tar", "dir", "url"])
+def test_tree_nodes_pickle_by_location(
+    tmp_path: Path, kind: str, http_server: RangeServer, fresh_cache: OpenFiles
+) -> None:
+    where = http_server.root if kind == "url" else tmp_path
+    path, expected = write_sample(where, "tar" if kind == "url" else kind)
+    location = http_server.url(path.name) if kind == "url" else str(path)
+    with hdmf_lindi.File(location) as f:
+        blobs = [pickle.dumps(obj) for obj in (f, f["data"], f["data/i16"])]
+        assert all(len(b) < 400 for b in blobs), [len(b) for b in blobs]
+    file, group, dataset = (pickle.loads(b) for b in blobs)
+    assert isinstance(file, hdmf_lindi.File) and file.filename == location and file.mode == "r"
+    assert isinstance(group, hdmf_lindi.Group) and group.name == "/data" and group.file is file
+    assert isinstance(dataset, hdmf_lindi.Dataset)
+    np.testing.assert_array_equal(dataset[...], expected["data/i16"])
+    np.testing.assert_array_equal(group["str"][...], expected["data/str"])
+    assert fresh_cache.opened == 1
+
+
+def test_tree_nodes_of_writable_and_memory_files_refuse(tmp_path: Path) -> None:
+    path, _ = write_sample(tmp_path, "json")
+    with hdmf_lindi.File(path, "r+") as f:
+        for obj in (f, f["data"], f["data/f8"]):
+            with pytest.raises(NotPicklableError, match="open for writing"):
+                pickle.dumps(obj)
+    with hdmf_lindi.File(path) as f:
+        refmap = ReferenceMap.from_json(f.container.refmap.to_json())
+    with hdmf_lindi.File(refmap) as f, pytest.raises(NotPicklableError, match="in-memory"):
+        pickle.dumps(f["data"])
+    closed = hdmf_lindi.File(path)
+    closed.close()
+    with pytest.raises(NotPicklableError, match="closed"):
+        pickle.dumps(closed)
+
+
+def test_url_replaced_by_a_file_of_the_same_size(http_server: RangeServer, fresh_cache: OpenFiles) -> None:
+    path, _ = write_sample(http_server.root, "tar")
+    with hdmf_lindi.File(http_server.url(path.name)) as f:
+        blob = pickle.dumps(f["data/f8"])
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # same bytes, new ETag
+    with pytest.raises(SourceChangedError, match="etag"):
+        pickle.loads(blob)
