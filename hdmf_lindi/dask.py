@@ -11,7 +11,8 @@ Blocks are made of whole storage chunks: the trailing axes are widened to their 
 whole chunks up to it. A storage chunk is therefore never split between two tasks (which would
 fetch and decode it twice), and the chunks of one task are usually adjacent in the file.
 
-Import cost: dask is imported when this module is; ``import hdmf_lindi`` does not import it.
+Import cost: dask is imported when this module is (``import hdmf_lindi`` does not import it);
+distributed only when :class:`~hdmf_lindi.dask_plugin.LindiWorkerPlugin` is asked for.
 """
 
 from __future__ import annotations
@@ -24,18 +25,16 @@ import dask
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
-from distributed import WorkerPlugin
 
 from .errors import UnsupportedError
 from .format.dtypes import is_reference_dtype
 from .storage import RemoteOptions
-from .tree.handle import OPEN_FILES, DatasetHandle, FileHandle, configure
+from .tree.handle import OPEN_FILES, DatasetHandle, FileHandle
 
 if TYPE_CHECKING:
     from .tree import Dataset
 
-__all__ = [
-    "LindiWorkerPlugin",
+__all__ = [  # and LindiWorkerPlugin, from dask_plugin on first use (it imports distributed)
     "aligned_chunks",
     "block_itemsize",
     "open_dask",
@@ -173,32 +172,10 @@ def open_dask(
     return to_dask(node, chunks, target_bytes=target_bytes)
 
 
-class LindiWorkerPlugin(WorkerPlugin):
-    """A ``dask.distributed`` worker plugin: remote options per worker, files closed at teardown.
+def __getattr__(name: str) -> Any:
+    # the worker plugin needs distributed (~1-2 s to import): only when asked for
+    if name == "LindiWorkerPlugin":
+        from .dask_plugin import LindiWorkerPlugin
 
-    Register with ``client.register_plugin(LindiWorkerPlugin(...))``.
-
-    Parameters
-    ----------
-    options
-        Remote options that files reopened on the worker use instead of the ones their handles
-        carry (e.g. a worker-local ``cache_dir``); None keeps the handles' own.
-    file_cache_size
-        Bound of each worker's cache of open files (None keeps the default, 128).
-    """
-
-    name = "hdmf-lindi"
-
-    def __init__(self, options: RemoteOptions | None = None, file_cache_size: int | None = None) -> None:
-        self.options = options
-        self.file_cache_size = file_cache_size
-
-    def setup(self, worker: Any) -> None:
-        """Apply the options on the worker (files it has open reopen with them)."""
-        OPEN_FILES.close_all()
-        configure(options=self.options, file_cache_size=self.file_cache_size)
-
-    def teardown(self, worker: Any) -> None:
-        """Close the worker's cached files and forget the options."""
-        OPEN_FILES.close_all()
-        configure(options=None)
+        return LindiWorkerPlugin
+    raise AttributeError(f"module 'hdmf_lindi.dask' has no attribute {name!r}")

@@ -20,7 +20,8 @@ from parallel_tasks import cache_state, read_all, total
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO
-from hdmf_lindi.dask import LindiWorkerPlugin, to_dask
+from hdmf_lindi.dask import to_dask
+from hdmf_lindi.dask_plugin import LindiWorkerPlugin
 from hdmf_lindi.errors import SourceChangedError
 from hdmf_lindi.storage import RemoteOptions
 from hdmf_lindi.tree.handle import DatasetHandle
