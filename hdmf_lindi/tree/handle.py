@@ -29,11 +29,14 @@ own files: it must not share the parent's connections).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import logging
 import os
 import threading
+import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -291,6 +294,13 @@ class DatasetHandle:
         node = self.file.open()[self.path]
         return node  # type: ignore[return-value]
 
+    def _read(self, key: Any) -> Any:
+        live = self._live
+        if live is not None and not live.file.closed:
+            return live[key]
+        with OPEN_FILES.reading(self.file) as file:
+            return file[self.path][key]
+
     @property
     def ndim(self) -> int:
         """Number of dimensions."""
@@ -305,23 +315,42 @@ class DatasetHandle:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> Any:
-        return self.dataset()[key]
+        return self._read(key)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
-        return np.asarray(self.dataset(), dtype=dtype)
+        return np.asarray(self._read(...), dtype=dtype)
 
     def __repr__(self) -> str:
         return f"<DatasetHandle /{self.path} of {self.file.location} shape={self.shape} dtype={self.dtype}>"
 
 
 # ---------------------------------------------------------------------- the per-process cache
+class _Entry:
+    """A file of the cache: its identity when opened, readers in flight, and whether nodes of it
+    were handed out (then only its owner, or the exit, closes it)."""
+
+    __slots__ = ("evicted", "file", "identity", "pinned", "readers")
+
+    def __init__(self, file: File, identity: SourceIdentity | None) -> None:
+        self.file = file
+        self.identity = identity
+        self.readers = 0
+        self.pinned = False
+        self.evicted = False
+
+
 class OpenFiles:
     """A bounded LRU of files opened from handles, one per (location, options) in a process.
 
     Parameters
     ----------
     maxsize
-        How many files stay open; the least recently used one is closed beyond that.
+        How many files stay cached; beyond that the least recently used one leaves the cache.
+
+    A file that leaves the cache is closed once no handle read is using it. A file whose nodes
+    were handed out (an unpickled ``File``, ``Group`` or ``Dataset``: see :meth:`get`) is only
+    dropped from the cache, never closed under its user; :meth:`close_all` (at exit, or by a
+    worker plugin's teardown) closes everything.
     """
 
     def __init__(self, maxsize: int = FILE_CACHE_SIZE) -> None:
@@ -330,39 +359,68 @@ class OpenFiles:
         """Remote options that replace the handles' own (set by a worker plugin), or None."""
         self.opened = 0
         """How many files this cache opened (in this process)."""
-        self._files: OrderedDict[tuple[Any, ...], tuple[File, SourceIdentity | None]] = OrderedDict()
+        self._files: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._all: weakref.WeakSet[File] = weakref.WeakSet()  # evicted but pinned ones too
         self._lock = threading.RLock()
 
     def _key(self, handle: FileHandle) -> tuple[Any, ...]:
         return (handle.location, handle.remote_options(), handle.allow_local_paths, handle.chunk_cache_bytes)
 
     def get(self, handle: FileHandle) -> File:
-        """Return the open file of ``handle`` (opening it if needed); see :meth:`FileHandle.open`."""
+        """Return the open file of ``handle``, opening it if needed (see :meth:`FileHandle.open`).
+
+        The file is pinned: it leaves the cache when it is the least recently used one, but it
+        is not closed by the cache before :meth:`close_all`.
+        """
+        with self._lock:
+            entry = self._entry(handle)
+            entry.pinned = True
+            return entry.file
+
+    @contextlib.contextmanager
+    def reading(self, handle: FileHandle) -> Iterator[File]:
+        """Use the open file of ``handle`` for one read; it is not closed while in use."""
+        with self._lock:
+            entry = self._entry(handle)
+            entry.readers += 1
+        try:
+            yield entry.file
+        finally:
+            with self._lock:
+                entry.readers -= 1
+                if entry.evicted and not entry.readers and not entry.pinned:
+                    entry.file.close()
+
+    def _entry(self, handle: FileHandle) -> _Entry:
+        # under the lock
         key = self._key(handle)
         expected = handle.identity
         if expected is not None and not is_url(handle.location):
             _check(handle.location, expected, _local_identity(handle.location))  # one stat
-        with self._lock:
-            entry = self._files.get(key)
-            if entry is not None:
-                file, seen = entry
-                if not file.closed and (expected is None or seen is None or expected.matches(seen)):
-                    self._files.move_to_end(key)
-                    return file
-                del self._files[key]
-                file.close()
-            file = self._open(handle)
-            seen = file_identity(file.container)
-            try:
-                _check(handle.location, expected, seen)
-            except SourceChangedError:
-                file.close()
-                raise
-            self._files[key] = (file, seen)
-            while len(self._files) > max(0, self.maxsize):
-                _, (old, _) = self._files.popitem(last=False)
-                old.close()
-            return file
+        entry = self._files.get(key)
+        if entry is not None:
+            if not entry.file.closed and (expected is None or entry.identity is None or expected.matches(entry.identity)):
+                self._files.move_to_end(key)
+                return entry
+            self._evict(key)
+        file = self._open(handle)
+        seen = file_identity(file.container)
+        try:
+            _check(handle.location, expected, seen)
+        except SourceChangedError:
+            file.close()
+            raise
+        entry = self._files[key] = _Entry(file, seen)
+        self._all.add(file)
+        while len(self._files) > max(1, self.maxsize):
+            self._evict(next(iter(self._files)))
+        return entry
+
+    def _evict(self, key: tuple[Any, ...]) -> None:
+        entry = self._files.pop(key)
+        entry.evicted = True
+        if not entry.readers and not entry.pinned:
+            entry.file.close()
 
     def _open(self, handle: FileHandle) -> File:
         from . import File  # the tree's nodes build on this module
@@ -380,10 +438,11 @@ class OpenFiles:
         return len(self._files)
 
     def close_all(self) -> None:
-        """Close every cached file (they reopen on the next read)."""
+        """Close every cached file, in use or not (they reopen on the next read)."""
         with self._lock:
-            files = [f for f, _ in self._files.values()]
+            files = list(self._all)
             self._files.clear()
+            self._all = weakref.WeakSet()
         for file in files:
             try:
                 file.close()
@@ -393,6 +452,7 @@ class OpenFiles:
     def _forget_after_fork(self) -> None:
         # the child must not use the parent's connections, and the lock may be held
         self._files = OrderedDict()
+        self._all = weakref.WeakSet()
         self._lock = threading.RLock()
         self.opened = 0
 

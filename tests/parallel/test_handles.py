@@ -134,20 +134,30 @@ def test_nwb_lindi_dataset_pickles(tmp_path: Path, suffix: str, fresh_cache: Ope
         pickle.dumps(io.read().acquisition["ElectricalSeries"].data)
 
 
-def test_cache_is_bounded_and_reuses_open_files(tmp_path: Path) -> None:
+def test_cache_is_bounded_and_never_closes_a_file_in_use(tmp_path: Path) -> None:
     cache = OpenFiles(maxsize=2)
     handles = []
-    for seed, kind in enumerate(SUFFIXES):
+    for seed, kind in enumerate([*SUFFIXES, "json"]):
         path, _ = write_sample(tmp_path, kind, seed=seed)
         with hdmf_lindi.File(path) as f:
             handles.append(FileHandle.of(f))
-    first = cache.get(handles[0])
-    assert cache.get(handles[0]) is first and cache.opened == 1
-    cache.get(handles[1])
-    cache.get(handles[2])
-    assert len(cache) == 2 and first.closed and cache.opened == 3
+    with cache.reading(handles[0]) as first:
+        with cache.reading(handles[0]) as again:
+            assert again is first and cache.opened == 1
+        with cache.reading(handles[1]), cache.reading(handles[2]):
+            pass
+        # evicted while a read is in flight: still open until that read ends
+        assert len(cache) == 2 and not first.closed and cache.opened == 3
+        assert first["data/f8"][:3].shape == (3,)
+    assert first.closed
+    # files whose nodes were handed out (unpickled nodes) leave the cache but stay open
+    pinned = cache.get(handles[3])
+    for h in handles[:3]:
+        with cache.reading(h):
+            pass
+    assert not pinned.closed and len(cache) == 2
     cache.close_all()
-    assert len(cache) == 0
+    assert len(cache) == 0 and pinned.closed
 
 
 def _read_in_child(blob: bytes) -> tuple[int, float]:
