@@ -342,15 +342,15 @@ class _Entry:
 class OpenFiles:
     """A bounded LRU of files opened from handles, one per (location, options) in a process.
 
-    Parameters
-    ----------
-    maxsize
-        How many files stay cached; beyond that the least recently used one leaves the cache.
-
     A file that leaves the cache is closed once no handle read is using it. A file whose nodes
     were handed out (an unpickled ``File``, ``Group`` or ``Dataset``: see :meth:`get`) is only
     dropped from the cache, never closed under its user; :meth:`close_all` (at exit, or by a
     worker plugin's teardown) closes everything.
+
+    Parameters
+    ----------
+    maxsize
+        How many files stay cached; beyond that the least recently used one leaves the cache.
     """
 
     def __init__(self, maxsize: int = FILE_CACHE_SIZE) -> None:
