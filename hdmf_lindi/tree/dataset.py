@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from .state import _join
 __all__ = ["AsStrView", "AsTypeView", "Dataset"]
 
 _REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
+_EXTERNAL_LOCK = threading.Lock()
 
 
 class Dataset(_Node):
@@ -216,7 +218,9 @@ class Dataset(_Node):
         from ..hdf5.external import ExternalFiles  # lazy: h5py lives in hdf5/
 
         if self._state.external is None:
-            self._state.external = ExternalFiles(self._state.container.fetcher)
+            with _EXTERNAL_LOCK:  # threads reading at once share one set of opened HDF5 files
+                if self._state.external is None:
+                    self._state.external = ExternalFiles(self._state.container.fetcher)
         link = self._external
         assert link is not None
         return self._state.external.read(str(link["url"]), str(link["name"]), key)
