@@ -31,6 +31,10 @@ def __getattr__(name: str) -> object:
         from . import nwb
 
         return getattr(nwb, name)
+    if name in ("verify", "VerifyReport"):
+        from . import verification
+
+        return getattr(verification, name)
     if name == "open_dask":
         from . import dask  # dask is an optional extra
 
@@ -61,6 +65,7 @@ __all__ = [
     "NWBLindiIO",
     "Reference",
     "SoftLink",
+    "VerifyReport",
     "__version__",
     "convert",
     "errors",
@@ -73,4 +78,5 @@ __all__ = [
     "string_dtype",
     "to_xarray",
     "validate",
+    "verify",
 ]
