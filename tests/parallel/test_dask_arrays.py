@@ -97,3 +97,16 @@ def test_aligned_chunks(
     shape: tuple[int, ...], chunks: tuple[int, ...] | None, itemsize: int, target: int, expected: tuple[int, ...]
 ) -> None:
     assert aligned_chunks(shape, chunks, itemsize, target) == expected
+
+
+def test_scalars_and_empty_datasets(tmp_path: Path) -> None:
+    path = tmp_path / "small.lindi.json"
+    with hdmf_lindi.File(path, "w") as f:
+        f.create_dataset("s", data=3.5)
+        f.create_dataset("t", data="hello", dtype=hdmf_lindi.string_dtype())
+        f.create_dataset("e", shape=(0, 5), dtype="f4")
+    with hdmf_lindi.File(path) as f:
+        assert to_dask(f["s"]).compute() == 3.5
+        assert to_dask(f["t"]).compute() == "hello"
+        empty = to_dask(f["e"])
+        assert empty.shape == (0, 5) and empty.compute().dtype == np.float32
