@@ -36,6 +36,14 @@ def __getattr__(name: str) -> object:
         from . import verification
 
         return getattr(verification, name)
+    if name == "open_dask":
+        from . import dask  # dask is an optional extra
+
+        return dask.open_dask
+    if name == "to_xarray":
+        from . import xarray_backend  # xarray is an optional extra
+
+        return xarray_backend.to_xarray
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -63,11 +71,13 @@ __all__ = [
     "convert",
     "errors",
     "index_hdf5",
+    "open_dask",
     "open_file",
     "pack",
     "read_nwb",
     "ref_dtype",
     "string_dtype",
+    "to_xarray",
     "validate",
     "verify",
     "IOStats",

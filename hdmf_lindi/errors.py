@@ -24,6 +24,7 @@ __all__ = [
     "ModeError",
     "NodeExistsError",
     "NodeNotFoundError",
+    "NotPicklableError",
     "ReferenceMapError",
     "RemoteReadError",
     "SourceChangedError",
@@ -173,6 +174,13 @@ class ConcurrentModificationError(LindiError):
 
 class FileNameError(LindiError, ValueError):
     """A file name whose suffix does not fit: a LINDI file named ``.nwb``, or an unknown suffix."""
+
+
+class NotPicklableError(LindiError, TypeError):
+    """An object that cannot cross a process boundary (a writable or in-memory file).
+
+    Also a ``TypeError``, which is what ``pickle`` raises for unpicklable objects.
+    """
 
 
 class LindiWarning(UserWarning):

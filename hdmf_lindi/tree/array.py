@@ -64,7 +64,7 @@ os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 class ChunkCache:
-    """An LRU cache of decoded chunks, bounded in bytes.
+    """An LRU cache of decoded chunks, bounded in bytes; safe to share between threads.
 
     Parameters
     ----------
@@ -76,6 +76,7 @@ class ChunkCache:
         self.max_bytes = max_bytes
         self._data: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()  # readers share the cache: dask threads, the decode pool
         self.hits = 0
         self.misses = 0
 
@@ -85,29 +86,35 @@ class ChunkCache:
 
     def get(self, key: str) -> np.ndarray[Any, Any] | None:
         """Return the cached chunk for a store key, or None."""
-        arr = self._data.get(key)
-        if arr is None:
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
-        return arr
+        with self._lock:
+            arr = self._data.get(key)
+            if arr is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return arr
 
     def put(self, key: str, arr: np.ndarray[Any, Any]) -> None:
         """Cache a decoded chunk (made read-only)."""
         cost = self._cost(arr)
         if cost > self.max_bytes // 4 or self.max_bytes == 0:
             return
-        self.discard(key)
         arr.flags.writeable = False
-        self._data[key] = arr
-        self._bytes += cost
-        while self._bytes > self.max_bytes:
-            _, old = self._data.popitem(last=False)
-            self._bytes -= self._cost(old)
+        with self._lock:
+            self._discard(key)
+            self._data[key] = arr
+            self._bytes += cost
+            while self._bytes > self.max_bytes:
+                _, old = self._data.popitem(last=False)
+                self._bytes -= self._cost(old)
 
     def discard(self, key: str) -> None:
         """Forget a key (after it was rewritten)."""
+        with self._lock:
+            self._discard(key)
+
+    def _discard(self, key: str) -> None:
         old = self._data.pop(key, None)
         if old is not None:
             self._bytes -= self._cost(old)

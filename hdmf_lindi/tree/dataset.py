@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from .state import _join
 __all__ = ["AsStrView", "AsTypeView", "Dataset"]
 
 _REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
+_EXTERNAL_LOCK = threading.Lock()
 
 
 class Dataset(_Node):
@@ -218,7 +220,9 @@ class Dataset(_Node):
         from ..hdf5.external import ExternalFiles  # lazy: h5py lives in hdf5/
 
         if self._state.external is None:
-            self._state.external = ExternalFiles(self._state.container.fetcher)
+            with _EXTERNAL_LOCK:  # threads reading at once share one set of opened HDF5 files
+                if self._state.external is None:
+                    self._state.external = ExternalFiles(self._state.container.fetcher)
         link = self._external
         assert link is not None
         return self._state.external.read(str(link["url"]), str(link["name"]), key)
@@ -238,6 +242,23 @@ class Dataset(_Node):
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
         arr = np.asarray(self[()] if self._scalar else self[...])
         return arr.astype(dtype) if dtype is not None else arr
+
+    def to_dask(self, chunks: Any = "auto", *, target_bytes: int | None = None, name: str | None = None) -> Any:
+        """Return a lazy ``dask.array.Array`` over this dataset (the ``dask`` extra).
+
+        Blocks are whole storage chunks grown to ``target_bytes`` (dask's ``array.chunk-size``
+        by default); tasks hold a small handle and reopen the file by location, so the array
+        works with threads, processes and ``dask.distributed``. See
+        :func:`hdmf_lindi.dask.to_dask`.
+
+        Raises
+        ------
+        NotPicklableError
+            If the file is writable or in memory.
+        """
+        from ..dask import to_dask  # dask is an optional extra, imported when asked for
+
+        return to_dask(self, chunks, target_bytes=target_bytes, name=name)
 
     def astype(self, dtype: Any) -> AsTypeView:
         """Return a view that reads this dataset converted to ``dtype`` (``ds.astype("f4")[:10]``)."""
