@@ -1,0 +1,10 @@
+"""Many files: index or convert them in parallel, resumably, and read one table across them.
+
+This package only *schedules* work the layers below already do (``index_hdf5``, ``convert``,
+``File`` reads) on any ``concurrent.futures`` executor.
+"""
+
+from .records import BatchRecord, read_manifest
+from .schedule import convert_many, index_many
+
+__all__ = ["BatchRecord", "convert_many", "index_many", "read_manifest"]
