@@ -4,7 +4,8 @@ This package only *schedules* work the layers below already do (``index_hdf5``, 
 ``File`` reads) on any ``concurrent.futures`` executor.
 """
 
+from .dandiset import DandiAsset, index_dandiset, list_assets
 from .records import BatchRecord, read_manifest
 from .schedule import convert_many, index_many
 
-__all__ = ["BatchRecord", "convert_many", "index_many", "read_manifest"]
+__all__ = ["BatchRecord", "DandiAsset", "convert_many", "index_dandiset", "index_many", "list_assets", "read_manifest"]

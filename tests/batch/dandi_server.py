@@ -103,6 +103,11 @@ class DandiServer(RangeServer):
     def blob_path(self, blob: str) -> str:
         return f"blobs/{blob[:3]}/{blob[3:6]}/{blob}"
 
+    def blob_url(self, blob: str) -> str:
+        """The blob's storage URL. Its host is spelled ``localhost`` (the API's ``127.0.0.1``),
+        so that the storage host is another host than the API to the client, as S3 is."""
+        return f"http://localhost:{self.port}/{self.blob_path(blob)}"
+
     def add_asset(self, path: str, content: Path | None, *, zarr: bool = False) -> Asset:
         """Add an asset at ``path`` with the bytes of ``content`` (a Zarr asset has none)."""
         asset_id = str(uuid.uuid4())
@@ -174,7 +179,7 @@ class DandiServer(RangeServer):
         assert asset.blob is not None
         return {
             "id": f"dandiasset:{asset.asset_id}", "identifier": asset.asset_id, "path": asset.path,
-            "contentUrl": [download, self.url(self.blob_path(asset.blob))],
+            "contentUrl": [download, self.blob_url(asset.blob)],
             "contentSize": asset.size, "encodingFormat": "application/x-nwb",
             "digest": {"dandi:dandi-etag": asset.etag.strip('"'), "dandi:sha2-256": "0" * 64},
         }
@@ -209,5 +214,5 @@ class DandiServer(RangeServer):
     def _download(self, asset_id: str) -> tuple[int, bytes, dict[str, str]]:
         for a in self.assets:
             if a.asset_id == asset_id and a.blob is not None:
-                return 302, b"", {"Location": self.url(self.blob_path(a.blob))}
+                return 302, b"", {"Location": self.blob_url(a.blob)}
         return self._json(404, {"detail": "Not found."})
