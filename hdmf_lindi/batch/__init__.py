@@ -7,5 +7,7 @@ This package only *schedules* work the layers below already do (``index_hdf5``, 
 from .dandiset import DandiAsset, index_dandiset, list_assets
 from .records import BatchRecord, read_manifest
 from .schedule import convert_many, index_many
+from .table import read_table, read_table_one
 
-__all__ = ["BatchRecord", "DandiAsset", "convert_many", "index_dandiset", "index_many", "list_assets", "read_manifest"]
+__all__ = ["BatchRecord", "DandiAsset", "convert_many", "index_dandiset", "index_many", "list_assets", "read_manifest",
+           "read_table", "read_table_one"]

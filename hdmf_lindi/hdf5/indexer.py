@@ -73,10 +73,24 @@ class IndexOptions:
     exactly (null-dataspace objects, unreadable or reference-array attributes, named
     datatypes, external array links forced by a filter) instead of recording it in
     ``generationMetadata["notes"]``. Defaults to False."""
+    only: tuple[str, ...] | None = None
+    """Index only these objects (paths such as ``"/units"``), everything below them, and the
+    groups on the way to them (with their attributes); the rest of the file is not walked, so
+    reading one table of a large remote file costs only that table's metadata. Defaults to
+    None: the whole file."""
 
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
+
+
+def _on_the_way(path: str, only: tuple[str, ...]) -> bool:
+    """Whether ``path`` (no leading slash) is one of ``only``, above one, or below one."""
+    for wanted in only:
+        wanted = wanted.strip("/")
+        if path == wanted or wanted.startswith(path + "/") or path.startswith(wanted + "/") or not wanted:
+            return True
+    return False
 
 
 class _Walker:
@@ -207,6 +221,8 @@ class _Walker:
         links.iterate(lambda raw, info: children.append((raw, info.type, info.u)), info=True)
         for raw_name, link_type, addr in children:
             child = _join(path, raw_name.decode("utf-8", errors="surrogateescape"))
+            if self.options.only is not None and not _on_the_way(child, self.options.only):
+                continue
             if link_type == h5py.h5l.TYPE_SOFT:
                 link_path = links.get_val(raw_name).decode("utf-8", errors="surrogateescape")
                 # HDF5 resolves a relative target against the link's group; lindi from the root

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +80,10 @@ def dandi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DandiServ
     """A started, empty :class:`~dandi_server.DandiServer` (dandiset 000001, draft only)."""
     with DandiServer(tmp_path_factory.mktemp("dandi")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spawn_pool() -> Iterator[ProcessPoolExecutor]:
+    """Two spawned worker processes, shared by the tests (starting them costs seconds)."""
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        yield pool

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from httpserver import RangeServer
 
 import hdmf_lindi
 from hdmf_lindi.batch import BatchRecord, convert_many, index_many, read_manifest
+from hdmf_lindi.batch.schedule import MAX_DEFAULT_WORKERS, _executor, default_workers
 from hdmf_lindi.hdf5 import IndexOptions
 from hdmf_lindi.storage import RemoteOptions
 
@@ -95,14 +96,25 @@ def served(http_server: RangeServer, corpus: list[Path], text_file: Path) -> tup
     return http_server, [http_server.url(n) for n in [*names, "notes.nwb", "gone.nwb"]]
 
 
-def test_process_pool_with_faults_then_resume(tmp_path: Path, served: tuple[RangeServer, list[str]]) -> None:
+def test_default_executors() -> None:
+    with _executor(None, 3, None, 10) as pool:  # processes start at the first submit: none here
+        assert isinstance(pool, ProcessPoolExecutor) and pool._max_workers == 3
+        assert pool._mp_context.get_start_method() == "spawn"
+    with _executor(None, 1, None, 10) as inline:
+        assert inline.submit(sum, [1, 2]).result() == 3
+    assert default_workers(1) == 1 and 1 <= default_workers(1000) <= MAX_DEFAULT_WORKERS
+
+
+def test_process_pool_with_faults_then_resume(
+    tmp_path: Path, served: tuple[RangeServer, list[str]], spawn_pool: ProcessPoolExecutor
+) -> None:
     server, urls = served
     server.misbehave(Path(urls[0]).name, fail_times=1, fail_status=503)  # the first request fails once
     server.misbehave(Path(urls[1]).name, reset_times=1)  # the first connection is reset
     server.misbehave(Path(urls[2]).name, status=500)  # fails every time: retries run out
     out = tmp_path / "out"
     options = IndexOptions(remote=FAST)
-    records = index_many(urls, out, max_workers=2, options=options, retries=1)
+    records = index_many(urls, out, executor=spawn_pool, options=options, retries=1)
     by_url = {r.url: r for r in records}
     assert [by_url[u].status for u in urls] == ["ok", "ok", "failed"] + ["ok"] * 5 + ["unsupported", "failed"]
     assert by_url[urls[0]].attempts == 2 and by_url[urls[1]].attempts == 2
@@ -116,7 +128,7 @@ def test_process_pool_with_faults_then_resume(tmp_path: Path, served: tuple[Rang
     assert sorted(str(line["url"]) for line in lines) == sorted(urls)  # every file accounted for
 
     server.reset()
-    again = index_many(urls, out, max_workers=2, options=options, retries=1)
+    again = index_many(urls, out, executor=spawn_pool, options=options, retries=1)
     statuses = {r.url: r.status for r in again}
     assert [statuses[u] for u in urls[3:8]] == ["skipped"] * 5 and statuses[urls[2]] == "ok"
     redone = {urls[2], urls[8], urls[9]}  # the failed file, the text file (sniffed) and the 404
@@ -124,7 +136,6 @@ def test_process_pool_with_faults_then_resume(tmp_path: Path, served: tuple[Rang
     assert len(skipped_requests) <= 7  # at most one request per skipped file
 
     server.reset()
-    shutil.copyfile(tmp_path / "out" / "manifest.jsonl", tmp_path / "m.jsonl")
     (server.root / Path(urls[4]).name).write_bytes((server.root / Path(urls[5]).name).read_bytes())
     third = index_many(urls[3:8], out, max_workers=1, options=options)
     assert [r.status for r in third] == ["skipped", "ok", "skipped", "skipped", "skipped"]
