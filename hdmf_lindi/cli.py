@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
     pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     pack.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_batch_parsers(sub)
     return parser
 
 
@@ -192,6 +193,108 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- many files
+def _add_batch_options(parser: argparse.ArgumentParser, forms: list[str], default_form: str) -> None:
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--form", choices=forms, default=default_form, help=f"output form (default {default_form})")
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: 4 per core; 1 runs inline)")
+    parser.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler to run on")
+    parser.add_argument("--manifest", default=None, help="JSON Lines manifest (default OUT/manifest.jsonl)")
+    parser.add_argument("--retries", type=int, default=2, help="retries of a file after a transient failure")
+    parser.add_argument("--no-resume", dest="resume", action="store_false", help="redo files already done")
+    parser.add_argument("--force", dest="resume", action="store_false", help="the same as --no-resume")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_batch_parsers(sub: Any) -> None:
+    many = sub.add_parser(
+        "index-many", help="index many HDF5/NWB files (paths or URLs) in parallel, resumably",
+        description="Index every SOURCE into OUT/<file name>.lindi.json on a process pool (or a dask "
+        "scheduler). One manifest line per file says what happened; a second run skips files "
+        "whose source is unchanged. Exit 1 if any file failed.",
+    )
+    many.add_argument("sources", nargs="+", metavar="SOURCE", help="HDF5 file path or http(s) URL")
+    _add_batch_options(many, ["json", "tar", "dir"], "json")
+    dandiset = sub.add_parser(
+        "index-dandiset", help="index every NWB asset of a DANDI dandiset (Neurosift's layout)",
+        description="List the assets of a dandiset version through the DANDI API and index each "
+        "blob into OUT/dandisets/<id>/assets/<asset id>/nwb.lindi.json.",
+    )
+    dandiset.add_argument("dandiset", metavar="ID[@VERSION]", help="e.g. 000017 or 000017@0.220126.1853")
+    dandiset.add_argument("--glob", default="*.nwb", help="asset paths to index (default *.nwb)")
+    dandiset.add_argument("--api-url", default=None, help="DANDI API URL (default: that of --instance)")
+    dandiset.add_argument("--instance", default="dandi", choices=["dandi", "dandi-staging", "dandi-sandbox"])
+    _add_batch_options(dandiset, ["json", "tar", "dir"], "json")
+    convert = sub.add_parser(
+        "convert-many", help="convert many NWB files (HDF5 or LINDI) in parallel, copying the data",
+        description="Convert every SOURCE into OUT/<file name> plus the suffix of --form, as "
+        "'convert' does, on a process pool; resumable like index-many.",
+    )
+    convert.add_argument("sources", nargs="+", metavar="SOURCE", help="NWB file (HDF5 or LINDI), path or URL")
+    _add_batch_options(convert, ["tar", "json", "dir", "nwb"], "tar")
+
+
+def _batch_progress(args: argparse.Namespace) -> Any:
+    if args.quiet:
+        return None
+    tty = sys.stderr.isatty()
+    counts: dict[str, int] = {}
+
+    def report(record: Any, done: int, total: int) -> None:
+        counts[record.status] = counts.get(record.status, 0) + 1
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        if tty:
+            sys.stderr.write(f"\r{done}/{total} ({summary})" + ("\n" if done == total else ""))
+        else:
+            sys.stderr.write(f"{done}/{total} {record.status} {record.source}\n")
+        sys.stderr.flush()
+
+    return report
+
+
+def _batch_summary(args: argparse.Namespace, what: str, records: list[Any]) -> int:
+    counts = {s: sum(1 for r in records if r.status == s) for s in ("ok", "skipped", "unsupported", "failed")}
+    print(f"{what} {len(records)} files: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for record in records:
+        if record.status == "failed":
+            print(f"failed: {record.source}: {record.error_type}: {record.error_message}")
+    return 1 if counts["failed"] else 0
+
+
+def _batch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "form": args.form, "max_workers": args.jobs, "scheduler": args.scheduler, "manifest": args.manifest,
+        "resume": args.resume, "retries": args.retries, "progress": _batch_progress(args),
+    }
+
+
+def _cmd_index_many(args: argparse.Namespace) -> int:
+    from .batch import index_many
+
+    return _batch_summary(args, "indexed", index_many(args.sources, args.out, **_batch_kwargs(args)))
+
+
+def _cmd_index_dandiset(args: argparse.Namespace) -> int:
+    from .batch import index_dandiset
+
+    records = index_dandiset(
+        args.dandiset, args.out, glob=args.glob or None, api_url=args.api_url, instance=args.instance,
+        **_batch_kwargs(args),
+    )
+    return _batch_summary(args, "indexed", records)
+
+
+def _cmd_convert_many(args: argparse.Namespace) -> int:
+    from .batch import convert_many
+
+    return _batch_summary(args, "converted", convert_many(args.sources, args.out, **_batch_kwargs(args)))
+
+
+_BATCH_COMMANDS = {
+    "index-many": _cmd_index_many, "index-dandiset": _cmd_index_dandiset, "convert-many": _cmd_convert_many,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
@@ -201,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands = {"index": _cmd_index, "info": _cmd_info, "convert": _cmd_convert, "pack": _cmd_pack}
+    commands.update(_BATCH_COMMANDS)
     try:
         return commands[args.command](args)
     except (LindiError, OSError) as exc:  # OSError: permission denied, disk full, ...
