@@ -11,7 +11,9 @@ from __future__ import annotations
 
 __all__ = [
     "ChunkRefError",
+    "ConcurrentModificationError",
     "ContainerPathError",
+    "FileLockedError",
     "FormatError",
     "IndexingError",
     "LindiError",
@@ -23,6 +25,7 @@ __all__ = [
     "NodeNotFoundError",
     "ReferenceMapError",
     "RemoteReadError",
+    "SourceChangedError",
     "TarLayoutError",
     "UnsupportedError",
 ]
@@ -116,6 +119,41 @@ class UnsupportedError(LindiError, NotImplementedError):
 
 class IndexingError(LindiError):
     """An HDF5 object that cannot be referenced without copying its data."""
+
+
+class SourceChangedError(ChunkRefError):
+    """A referenced file or URL is no longer the one the references were made against.
+
+    Raised before any byte of the changed source is returned: its size, modification time or
+    ETag differs from the identity recorded when it was indexed.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, recorded: object = None, found: object = None
+    ) -> None:
+        super().__init__(message, url=url)
+        self.recorded = recorded
+        """The identity recorded in the LINDI file (a ``SourceIdentity``)."""
+        self.found = found
+        """The identity found now (a ``SourceIdentity``)."""
+
+
+class FileLockedError(LindiError, OSError):
+    """Another writer holds the file open for writing (and the lock wait, if any, ran out)."""
+
+    def __init__(self, message: str, *, path: str | None = None, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file that is locked."""
+        self.holder = holder
+        """Who holds the lock (``pid@host``), when known."""
+
+
+class ConcurrentModificationError(LindiError):
+    """The file was replaced by another process while this one had it open for writing.
+
+    The other process's content is kept; this writer's changes are not saved.
+    """
 
 
 class LindiWarning(UserWarning):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
 from .fetcher import Fetcher
+from .identity import read_identities
 from .refmap import RangeRef, ReferenceMap
 from .sources import (
     ByteSource,
@@ -63,6 +64,7 @@ class Container(ABC):
         self.fetcher = fetcher
         self.read_only = read_only
         self.closed = False
+        fetcher.expect(read_identities(refmap))  # references are checked against their sources
 
     # ------------------------------------------------------------------ reading
     @abstractmethod

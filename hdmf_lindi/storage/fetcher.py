@@ -23,13 +23,14 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChunkRefError
 from .chunk_cache import DiskChunkCache
+from .identity import SourceIdentity, checks_enabled
 from .ranges import MergedRead, plan_reads
 from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url, make_session
 
@@ -172,6 +173,7 @@ class Fetcher:
         """The on-disk cache of remote ranges, or None."""
         self._session: requests.Session | None = None
         self._sources: dict[str, ByteSource] = {}
+        self._expected: dict[str, SourceIdentity] = {}
         self._lock = threading.RLock()  # source() creates the session while holding it
         self._pid = os.getpid()
 
@@ -222,10 +224,39 @@ class Fetcher:
                 self._sources[url] = src
         return src
 
+    def expect(self, identities: Mapping[str, SourceIdentity]) -> None:
+        """Check the sources named in ``identities`` against them on every read from now on.
+
+        Keys are urls or paths as they appear in references. A source already open gets its
+        expectation too; a local one already opened is not checked again. Nothing is checked
+        when ``HDMF_LINDI_CHECK_SOURCES=0`` (see :mod:`~hdmf_lindi.storage.identity`).
+        """
+        if not checks_enabled():
+            return
+        with self._lock:
+            self._expected.update(identities)
+            for url, identity in identities.items():
+                src = self._sources.get(url)
+                if isinstance(src, HttpSource | LocalFileSource):
+                    src.expected = identity
+
+    def observed(self) -> dict[str, SourceIdentity]:
+        """The identities of the sources read so far, as their opening or answers stated them."""
+        with self._lock:
+            out = {}
+            for url, src in self._sources.items():
+                identity = getattr(src, "identity", None)
+                if isinstance(identity, SourceIdentity):
+                    out[url] = identity
+            return out
+
     def _make_source(self, url: str) -> ByteSource:
+        expected = self._expected.get(url)
         if is_url(url):
-            return HttpSource(url, self.session, self.options)
-        return LocalFileSource(self.local_path(url))
+            src = HttpSource(url, self.session, self.options)
+            src.expected = expected
+            return src
+        return LocalFileSource(self.local_path(url), expected)
 
     def local_path(self, url: str) -> str:
         """The local file a reference names: ``file://`` stripped, a relative path looked up in

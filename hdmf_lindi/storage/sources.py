@@ -15,6 +15,12 @@ connection errors, timeouts, a body that breaks off before its end, ``429`` (hon
 validation (a wrong ``Content-Range``, an ignored Range, a body whose length disagrees with the
 request), raises at once. DANDI download URLs are resolved to presigned URLs first (see
 :mod:`hdmf_lindi.storage.dandi`).
+
+A source may carry the :class:`~hdmf_lindi.storage.identity.SourceIdentity` recorded for it
+(``expected``). A local file is compared with it at the ``fstat`` of its opening; a remote one
+with the size (``Content-Range`` or ``Content-Length``), ``ETag`` and ``Last-Modified`` of every
+``200``/``206`` answer, before the body is read. A mismatch raises
+:class:`~hdmf_lindi.errors.SourceChangedError`; no byte of the changed source is returned.
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
+from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError, SourceChangedError
 from .dandi import DANDI_API_HOSTS, ApiHosts, PresignedUrl, auth_headers, is_download_url
+from .identity import SourceIdentity, local_identity
 
 __all__ = [
     "ByteSource",
@@ -173,8 +180,12 @@ class LocalFileSource:
         name ...); on a read, if the range lies outside the file.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, expected: SourceIdentity | None = None) -> None:
         self.name = path
+        self.expected = expected
+        """The identity recorded for this file, checked when it is opened; None for no check."""
+        self.identity: SourceIdentity | None = None
+        """The identity found when the file was opened."""
         self._fd: int | None = None
         self._lock = threading.Lock()
 
@@ -201,13 +212,21 @@ class LocalFileSource:
             ) from exc
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
             raise ChunkRefError(f"Cannot open referenced file {self.name!r}: {exc}.", url=self.name) from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise ChunkRefError(
                 f"Referenced path {self.name!r} is not a regular file (a directory?); a chunk "
                 "reference must name a file.",
                 url=self.name,
             )
+        self.identity = local_identity(st)
+        if self.expected is not None:
+            try:
+                check_identity(self.name, self.expected, self.identity)
+            except SourceChangedError:
+                os.close(fd)
+                raise
         return fd
 
     def read_range(self, start: int, stop: int) -> bytes:
@@ -255,6 +274,36 @@ class LocalFileSource:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def check_identity(name: str, expected: SourceIdentity, found: SourceIdentity) -> None:
+    """Raise :class:`SourceChangedError` unless ``found`` matches the recorded ``expected``."""
+    differ = expected.differences(found)
+    if differ:
+        raise SourceChangedError(
+            f"Referenced file {name} has changed since it was indexed ({', '.join(differ)} "
+            f"differ{'s' if len(differ) == 1 else ''}): recorded {expected.describe()}; found "
+            f"{found.describe()}. Its chunk references may now point at other data; index it "
+            "again (or set HDMF_LINDI_CHECK_SOURCES=0 if you know the content is the same).",
+            url=name,
+            recorded=expected,
+            found=found,
+        )
+
+
+def answer_identity(status: int, headers: Mapping[str, str]) -> SourceIdentity | None:
+    """The identity a ``200``/``206`` answer states (None when it does not give the size)."""
+    if status == 206:
+        match = _content_range(headers)
+        if match is None or match.group(3) == "*":
+            return None
+        size = int(match.group(3))
+    else:
+        length = headers.get("Content-Length")
+        if length is None or not length.strip().isdigit():
+            return None
+        size = int(length)
+    return SourceIdentity(size, etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
 
 
 class TransientFileSource:
@@ -396,6 +445,10 @@ class HttpSource:
         self._is_dandi = is_download_url(url, self._options.dandi_api_hosts)
         self._presigned: PresignedUrl | None = None
         self._resolve_lock = threading.Lock()
+        self.expected: SourceIdentity | None = None
+        """The identity recorded for this URL, checked on every answer; None for no check."""
+        self.identity: SourceIdentity | None = None
+        """The identity stated by the last ``200``/``206`` answer (or HEAD), when it gave the size."""
         self.requests_made = 0
         """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
         self.retries = 0
@@ -428,6 +481,12 @@ class HttpSource:
         try:
             response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow, stream=True)
             try:
+                if response.status_code in (200, 206):
+                    try:
+                        self._observe(response.status_code, response.headers)  # before any byte is read
+                    except SourceChangedError:
+                        response.raw.close()  # the body stays unread: the connection must not be reused
+                        raise
                 if (
                     progress is not None
                     and byte_range is not None
@@ -456,6 +515,15 @@ class HttpSource:
                 retry_after_s=_retry_after_s(answer.headers.get("Retry-After")),
             )
         return answer
+
+    def _observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Note the identity an answer states; raise :class:`SourceChangedError` if it is not the recorded one."""
+        found = answer_identity(status, headers)
+        if found is None:
+            return
+        self.identity = found
+        if self.expected is not None:
+            check_identity(self.name, self.expected, found)
 
     def _data_url(self, byte_range: tuple[int, int] | None, *, stale: str | None = None) -> str:
         """Return the URL to read from: ``name``, or the presigned URL a DANDI URL redirects to.
@@ -694,6 +762,43 @@ class HttpSource:
             )
         self._size = len(body)
         return body
+
+    def probe(self) -> SourceIdentity:
+        """Return the identity of the resource: one HEAD, or a 1-byte ranged GET if HEAD fails.
+
+        A DANDI download URL goes straight to the ranged GET (its presigned storage URL is
+        signed for GET only).
+
+        Raises
+        ------
+        RemoteReadError
+            If the resource cannot be read.
+        SourceChangedError
+            If ``expected`` is set and the resource no longer matches it.
+        """
+        if not self._is_dandi:
+            with self._lock:
+                self.requests_made += 1
+            headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", **auth_headers(self.name, self._options.dandi_api_hosts)}
+            timeout = (self._options.connect_timeout_s, self._options.timeout_s)
+            try:
+                response = self._session.head(self.name, headers=headers, timeout=timeout, allow_redirects=True)
+                response.close()
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                logger.debug("HEAD %s failed (%s); trying a ranged GET", self.name, exc)
+            else:
+                logger.debug("HEAD %s -> %d", self.name, response.status_code)
+                if response.status_code == 200 and answer_identity(200, response.headers) is not None:
+                    self._observe(200, response.headers)
+                    assert self.identity is not None
+                    self._size = self.identity.size
+                    return self.identity
+        self.identity = None
+        self.read_prefix(1)
+        if self.identity is None:  # a 206 without the total size, or a 200 without Content-Length
+            assert self._size is not None
+            self.identity = SourceIdentity(self._size)
+        return self.identity
 
     def size(self) -> int:
         # docstring inherited

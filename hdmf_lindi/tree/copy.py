@@ -24,7 +24,9 @@ from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
-from .nodes import Dataset, Group, _FileState, _join, _normpath, resolve_link_file
+from .dataset import Dataset
+from .group import Group
+from .state import _FileState, _join, _normpath, resolve_link_file
 
 __all__ = ["all_or_nothing", "copy_dataset", "copy_node", "move_node"]
 

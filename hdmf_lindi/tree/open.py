@@ -10,7 +10,7 @@ import os
 
 from ..errors import ModeError
 from ..storage import RemoteOptions, is_hdf5, is_url
-from .nodes import File
+from .file import File
 
 __all__ = ["open_lindi_or_hdf5"]
 
