@@ -70,8 +70,8 @@ class DandiAsset:
     is_zarr: bool = False
 
     def identity(self) -> dict[str, Any]:
-        """The blob's identity as the manifest records it."""
-        return {"size": self.size, **({"etag": self.etag} if self.etag else {})}
+        """The blob's identity as the manifest records it (the ETag quoted, as S3 sends it)."""
+        return {"size": self.size, **({"etag": f'"{self.etag}"'} if self.etag else {})}
 
 
 def api_options(api_url: str, options: RemoteOptions | None = None, token_variable: str = "DANDI_API_KEY") -> RemoteOptions:

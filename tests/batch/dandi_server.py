@@ -14,6 +14,7 @@ The API mimics the real one (dandi-archive's ``/api/`` routes) as far as hdmf-li
 
 Blobs are files under ``ROOT/blobs/<xxx>/<yyy>/<blob id>`` and answer with an S3-style quoted
 MD5 ``ETag``. Faults (``misbehave``) apply to API paths and blob paths alike.
+
 """
 
 from __future__ import annotations
@@ -74,15 +75,6 @@ class _DandiHandler(_Handler):
         status, body, headers = owner.api(path, parse_qs(parts.query))
         self._send(path, status, body, headers, with_body, bad)
 
-    def end_headers(self) -> None:
-        path = unquote(urlsplit(self.path).path)
-        if path.startswith("/blobs/"):
-            owner: DandiServer = self.server.owner  # type: ignore[assignment]
-            target = owner._file(path)
-            if target is not None:
-                self.send_header("ETag", _etag(target))
-        super().end_headers()
-
 
 class DandiServer(RangeServer):
     """The DANDI API and its blob bucket on ``127.0.0.1`` (see the module docstring)."""
@@ -99,6 +91,13 @@ class DandiServer(RangeServer):
     def api_url(self) -> str:
         """The base API URL (``.../api``), as ``api_url`` of the library takes it."""
         return self.url("api")
+
+    def _validators(self, path: str) -> dict[str, str]:
+        """A blob answers with an S3-style ETag: the quoted MD5 of its bytes."""
+        target = self._file(path)
+        if path.startswith("/blobs/") and target is not None:
+            return {"ETag": _etag(target)}
+        return super()._validators(path)
 
     def blob_path(self, blob: str) -> str:
         return f"blobs/{blob[:3]}/{blob[3:6]}/{blob}"

@@ -109,8 +109,9 @@ def test_process_pool_with_faults_then_resume(
     tmp_path: Path, served: tuple[RangeServer, list[str]], spawn_pool: ProcessPoolExecutor
 ) -> None:
     server, urls = served
-    server.misbehave(Path(urls[0]).name, fail_times=1, fail_status=503)  # the first request fails once
-    server.misbehave(Path(urls[1]).name, reset_times=1)  # the first connection is reset
+    # the probe (a HEAD, then a 1-byte GET when the HEAD fails) fails twice: the file is retried
+    server.misbehave(Path(urls[0]).name, fail_times=2, fail_status=503)
+    server.misbehave(Path(urls[1]).name, reset_times=2)  # the first two connections are reset
     server.misbehave(Path(urls[2]).name, status=500)  # fails every time: retries run out
     out = tmp_path / "out"
     options = IndexOptions(remote=FAST)
@@ -122,7 +123,8 @@ def test_process_pool_with_faults_then_resume(
     assert "500" in str(by_url[urls[2]].error_message)
     assert by_url[urls[9]].attempts == 1 and "404" in str(by_url[urls[9]].error_message)  # never retried
     ok = by_url[urls[3]]
-    assert ok.identity == {"size": (server.root / Path(urls[3]).name).stat().st_size}
+    assert ok.identity is not None and ok.identity["size"] == (server.root / Path(urls[3]).name).stat().st_size
+    assert ok.identity["etag"] and ok.identity["last_modified"]
     assert ok.requests is not None and 2 <= ok.requests <= 10 and ok.bytes
     lines = _manifest_lines(out / "manifest.jsonl")
     assert sorted(str(line["url"]) for line in lines) == sorted(urls)  # every file accounted for
