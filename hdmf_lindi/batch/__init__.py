@@ -4,7 +4,8 @@ This package only *schedules* work the layers below already do (``index_hdf5``, 
 ``File`` reads) on any ``concurrent.futures`` executor.
 """
 
-from .dandiset import DandiAsset, index_dandiset, list_assets
+from ..storage.dandi_api import DandiAsset, list_assets
+from .dandiset import index_dandiset
 from .records import BatchRecord, read_manifest
 from .schedule import convert_many, index_many
 from .table import read_table, read_table_one

@@ -26,6 +26,7 @@ from ..format.references import Reference
 from ..storage.containers import is_hdf5
 from ..storage.sources import RemoteOptions, is_url
 from ..tree import Dataset, File, Group
+from ..tree.open import open_lindi_or_hdf5
 
 if TYPE_CHECKING:
     import pandas
@@ -37,8 +38,8 @@ DEFAULT_THREADS = 8
 
 
 def _open(source: str, path: str, options: RemoteOptions | None) -> File:
-    if not is_hdf5(source):
-        return File(source, options=options)
+    if not is_hdf5(source):  # a LINDI file, or a dandi:// name
+        return open_lindi_or_hdf5(source, "r", options)
     from ..hdf5 import IndexOptions, index_hdf5
 
     refmap = index_hdf5(source, options=IndexOptions(remote=options, only=(path,)))
@@ -147,7 +148,8 @@ def read_table(
     Parameters
     ----------
     sources
-        LINDI files (``.lindi.json`` ...) or HDF5/NWB files, local paths or URLs.
+        LINDI files (``.lindi.json`` ...) or HDF5/NWB files, local paths or URLs, or
+        ``dandi://`` names (see :mod:`hdmf_lindi.tree.dandi_open`).
     path
         The table's path in each file, e.g. ``"/units"``, ``"/intervals/trials"``.
     columns

@@ -141,6 +141,9 @@ class DandiServer(RangeServer):
         prefix = ["dandisets", self.dandiset_id]
         if parts[:1] == ["assets"] and len(parts) == 3 and parts[2] == "download":
             return self._download(parts[1])
+        if parts[:1] == ["assets"] and len(parts) == 2:
+            found = [a for a in self.assets if a.asset_id == parts[1]]
+            return self._json(200, self._metadata(found[0])) if found else self._json(404, {"detail": "Not found."})
         if parts[:2] != prefix:
             return self._json(404, {"detail": "Not found."})
         if len(parts) == 2:
