@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import IndexingError, LindiError, RemoteReadError
 from ..storage.fetcher import shared_session
+from ..storage.identity import read_identities
 from ..storage.sources import HttpSource, RemoteOptions, is_url
 from .probe import identities_match, probe_identity
 from .records import BatchRecord, Status
@@ -145,12 +146,15 @@ def _run(job: Job, record: BatchRecord) -> BatchRecord:
     while True:
         attempts += 1
         try:
-            identity = job.identity if job.identity is not None else probe_identity(job.url, job.remote)
-            record = replace(record, identity=identity)
-            if _still_done(job, identity):
-                return replace(record, status="skipped", attempts=attempts - 1)
-            objects, chunks = _do(job)
-            return replace(record, status="ok", attempts=attempts, objects=objects, chunks=chunks)
+            identity = job.identity
+            if identity is None and (_may_skip(job) or job.kind == "convert"):
+                identity = probe_identity(job.url, job.remote)
+            if identity is not None and _may_skip(job) and identities_match(_previous_identity(job), identity):
+                return replace(record, status="skipped", identity=identity, attempts=attempts - 1)
+            objects, chunks, recorded = _do(job)
+            if identity is None:  # what the index recorded from its own answers, else one probe now
+                identity = recorded if recorded is not None else probe_identity(job.url, job.remote)
+            return replace(record, status="ok", identity=identity, attempts=attempts, objects=objects, chunks=chunks)
         except Exception as exc:  # noqa: BLE001 -- the record carries the failure to the caller
             if is_transient(exc) and attempts <= job.retries:
                 delay = (job.remote or RemoteOptions()).backoff_s(attempts)
@@ -164,27 +168,33 @@ def _run(job: Job, record: BatchRecord) -> BatchRecord:
             )
 
 
-def _still_done(job: Job, identity: dict[str, Any]) -> bool:
-    """Whether the previous output of this job is there and was made from this very content."""
+def _may_skip(job: Job) -> bool:
+    """Whether the previous output of this job is there, done with the same options: then only
+    the source's identity decides (a probe is worth its request)."""
     previous = job.previous
     return (
         previous is not None
         and previous.status in ("ok", "skipped")
+        and previous.identity is not None
         and previous.options == job.options_digest()
         and os.path.exists(job.destination)
-        and identities_match(previous.identity, identity)
     )
 
 
-def _do(job: Job) -> tuple[int | None, int | None]:
-    """Write the job's output atomically; return (objects indexed, chunk references)."""
+def _previous_identity(job: Job) -> dict[str, Any] | None:
+    return job.previous.identity if job.previous is not None else None
+
+
+def _do(job: Job) -> tuple[int | None, int | None, dict[str, Any] | None]:
+    """Write the job's output atomically; return (objects indexed, chunk references, the
+    source's identity as the index recorded it from the answers it read, if it did)."""
     parent = os.path.dirname(os.path.abspath(job.destination))
     os.makedirs(parent, exist_ok=True)
     if job.kind == "convert":
         from ..nwb import convert  # pynwb only in workers that convert
 
         convert(job.url, job.destination, overwrite=True, options=job.remote)
-        return None, None
+        return None, None, None
     from ..hdf5 import IndexOptions, index_hdf5, save_refmap
 
     objects = 0
@@ -198,7 +208,9 @@ def _do(job: Job) -> tuple[int | None, int | None]:
     if job.metadata and isinstance(refmap.generation_metadata, dict):
         refmap.generation_metadata.update(job.metadata)
     save_refmap(refmap, job.destination)  # atomic: a new file replaces the old at once
-    return objects, _count_chunks(refmap)
+    recorded = read_identities(refmap).get(refmap.generation_metadata.get("source", job.url)
+                                           if isinstance(refmap.generation_metadata, dict) else job.url)
+    return objects, _count_chunks(refmap), recorded.to_json() if recorded is not None else None
 
 
 def _count_chunks(refmap: Any) -> int:
