@@ -12,7 +12,7 @@ import pytest
 from dandi_server import DandiServer
 
 import hdmf_lindi
-from hdmf_lindi.batch import index_dandiset, list_assets
+from hdmf_lindi.batch import index_dandiset, index_many, list_assets
 from hdmf_lindi.errors import NodeNotFoundError
 from hdmf_lindi.hdf5 import IndexOptions
 from hdmf_lindi.storage import RemoteOptions
@@ -89,7 +89,11 @@ def test_dask_local_cluster(tmp_path: Path, dandiset: DandiServer) -> None:
             "000001", tmp_path / "out", api_url=dandiset.api_url, executor=client.get_executor(),
             options=OPTIONS, glob="sub-0[0-7]/*.nwb",
         )
+        # the same cluster by its scheduler address (a client made for the run)
+        again = index_many([records[0].url, records[1].url], tmp_path / "by-address",
+                           scheduler=cluster.scheduler_address, options=OPTIONS)
     assert [r.status for r in records] == ["ok"] * 8
+    assert [r.status for r in again] == ["ok"] * 2
 
 
 def test_versions_and_missing(tmp_path: Path, dandi_server: DandiServer, corpus: list[Path]) -> None:
