@@ -7,15 +7,19 @@ extensions are used and nothing is fetched from the network (no intersphinx).
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 # Import the package from this checkout, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 project = "hdmf-lindi"
 author = "hdmf-lindi developers"
 copyright = "hdmf-lindi developers"
-release = "0.1.0"
+# The version lives in one place, pyproject.toml (the package reads it from its metadata).
+release = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+version = release
 
 extensions = [
     "sphinx.ext.autodoc",

@@ -31,6 +31,10 @@ def __getattr__(name: str) -> object:
         from . import nwb
 
         return getattr(nwb, name)
+    if name in ("verify", "VerifyReport"):
+        from . import verification
+
+        return getattr(verification, name)
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -53,6 +57,7 @@ __all__ = [
     "NWBLindiIO",
     "Reference",
     "SoftLink",
+    "VerifyReport",
     "__version__",
     "convert",
     "errors",
@@ -63,4 +68,5 @@ __all__ = [
     "ref_dtype",
     "string_dtype",
     "validate",
+    "verify",
 ]

@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
     pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     pack.add_argument("--quiet", action="store_true", help="no progress output")
+
+    verify = sub.add_parser(
+        "verify",
+        help="check that LINDI files still read as written: referenced sources unchanged, chunks decode",
+        description="For each FILE: check every referenced file or URL (one stat or HEAD each) "
+        "against the identity recorded when it was indexed, and that every chunk reference ends "
+        "inside it; read and decode every inline and internal chunk. Exit 1 on any problem.",
+    )
+    verify.add_argument("files", metavar="FILE", nargs="+", help="LINDI file path or URL")
+    verify.add_argument("--no-decode", action="store_true", help="skip reading and decoding internal chunks")
     _add_batch_parsers(sub)
     return parser
 
@@ -193,6 +203,22 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verification import verify
+
+    failed = False
+    for path in args.files:
+        try:
+            report = verify(path, decode=not args.no_decode)
+        except (LindiError, OSError) as exc:
+            print(f"{path}: PROBLEMS\n  BAD cannot open: {exc}")
+            failed = True
+            continue
+        print("\n".join(report.lines()))
+        failed = failed or not report.ok
+    return 1 if failed else 0
+
+
 # ---------------------------------------------------------------------- many files
 def _add_batch_options(parser: argparse.ArgumentParser, forms: list[str], default_form: str) -> None:
     parser.add_argument("--out", required=True, help="output directory")
@@ -304,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands = {"index": _cmd_index, "info": _cmd_info, "convert": _cmd_convert, "pack": _cmd_pack}
+    commands["verify"] = _cmd_verify
     commands.update(_BATCH_COMMANDS)
     try:
         return commands[args.command](args)

@@ -18,6 +18,7 @@ from pynwb import validate as _pynwb_validate
 from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
+from .storage.locking import Locking
 from .tree import File
 from .tree.open import open_lindi_or_hdf5
 
@@ -97,7 +98,7 @@ class NWBLindiIO(LindiIO):
         Extra namespace YAML path(s), or a type map to merge, loaded besides the cached ones.
     file
         An open :class:`hdmf_lindi.File` to use instead of ``path``.
-    herd_path, options, allow_local_paths
+    herd_path, options, allow_local_paths, locking, lock_timeout
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -118,6 +119,8 @@ class NWBLindiIO(LindiIO):
         *,
         options: RemoteOptions | None = None,
         allow_local_paths: bool | None = None,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         del comm
         if mode in _CREATE_MODES or manager is not None:
@@ -127,7 +130,9 @@ class NWBLindiIO(LindiIO):
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
-                file = open_lindi_or_hdf5(os.fspath(path), mode, options, allow_local_paths)
+                file = open_lindi_or_hdf5(
+                    os.fspath(path), mode, options, allow_local_paths, locking=locking, lock_timeout=lock_timeout
+                )
             manager = BuildManager(_file_type_map(file, extensions, mode))
         elif manager is None:
             manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()
@@ -139,6 +144,8 @@ class NWBLindiIO(LindiIO):
             options=options,
             allow_local_paths=allow_local_paths,
             file=file,
+            locking=locking,
+            lock_timeout=lock_timeout,
         )
 
     @property

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/ has no __init__.py: make helpers importable
 
 from httpserver import RangeServer  # noqa: E402
+from lindi_samples import LindiSamplesError, ensure_lindi_samples  # noqa: E402
 
 
 @pytest.fixture
@@ -22,3 +24,16 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RangeServe
     """
     with RangeServer(tmp_path_factory.mktemp("served")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def lindi_samples() -> Path:
+    """The folder of files lindi 0.4.6 wrote (``lindi_samples.SAMPLE_NAMES``), made by the real
+    lindi once per checkout and cached (``lindi_samples.py``). Read-only: copy before changing.
+
+    The calling test fails, never skips, when they cannot be made.
+    """
+    try:
+        return ensure_lindi_samples()
+    except LindiSamplesError as exc:
+        pytest.fail(f"The lindi 0.4.6 samples cannot be made:\n{exc}", pytrace=False)

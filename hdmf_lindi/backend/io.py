@@ -22,6 +22,7 @@ from hdmf.spec import NamespaceCatalog
 from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
+from ..storage.locking import Locking
 from ..tree import Dataset, File, Group
 from ..tree.open import open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
@@ -57,6 +58,8 @@ class LindiIO(HDMFIO):
         Whether chunk references to local paths may be read (default: only for local files).
     file
         An already open :class:`hdmf_lindi.File` to use instead of opening ``path``.
+    locking, lock_timeout
+        The writers' lock of write modes, as for :class:`hdmf_lindi.File`.
 
     Raises
     ------
@@ -78,6 +81,8 @@ class LindiIO(HDMFIO):
         file: File | None = None,
         driver: str | None = None,
         aws_region: str | None = None,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
         **kwargs: Any,
     ) -> None:
         del driver, aws_region  # accepted for NWBHDF5IO compatibility (pynwb passes them)
@@ -94,6 +99,8 @@ class LindiIO(HDMFIO):
         self._mode = mode
         self._options = options
         self._allow_local = allow_local_paths
+        self._locking = locking
+        self._lock_timeout = lock_timeout
         self._given_file = file
         self._lindi_file: File | None = None
         self._reader: BuilderReader | None = None
@@ -137,7 +144,10 @@ class LindiIO(HDMFIO):
         if self._given_file is not None:
             self._lindi_file = self._given_file
             return
-        self._lindi_file = open_lindi_or_hdf5(self._path, self._mode, self._options, self._allow_local)
+        self._lindi_file = open_lindi_or_hdf5(
+            self._path, self._mode, self._options, self._allow_local,
+            locking=self._locking, lock_timeout=self._lock_timeout,
+        )
 
     def is_open(self) -> bool:
         """Whether the file is open."""

@@ -29,7 +29,9 @@ from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
 from ..storage.containers import open_container
+from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
+from ..storage.identity import SourceIdentity, local_identity, record_identities
 from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
@@ -73,6 +75,11 @@ class IndexOptions:
     exactly (null-dataspace objects, unreadable or reference-array attributes, named
     datatypes, external array links forced by a filter) instead of recording it in
     ``generationMetadata["notes"]``. Defaults to False."""
+    pin_dandi_blob: bool = True
+    """Index a DANDI asset download URL (``.../assets/<id>/download/``) against the immutable
+    storage blob it redirects to, which stays valid when the asset id is dropped; the asset is
+    kept in ``generationMetadata["dandi"]``. An embargoed blob, which cannot be read without the
+    API, keeps the asset URL. False keeps the asset URL always. Defaults to True."""
     only: tuple[str, ...] | None = None
     """Index only these objects (paths such as ``"/units"``), everything below them, and the
     groups on the way to them (with their attributes); the rest of the file is not walked, so
@@ -576,6 +583,18 @@ def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFil
         ) from exc
 
 
+def _identity_pinned(source: str, fetcher: Fetcher | None) -> SourceIdentity | None:
+    """The identity of the source being indexed: a local file's ``stat``, or what the first
+    answers of a remote one said -- then pinned, so that a change while indexing raises
+    :class:`~hdmf_lindi.errors.SourceChangedError` instead of mixing two versions."""
+    if fetcher is None:
+        return local_identity(os.stat(source))
+    identity = fetcher.observed().get(source)
+    if identity is not None:
+        fetcher.expect({source: identity})
+    return identity
+
+
 def index_hdf5(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str] | None = None,
@@ -610,9 +629,13 @@ def index_hdf5(
     """
     options = options or IndexOptions()
     source = os.fspath(source)
+    pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
+    if pinned is not None:
+        source = pinned.url  # read and referenced from now on
     url = options.url or (source if is_url(source) else os.path.abspath(source))
     f, fileobj, fetcher = _open(source, options)
     try:
+        identity = _identity_pinned(source, fetcher)
         walker = _Walker(f, url, options)
         try:
             walker.group("", f.id)
@@ -632,10 +655,17 @@ def index_hdf5(
     metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
     if walker.notes:
         metadata["notes"] = walker.notes
+    if pinned is not None:
+        metadata["dandi"] = pinned.metadata
     extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
     refmap = ReferenceMap(
         walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
     )
+    if identity is not None:  # what the references were made against (see storage.identity)
+        if url != (source if is_url(source) else os.path.abspath(source)):
+            identity = SourceIdentity(identity.size)  # recorded for another copy: only its size says anything
+        record_identities(refmap, {url: identity})
+        refmap.dirty = False
     logger.info("indexed %d objects of %s", walker.count, source)
     if destination is not None:
         save_refmap(refmap, destination)

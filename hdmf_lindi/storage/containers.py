@@ -21,9 +21,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
+from ..errors import (
+    ChunkRefError,
+    ConcurrentModificationError,
+    FormatError,
+    MissingFileError,
+    ModeError,
+    SourceChangedError,
+    UnsupportedError,
+)
 from .fetcher import Fetcher
 from .identity import read_identities
+from .locking import Locking, WriteLock
 from .refmap import RangeRef, ReferenceMap
 from .sources import (
     ByteSource,
@@ -64,6 +73,10 @@ class Container(ABC):
         self.fetcher = fetcher
         self.read_only = read_only
         self.closed = False
+        self.write_lock: WriteLock | None = None
+        """The writers' lock held while the file is open for writing (see :mod:`.locking`)."""
+        self._stamp: object = _UNGUARDED
+        self._replace_ok = False
         fetcher.expect(read_identities(refmap))  # references are checked against their sources
 
     # ------------------------------------------------------------------ reading
@@ -117,6 +130,8 @@ class Container(ABC):
 
             try:
                 results = self.fetcher.read_many(plan, on_ready=ready if on_ready is not None else None)
+            except SourceChangedError:
+                raise  # names the changed file and both identities already
             except ChunkRefError as exc:
                 raise ChunkRefError(
                     f"Cannot read a chunk of {self.location}: {exc}", url=exc.url
@@ -205,7 +220,57 @@ class Container(ABC):
 
     @abstractmethod
     def flush(self) -> None:
-        """Persist the reference map atomically (no-op when nothing changed)."""
+        """Persist the reference map atomically (no-op when nothing changed).
+
+        Raises
+        ------
+        ConcurrentModificationError
+            If another process replaced or committed to the file since this writer opened it
+            (or last flushed it); the file is left as that process wrote it.
+        """
+
+    # ------------------------------------------------------------------ commit check
+    @property
+    def published(self) -> bool:
+        """Whether the file this container writes exists at its location (False for a new
+        file until its first flush)."""
+        return True
+
+    def _disk_stamp(self) -> object:
+        """What the file at ``location`` looks like now, compared at each flush (see
+        :meth:`guard_commits`); equal stamps mean no other writer has committed."""
+        return _stat_stamp(self.location)
+
+    def guard_commits(self, *, replace_ok: bool) -> None:
+        """Note the file as it is now, so that a flush refuses to overwrite another writer's commit.
+
+        ``replace_ok`` (mode ``w``): a new file may replace whatever is at the location at its
+        first flush.
+        """
+        self._replace_ok = replace_ok
+        self._stamp = self._disk_stamp()
+
+    def _check_commit(self) -> None:
+        """Raise :class:`ConcurrentModificationError` if the file changed under this writer."""
+        if self._stamp is _UNGUARDED or (self._replace_ok and not self.published):
+            return
+        if not self._stamp_ok(self._disk_stamp(), self._stamp):
+            what = "was replaced, or another writer saved to it," if self.published else "was created"
+            raise ConcurrentModificationError(
+                f"Cannot save {self.location}: it {what} after this writer opened it (by a process "
+                "that did not take the writers' lock: locking=False, another tool, or a network "
+                "file system where locks do not work). Its content is kept as that process left "
+                "it; this writer's changes are not saved. Reopen the file and redo them."
+            )
+
+    def _stamp_ok(self, now: object, noted: object) -> bool:
+        """Whether the file's stamp now still says "as this writer left it"."""
+        return now == noted
+
+    def _committed(self) -> None:
+        """Note the file as this writer's flush left it."""
+        if self._stamp is not _UNGUARDED:
+            self._stamp = self._disk_stamp()
 
     def close(self) -> None:
         """Flush (if writable) and release resources. Safe to call twice."""
@@ -216,8 +281,12 @@ class Container(ABC):
                 self.flush()
         finally:
             self.closed = True
-            self._release()
-            self.fetcher.close()
+            try:
+                self._release()
+                self.fetcher.close()
+            finally:
+                if self.write_lock is not None:
+                    self.write_lock.release()
 
     def _release(self) -> None:
         """Release container-specific resources."""
@@ -228,6 +297,19 @@ class Container(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_UNGUARDED = object()
+"""The stamp of a container whose commits are not checked (read-only, or in memory)."""
+
+
+def _stat_stamp(path: str) -> tuple[int, int, int, int] | None:
+    """``(device, inode, size, mtime_ns)`` of ``path``, or None if nothing is there."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def kind_from_suffix(location: str) -> Kind:
@@ -300,8 +382,14 @@ def open_container(
     *,
     options: RemoteOptions | None = None,
     allow_local_paths: bool | None = None,
+    locking: Locking = None,
+    lock_timeout: float = 0.0,
 ) -> Container:
     """Open or create a LINDI container with h5py's mode semantics.
+
+    Every write mode takes the writers' lock for as long as the container is open (see
+    :mod:`~hdmf_lindi.storage.locking`), and every flush first checks that no other process
+    replaced the file meanwhile.
 
     Parameters
     ----------
@@ -316,9 +404,17 @@ def open_container(
     allow_local_paths
         Whether references to local paths may be read. Defaults to True for local files and
         False for documents fetched over HTTP.
+    locking
+        For write modes: True to take the writers' lock, False not to, ``"best-effort"`` to
+        take it where the file system supports locks; None (the default) for the choice of the
+        environment variable ``HDMF_LINDI_USE_FILE_LOCKING`` (``TRUE`` if unset).
+    lock_timeout
+        Seconds to wait for another writer to close the file. Defaults to 0: fail at once.
 
     Raises
     ------
+    FileLockedError
+        For a write mode, if another writer has the file open.
     ModeError
         For an unknown mode, a write mode on a URL, ``r``/``r+`` on a missing file, or
         ``w-``/``x`` on an existing one.
@@ -327,9 +423,6 @@ def open_container(
     RemoteReadError
         If fetching a remote file fails.
     """
-    from .dir_container import DirContainer
-    from .json_container import JsonContainer
-    from .tar_container import TarContainer
 
     location = os.fspath(location)
     if mode not in MODES:
@@ -345,6 +438,25 @@ def open_container(
             )
         fetcher = Fetcher(allow_local=allow_local_paths, options=options)
         return _open_remote(location, fetcher)
+    lock = None if mode == "r" else WriteLock.acquire(location, locking=locking, timeout=lock_timeout)
+    try:
+        container = _open_local(location, mode, options, allow_local_paths)
+        if lock is not None:
+            container.write_lock = lock
+        if mode != "r":
+            container.guard_commits(replace_ok=(mode == "w"))
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return container
+
+
+def _open_local(location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool) -> Container:
+    from .dir_container import DirContainer
+    from .json_container import JsonContainer
+    from .tar_container import TarContainer
+
     exists = _exists(location)
     base_dir = os.path.dirname(os.path.abspath(location))
     fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)

@@ -42,6 +42,7 @@ __all__ = [
     "EXTRA_KEY",
     "SOURCES_KEY",
     "SourceIdentity",
+    "carry_identities",
     "checks_enabled",
     "probe_identity",
     "read_identities",
@@ -217,3 +218,19 @@ def record_identities(refmap: ReferenceMap, identities: Mapping[str, SourceIdent
         if recorded.get(url) != value:
             recorded[url] = value
             refmap.dirty = True
+
+
+def carry_identities(src: ReferenceMap, dst: ReferenceMap, urls: Mapping[str, str]) -> None:
+    """Copy the identities ``src`` records for some urls into ``dst``, under their new names.
+
+    ``urls`` maps a url or path as ``src`` spells it to the way ``dst`` spells it (a copy or a
+    pack rebases relative paths). Urls ``src`` has no identity for are skipped.
+
+    Raises
+    ------
+    ReferenceMapError
+        If the identities recorded in ``src`` are malformed.
+    """
+    recorded = read_identities(src)
+    carried = {new: recorded[old] for old, new in urls.items() if old in recorded}
+    record_identities(dst, carried)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import FormatError, ModeError
 from .containers import kind_from_suffix, open_container
+from .identity import EXTRA_KEY, SOURCES_KEY, read_identities, record_identities
 from .refmap import ChunkTable, RangeRef, ReferenceMap
 from .sources import is_url
 from .tar_container import TarContainer
@@ -176,8 +177,13 @@ def _copy(
     """
     src_dir = None if is_url(src.location) else os.path.dirname(os.path.abspath(src.location))
 
+    rebased: dict[str, str] = {}
+
     def rebase(url: str) -> str:
-        return _rebase(url, src_dir, dst_dir)
+        out = rebased.get(url)
+        if out is None:
+            out = rebased[url] = _rebase(url, src_dir, dst_dir)
+        return out
     counts = _Counts()
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
@@ -213,6 +219,11 @@ def _copy(
             counts.kept += 1
     if batch:
         _copy_batch(src, dst, batch, counts, progress)
+    identities = read_identities(src.refmap)  # recorded again under the rebased names
+    extra = dst.refmap.extra.get(EXTRA_KEY)
+    if isinstance(extra, dict) and SOURCES_KEY in extra:
+        dst.refmap.extra[EXTRA_KEY] = {k: v for k, v in extra.items() if k != SOURCES_KEY}
+    record_identities(dst.refmap, {rebased[u]: i for u, i in identities.items() if u in rebased})
     return counts
 
 

@@ -449,6 +449,8 @@ class HttpSource:
         """The identity recorded for this URL, checked on every answer; None for no check."""
         self.identity: SourceIdentity | None = None
         """The identity stated by the last ``200``/``206`` answer (or HEAD), when it gave the size."""
+        self._seen: tuple[str | None, ...] | None = None  # the identity headers last checked
+        self._seen_expected: SourceIdentity | None = None
         self.requests_made = 0
         """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
         self.retries = 0
@@ -518,12 +520,17 @@ class HttpSource:
 
     def _observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Note the identity an answer states; raise :class:`SourceChangedError` if it is not the recorded one."""
+        total = headers.get("Content-Range", "").rpartition("/")[2] if status == 206 else headers.get("Content-Length")
+        seen = (total, headers.get("ETag"), headers.get("Last-Modified"))
+        if seen == self._seen and self.expected is self._seen_expected:
+            return  # the same statement as the previous answer: checked already
         found = answer_identity(status, headers)
         if found is None:
             return
-        self.identity = found
         if self.expected is not None:
             check_identity(self.name, self.expected, found)
+        self.identity = found
+        self._seen, self._seen_expected = seen, self.expected
 
     def _data_url(self, byte_range: tuple[int, int] | None, *, stale: str | None = None) -> str:
         """Return the URL to read from: ``name``, or the presigned URL a DANDI URL redirects to.
@@ -608,6 +615,13 @@ class HttpSource:
         }.get(status, "The server failed; try again later." if status >= 500 else "")
         if self._is_dandi and status in (401, 403):
             hint += " For an embargoed dandiset set DANDI_API_KEY (or DANDI_STAGING_API_KEY)."
+        if self._is_dandi and status == 404:
+            hint = (
+                "The DANDI asset behind this URL no longer exists: an asset id is dropped when its "
+                "asset is replaced or removed (its blob may be garbage-collected). Index the file "
+                "again from its current asset; indexes made by hdmf-lindi point at the immutable "
+                "blob URL instead (IndexOptions.pin_dandi_blob)."
+            )
         return f"Cannot read {_describe(byte_range)} of {self.name}: the server answered {status}. {hint}".rstrip()
 
     def _raise_for_status(
@@ -763,6 +777,26 @@ class HttpSource:
         self._size = len(body)
         return body
 
+    @property
+    def is_dandi_download(self) -> bool:
+        """Whether this is a DANDI asset download URL, read through the storage URL it redirects to."""
+        return self._is_dandi
+
+    def storage_url(self) -> str:
+        """The URL range reads go to: the DANDI storage URL the API redirects to, else ``name``.
+
+        Resolves a DANDI download URL (one request) unless done already.
+
+        Raises
+        ------
+        RemoteReadError
+            If the API refuses (a ``404`` for an asset that no longer exists, ...).
+        """
+        try:
+            return self._data_url((0, 1))
+        except _Transient as exc:
+            raise RemoteReadError(exc.message, url=self.name, status=exc.status) from exc
+
     def probe(self) -> SourceIdentity:
         """Return the identity of the resource: one HEAD, or a 1-byte ranged GET if HEAD fails.
 
@@ -793,7 +827,7 @@ class HttpSource:
                     assert self.identity is not None
                     self._size = self.identity.size
                     return self.identity
-        self.identity = None
+        self.identity = self._seen = None
         self.read_prefix(1)
         if self.identity is None:  # a 206 without the total size, or a 200 without Content-Length
             assert self._size is not None

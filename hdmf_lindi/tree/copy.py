@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
+from ..storage.identity import carry_identities
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
 from .dataset import Dataset
@@ -57,8 +58,10 @@ class _Rebase:
 
     def __init__(self, src: _FileState, dst: _FileState) -> None:
         self._src = src
+        self._dst = dst
         self._same_file = src is dst
         self._location = src.container.location
+        self._carried: set[str] = set()
 
     def _refuse(self, name: str, what: str) -> ChunkRefError:
         return ChunkRefError(
@@ -69,7 +72,17 @@ class _Rebase:
         )
 
     def data_file(self, url: str) -> str:
-        """A chunk reference's or external array link's file: local names are read as paths."""
+        """A chunk reference's or external array link's file: local names are read as paths.
+
+        The identity the source records for the file goes along (see :mod:`~hdmf_lindi.storage.identity`).
+        """
+        out = self._data_file(url)
+        if not self._same_file and url not in self._carried:
+            self._carried.add(url)
+            carry_identities(self._src.refmap, self._dst.refmap, {url: out})
+        return out
+
+    def _data_file(self, url: str) -> str:
         if is_url(url):
             return url
         fetcher = self._src.container.fetcher

@@ -6,6 +6,7 @@ import os
 
 from ..format.references import ExternalLink
 from ..storage.containers import Container, open_container
+from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
 from ..storage.sources import RemoteOptions
 from .array import CHUNK_CACHE_BYTES
@@ -32,9 +33,16 @@ class File(Group):
     chunk_cache_bytes
         Budget of the decoded-chunk cache shared by the file's datasets (like h5py's
         ``rdcc_nbytes``). Defaults to 64 MiB; 0 disables caching.
+    locking
+        Write modes take the writers' lock (True, False, ``"best-effort"``; None, the default,
+        follows ``HDMF_LINDI_USE_FILE_LOCKING``); see :mod:`~hdmf_lindi.storage.locking`.
+    lock_timeout
+        Seconds to wait for another writer to close the file. Defaults to 0: fail at once.
 
     Raises
     ------
+    FileLockedError
+        For a write mode, if another writer has the file open.
     ModeError
         For a bad mode, a missing file in ``r``/``r+``, or an existing one in ``w-``/``x``.
     FormatError
@@ -51,13 +59,18 @@ class File(Group):
         options: RemoteOptions | None = None,
         allow_local_paths: bool | None = None,
         chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
 
             container: Container = MemoryContainer(location, allow_local_paths=allow_local_paths)
         else:
-            container = open_container(location, mode, options=options, allow_local_paths=allow_local_paths)
+            container = open_container(
+                location, mode, options=options, allow_local_paths=allow_local_paths,
+                locking=locking, lock_timeout=lock_timeout,
+            )
         state = _FileState(container, chunk_cache_bytes)
         state.file = self
         super().__init__(state, "")

@@ -10,13 +10,20 @@ import os
 
 from ..errors import ModeError
 from ..storage import RemoteOptions, is_hdf5, is_url
+from ..storage.locking import Locking
 from .file import File
 
 __all__ = ["open_lindi_or_hdf5"]
 
 
 def open_lindi_or_hdf5(
-    location: str, mode: str = "r", options: RemoteOptions | None = None, allow_local_paths: bool | None = None
+    location: str,
+    mode: str = "r",
+    options: RemoteOptions | None = None,
+    allow_local_paths: bool | None = None,
+    *,
+    locking: Locking = None,
+    lock_timeout: float = 0.0,
 ) -> File:
     """Open a LINDI file, or index an HDF5 file in memory (nothing copied) and open the index.
 
@@ -34,7 +41,10 @@ def open_lindi_or_hdf5(
 
         return open_dandi(location, mode, options)
     if not is_hdf5(location):
-        return File(location, mode, options=options, allow_local_paths=allow_local_paths)
+        return File(
+            location, mode, options=options, allow_local_paths=allow_local_paths,
+            locking=locking, lock_timeout=lock_timeout,
+        )
     if mode != "r":
         raise ModeError(
             f"{location} is an HDF5 file; it opens read-only (mode 'r'), got {mode!r}. "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from httpserver import RangeServer
 
 from hdmf_lindi.errors import ChunkRefError, ReferenceMapError, SourceChangedError
 from hdmf_lindi.storage import ReferenceMap
@@ -17,7 +18,6 @@ from hdmf_lindi.storage.identity import (
     read_identities,
     record_identities,
 )
-from tests.httpserver import RangeServer
 
 
 def test_json_round_trip_leaves_out_missing_fields() -> None:
