@@ -32,7 +32,7 @@ from .work import Job, Kind, run_job
 if TYPE_CHECKING:
     from ..hdf5 import IndexOptions
 
-__all__ = ["Progress", "convert_many", "default_workers", "index_many", "run_jobs"]
+__all__ = ["Progress", "convert_many", "default_workers", "index_many", "run_jobs", "verify_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -271,3 +271,36 @@ def _many(
         jobs, manifest=manifest if manifest is not None else os.path.join(out, MANIFEST_NAME),
         resume=resume, executor=executor, max_workers=max_workers, scheduler=scheduler, progress=progress,
     )
+
+
+def verify_many(
+    locations: Iterable[str | os.PathLike[str]],
+    *,
+    decode: bool = True,
+    executor: Executor | None = None,
+    max_workers: int | None = None,
+    scheduler: str | None = None,
+    options: RemoteOptions | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    retries: int = 2,
+    progress: Progress | None = None,
+) -> list[BatchRecord]:
+    """Run :func:`hdmf_lindi.verify` on many LINDI files in parallel.
+
+    Each record is ``ok``, or ``failed`` with ``error_type`` ``VerifyProblems`` and the
+    report's lines as ``error_message`` (or the error that kept the file from opening);
+    ``objects`` counts the referenced sources checked, ``chunks`` the chunks decoded. Nothing
+    is written but the manifest, if one is given; every file is verified again each run.
+    The other parameters are those of :func:`index_many`.
+    """
+    if retries < 0:
+        raise ValueError(f"retries must not be negative, not {retries}.")
+    texts = [os.fspath(s) for s in locations]
+    jobs = [
+        Job("verify", text, text if is_url(text) else os.path.abspath(text), "", remote=options,
+            retries=retries, decode=decode)
+        for text in texts
+    ]
+    return run_jobs(jobs, manifest=manifest, resume=False, executor=executor, max_workers=max_workers,
+                    scheduler=scheduler, progress=progress)
+

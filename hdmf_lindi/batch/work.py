@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _SIGNATURE_OFFSETS = (0, 512, 1024, 2048)
 
-Kind = Literal["index", "convert"]
+Kind = Literal["index", "convert", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,8 @@ class Job:
     """How many times a transient failure of the whole file is retried."""
     unsupported: str | None = None
     """Known before any request to be no HDF5 file (a Zarr asset): the reason."""
+    decode: bool = True
+    """For ``verify``: also read and decode every inline and internal chunk."""
 
     def options_digest(self) -> str:
         """A short digest of what decides the output besides the source (kind, url, options)."""
@@ -146,6 +148,8 @@ def _run(job: Job, record: BatchRecord) -> BatchRecord:
     while True:
         attempts += 1
         try:
+            if job.kind == "verify":
+                return replace(_verify(job, record), attempts=attempts)
             identity = job.identity
             if identity is None and (_may_skip(job) or job.kind == "convert"):
                 identity = probe_identity(job.url, job.remote)
@@ -166,6 +170,18 @@ def _run(job: Job, record: BatchRecord) -> BatchRecord:
             return replace(
                 record, status=status, attempts=attempts, error_type=type(exc).__name__, error_message=str(exc)
             )
+
+
+def _verify(job: Job, record: BatchRecord) -> BatchRecord:
+    """Verify one LINDI file: ``ok``, or ``failed`` with its problems as the message."""
+    from ..verification import verify
+
+    report = verify(job.url, options=job.remote, decode=job.decode)
+    out = replace(record, status="ok" if report.ok else "failed", objects=len(report.sources),
+                  chunks=report.chunks_decoded)
+    if report.ok:
+        return out
+    return replace(out, error_type="VerifyProblems", error_message="\n".join(report.lines()))
 
 
 def _may_skip(job: Job) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from httpserver import RangeServer
 
 import hdmf_lindi
-from hdmf_lindi.batch import BatchRecord, convert_many, index_many, read_manifest
+from hdmf_lindi.batch import BatchRecord, convert_many, index_many, read_manifest, verify_many
 from hdmf_lindi.batch.schedule import MAX_DEFAULT_WORKERS, _executor, default_workers
 from hdmf_lindi.hdf5 import IndexOptions
 from hdmf_lindi.storage import RemoteOptions
@@ -172,3 +172,18 @@ def test_convert_many(tmp_path: Path, corpus: list[Path]) -> None:
 def test_bad_retries(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="retries must not be negative"):
         index_many([], tmp_path, retries=-1)
+
+
+def test_verify_many(tmp_path: Path, corpus: list[Path]) -> None:
+    picks = [corpus[2], corpus[6], corpus[0]]  # "series" files have chunk references, "units" none
+    sources = [tmp_path / p.name for p in picks]
+    for src, path in zip(sources, picks, strict=True):
+        shutil.copyfile(path, src)
+    indexes = [r.destination for r in index_many(sources, tmp_path / "out", max_workers=1)]
+    shutil.copyfile(corpus[10], sources[1])  # the source of the second index changes (same layout)
+    with ThreadPoolExecutor(2) as pool:
+        records = verify_many([*indexes, str(tmp_path / "missing.lindi.json")], executor=pool)
+    assert [r.status for r in records] == ["ok", "failed", "ok", "failed"]
+    assert records[0].objects == 1 and records[2].objects == 0 and records[0].chunks
+    assert records[1].error_type == "VerifyProblems" and str(sources[1]) in str(records[1].error_message)
+    assert records[3].error_type == "MissingFileError"
