@@ -147,11 +147,19 @@ def _prebuilt(asset: DandiAsset, dandiset_id: str, locations: tuple[str, ...], o
             if not os.path.exists(candidate):
                 continue
             f = File(candidate, options=options)
-        metadata = f.container.refmap.generation_metadata
-        if not isinstance(metadata, dict) or metadata.get("asset_id") in (None, asset.asset_id):
+        if _made_from(f.container.refmap.generation_metadata) in (None, asset.asset_id):
             return f
         f.close()
     return None
+
+
+def _made_from(metadata: Any) -> str | None:
+    """The asset id an index says it was made from (ours, or ``index_hdf5``'s DANDI pinning), if any."""
+    if not isinstance(metadata, dict):
+        return None
+    pinned = metadata.get("dandi")
+    found = metadata.get("asset_id") or (pinned.get("asset_id") if isinstance(pinned, dict) else None)
+    return str(found) if found else None
 
 
 def _cache_path(cache_dir: str, asset: DandiAsset, url: str) -> str:

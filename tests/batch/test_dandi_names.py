@@ -71,6 +71,12 @@ def test_prebuilt_indexes_local_and_served(archive: DandiServer, tmp_path: Path)
     assert _blob_requests(archive) == 0 and sum(p.startswith("/bucket/") for p in paths) == 1
     assert not (tmp_path / "cache").exists()  # nothing indexed on open
 
+    # an index in the asset's place that was made from another asset is not taken
+    first, second = (bucket / "dandisets" / "000001" / "assets" / a.asset_id / "nwb.lindi.json" for a in archive.assets[:2])
+    shutil.copyfile(second, first)
+    with open_dandi(f"dandi://000001@draft/{UNITS}", dandi=dandi) as f:
+        assert not f.filename.startswith(str(bucket))
+
 
 def test_asset_id_and_read_table(archive: DandiServer) -> None:
     asset = archive.assets[0]
