@@ -187,3 +187,14 @@ def test_verify_many(tmp_path: Path, corpus: list[Path]) -> None:
     assert records[0].objects == 1 and records[2].objects == 0 and records[0].chunks
     assert records[1].error_type == "VerifyProblems" and str(sources[1]) in str(records[1].error_message)
     assert records[3].error_type == "MissingFileError"
+
+
+def test_manifest_survives_a_torn_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    manifest = tmp_path / "m.jsonl"
+    good = BatchRecord(source="a.nwb", url="/x/a.nwb", destination=str(tmp_path / "a.lindi.json"), status="ok")
+    manifest.write_text(good.to_json() + "\n" + good.to_json()[:40] + "\n")  # a run killed mid-line
+    with caplog.at_level("WARNING"):
+        assert [r.source for r in read_manifest(manifest)] == ["a.nwb"]
+    assert "skipping line 2" in caplog.text
+    with pytest.raises(ValueError, match="status must be one of"):
+        BatchRecord(source="a", url="a", destination="b", status="done")  # type: ignore[arg-type]
