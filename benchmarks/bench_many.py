@@ -25,7 +25,7 @@ Cases (all in one run, same server, same latency):
 
 Usage::
 
-    python benchmarks/bench_many.py --workdir /tmp/bench_many --json out.json [--quick]
+    python benchmarks/bench_many.py --workdir WORKDIR --json out.json [--quick]
 """
 
 from __future__ import annotations
