@@ -83,7 +83,7 @@ def test_index_dandiset_layout_token_and_resume(
 
 def test_dask_local_cluster(tmp_path: Path, dandiset: DandiServer) -> None:
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as client:
         records = index_dandiset(
             "000001", tmp_path / "out", api_url=dandiset.api_url, executor=client.get_executor(),
