@@ -16,6 +16,7 @@ from typing import Any
 from . import __version__
 from .errors import LindiError
 from .format.references import ExternalLink, SoftLink
+from .storage.compact_tables import table_summary
 from .tree import Dataset, File, Group
 
 __all__ = ["main"]
@@ -40,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         help="datasets with more chunks become external array links (lindi's threshold)",
     )
     index.add_argument("--quiet", action="store_true", help="no progress output")
+    index.add_argument(
+        "--chunk-table-threshold", type=int, default=10_000,
+        help="datasets with more chunks get a compact chunk table (default 10000)",
+    )
+    index.add_argument(
+        "--no-chunk-tables", action="store_true", help="one JSON reference per chunk, whatever the count",
+    )
 
     info = sub.add_parser("info", help="print the tree of a LINDI file with shapes, dtypes and chunk locations")
     info.add_argument("file", help="LINDI file path or URL")
@@ -69,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
     pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     pack.add_argument("--quiet", action="store_true", help="no progress output")
+    pack.add_argument(
+        "--expand-tables", action="store_true",
+        help="write compact chunk tables as one JSON reference per chunk (for tools that need them)",
+    )
 
     verify = sub.add_parser(
         "verify",
@@ -99,6 +111,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         inline_max_elements=args.inline_max_elements,
         contiguous_max_chunk_bytes=args.contiguous_max_chunk_bytes,
         external_link_chunk_threshold=args.external_link_chunk_threshold,
+        chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
         progress=None if args.quiet else _progress(sys.stderr),
     )
     refmap = index_hdf5(args.source, args.output, options=options)
@@ -114,9 +127,12 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _where(f: File, ds: Dataset) -> str:
     refmap = f.container.refmap
     prefix = ds.name.lstrip("/") + "/"
+    table = refmap.chunk_table(ds.name.lstrip("/"))
+    if table is not None and table.compact:
+        return table_summary(table)
     inline = internal = 0
-    urls: set[str] = set()
-    for key in refmap:
+    urls: set[str] = set(table.urls) if table is not None else set()
+    for key in refmap.iter_keys(chunk_tables=False):
         if not key.startswith(prefix) or "/" in key[len(prefix):] or key[len(prefix):].startswith("."):
             continue
         value = refmap.get(key)
@@ -191,7 +207,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report)
+        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report,
+                     expand_tables=args.expand_tables)
     finally:
         if shown:  # end the progress line, so that a result or an error starts on its own line
             sys.stderr.write("\n")

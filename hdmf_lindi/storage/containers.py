@@ -78,6 +78,16 @@ class Container(ABC):
         self._stamp: object = _UNGUARDED
         self._replace_ok = False
         fetcher.expect(read_identities(refmap))  # references are checked against their sources
+        refmap.bind_reader(self._read_ranges, location)
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """Read ``(url, offset, length)`` ranges (chunk-table shards) in one coalesced plan."""
+        plan = [self._plan("chunk table", RangeRef(*r)) for r in ranges]
+        return [bytes(b) for b in self.fetcher.read_many(plan)]
+
+    def _table_sink(self, key: str, data: bytes) -> str:
+        """Store a chunk table's shard bytes as a blob; return its ``./NAME`` url."""
+        return "./" + self._write_blob(key, data)
 
     # ------------------------------------------------------------------ reading
     @abstractmethod
@@ -106,6 +116,7 @@ class Container(ABC):
             If an HTTP read fails.
         """
         out: list[bytes | None] = [None] * len(keys)
+        self.refmap.prefetch(keys)
         plan: list[tuple[ByteSource | str, int, int]] = []
         where: list[int] = []
         for i, key in enumerate(keys):
@@ -153,6 +164,7 @@ class Container(ABC):
             If a reference points outside its target.
         """
         done = [False] * len(keys)
+        self.refmap.prefetch(keys)
         for i, (key, view) in enumerate(zip(keys, views, strict=True)):
             value = self.refmap.get(key)
             if not isinstance(value, RangeRef) or value.length != view.nbytes:

@@ -140,7 +140,9 @@ class DirContainer(Container):
                 self._remove_new_blobs()
             self._new_blobs = []
             raise
-        atomic_write(os.path.join(self._root, JSON_NAME), self.refmap.to_json())
+        atomic_write(
+            os.path.join(self._root, JSON_NAME), self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
+        )
         self.refmap.dirty = False
         if not self._published:
             self._publish()

@@ -348,7 +348,7 @@ class TarContainer(Container):
             return
         assert self._fd is not None and self._path is not None
         self._check_commit()
-        data = self.refmap.to_json()
+        data = self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
         old_json = self._by_name[JSON_NAME]
         old_index = self._by_name[INDEX_NAME]
         if self._published or not self._rewrite_in_place(data, old_json, old_index):
