@@ -28,7 +28,7 @@ from ..format.dtypes import compound_to_annotation
 from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
-from ..storage.containers import open_container
+from ..storage.containers import kind_from_suffix, open_container
 from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
 from ..storage.identity import SourceIdentity, local_identity, record_identities
@@ -650,9 +650,13 @@ def index_hdf5(
         If a local source does not exist.
     RemoteReadError
         If a remote source cannot be read.
+    FileNameError
+        If ``destination`` is not named ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
     """
     options = options or IndexOptions()
     source = os.fspath(source)
+    if destination is not None:
+        kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:
         source = pinned.url  # read and referenced from now on

@@ -251,7 +251,7 @@ class ChunkTable:
     # ------------------------------------------------------------------ arrays
     @property
     def offsets(self) -> _Int64Array:
-        """Offsets of every grid entry (-1: no reference); loads every shard."""
+        """Offset of each grid entry, -1 where it has no reference; loads every shard."""
         self.load_all()
         return self._offsets
 

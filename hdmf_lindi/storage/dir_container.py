@@ -112,7 +112,8 @@ class DirContainer(Container):
                 f"{ref.offset + ref.length} of blob {name!r}, which has only {size} bytes.",
                 url=path, key=key,
             )
-        return TransientFileSource(path), ref.offset, ref.offset + ref.length
+        source = TransientFileSource(path, stats=self.fetcher.stats, counted_as=self.location)
+        return source, ref.offset, ref.offset + ref.length
 
     def _write_blob(self, key: str, data: bytes) -> str:
         # docstring inherited

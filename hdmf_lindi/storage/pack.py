@@ -13,8 +13,8 @@ the result has exactly the layout of a newly created file:
 * dead members of a ``.lindi.tar`` (old ``lindi.json`` and index slots, chunks that were
   rewritten) are left behind, because only what the reference map uses is copied.
 
-The form of the output follows its name, as for every new file: ``.json`` gives a
-``.lindi.json``, ``.d`` a ``.lindi.d``, anything else a ``.lindi.tar``.
+The form of the output follows its name, as for every new file: ``.lindi.json``,
+``.lindi.tar`` or ``.lindi.d`` (any other name is refused).
 
 Packing a file onto itself is allowed and atomic: the new file is built beside the old one and
 replaces it in one ``os.replace`` at the end (for a ``.lindi.d``, one directory swap). A failure
@@ -242,7 +242,8 @@ def pack(
 
     Internal chunks (inline values and ``./NAME`` blobs) are copied in key order; external
     references are kept as references. The form of the output follows the name of
-    ``destination`` (``.json``, ``.d``, else tar), so this also converts between forms.
+    ``destination`` (``.lindi.json``, ``.lindi.tar``, ``.lindi.d``), so this also converts
+    between forms.
 
     Parameters
     ----------

@@ -117,7 +117,7 @@ class ReferenceMap:
     source
         Where the document came from, used in error messages only.
     tables
-        Array path -> :class:`ChunkTable` of its chunk references. An entry of ``refs`` with
+        Array path -> :class:`~hdmf_lindi.storage.refmap.ChunkTable` of its chunk references. An entry of ``refs`` with
         the same key as a table entry wins.
 
     Raises
@@ -413,6 +413,14 @@ class ReferenceMap:
                 self._resolve_shadowed()
             for path, table in list(self._tables.items()):
                 yield from _table_keys(path, table)
+
+    def raw_items(self) -> Iterator[tuple[str, RefValue]]:
+        """Iterate over ``(key, raw value)`` of the entries held one by one, in insertion order.
+
+        Chunk-table entries are left out (see :meth:`chunk_table`); values are as :meth:`raw`
+        returns them (templates not expanded). One pass over a large map without a lookup per key.
+        """
+        return iter(self._refs.items())
 
     def keys(self) -> list[str]:
         """Return all store keys (in the order of iteration)."""

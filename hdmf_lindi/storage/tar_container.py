@@ -185,7 +185,7 @@ class TarContainer(Container):
         ContainerPathError
             If a member name escapes the archive.
         """
-        source = LocalFileSource(location)
+        source = LocalFileSource(location, stats=fetcher.stats)
         records, refmap = _load_layout(source.read_range, source.size(), location)
         container = cls(location, refmap, fetcher, records, source, read_only=read_only)
         if not read_only:
@@ -243,7 +243,7 @@ class TarContainer(Container):
             _TRAILER,
         ])
         os.write(fd, blob)
-        source = LocalFileSource(path).open()
+        source = LocalFileSource(path, stats=fetcher.stats).open()
         container = cls(location, refmap, fetcher, records, source, read_only=False)
         container._fd = fd
         container._path = path
