@@ -21,8 +21,8 @@ import logging
 import os
 from concurrent.futures import Executor
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from ..hdf5 import IndexOptions  # at run time: the signature names it (docs)
 from ..storage.dandi_api import (
     PAGE_SIZE,
     api_options,
@@ -34,9 +34,6 @@ from ..storage.dandi_api import (
 from .records import BatchRecord
 from .schedule import _SUFFIXES, MANIFEST_NAME, Form, Progress, run_jobs
 from .work import Job
-
-if TYPE_CHECKING:
-    from ..hdf5 import IndexOptions
 
 __all__ = ["asset_destination", "index_dandiset"]
 
@@ -98,8 +95,6 @@ def index_dandiset(
     NodeNotFoundError
         If the dandiset or version does not exist.
     """
-    from ..hdf5 import IndexOptions
-
     if "@" in dandiset_id:
         dandiset_id, _, given = dandiset_id.partition("@")
         version = version or given

@@ -42,7 +42,7 @@ class BatchRecord:
     destination: str
     """Where the result was written."""
     status: Status
-    """See :data:`Status`."""
+    """``ok``, ``skipped``, ``failed`` or ``unsupported`` (see ``Status``)."""
     kind: str = "index"
     """``index`` or ``convert``."""
     identity: dict[str, Any] | None = None

@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from ..hdf5 import IndexOptions  # at run time: the signatures name it (docs)
 from ..storage.sources import RemoteOptions, is_url
 from .records import BatchRecord, append_record, latest_records
 from .work import Job, Kind, run_job
-
-if TYPE_CHECKING:
-    from ..hdf5 import IndexOptions
 
 __all__ = ["Progress", "convert_many", "default_workers", "index_many", "run_jobs", "verify_many"]
 
@@ -182,7 +180,7 @@ def index_many(
     sources
         Local paths or http(s) URLs of HDF5/NWB files.
     out_dir
-        Where the indexes go: ``<file name><suffix>`` per source (see :func:`destinations`).
+        Where the indexes go: ``<file name><suffix>`` per source (colliding names get a short digest of the source).
     form
         ``json`` (``.lindi.json``, the default), ``tar`` or ``dir``.
     executor
@@ -190,7 +188,7 @@ def index_many(
         ``dask.distributed`` client. Default: a spawned process pool of ``max_workers``.
     max_workers
         Size of the default pool; 1 runs every file in the calling thread. Default: see
-        :func:`default_workers`.
+        four per core, at most 32.
     scheduler
         Address of a ``dask.distributed`` scheduler to run on (needs ``hdmf-lindi[dask]``).
     options
@@ -211,8 +209,6 @@ def index_many(
     list of BatchRecord
         One per source, in the order given.
     """
-    from ..hdf5 import IndexOptions
-
     options = replace(options or IndexOptions(), progress=None)
     return _many("index", sources, out_dir, _SUFFIXES[form], options, options.remote, executor, max_workers,
                  scheduler, manifest, resume, retries, progress)

@@ -14,9 +14,10 @@ object's path. A ``source`` column says which file each row came from.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,7 +141,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     *,
     exclude_array_columns: bool = True,
-    executor: Executor | None = None,
+    executor: concurrent.futures.Executor | None = None,  # spelled out: pandas is not imported for the docs
     options: RemoteOptions | None = None,
 ) -> pandas.DataFrame:
     """Read one table across many NWB files into one DataFrame (see the module docstring).
@@ -157,7 +158,7 @@ def read_table(
     exclude_array_columns
         Leave out ragged and multi-dimensional columns (the default: they are the big ones).
     executor
-        Where the files are read; default: a pool of :data:`DEFAULT_THREADS` threads. For many
+        Where the files are read; default: a pool of 8 threads (``DEFAULT_THREADS``). For many
         HDF5 sources indexed on the fly, a process pool avoids h5py's global lock.
     options
         HTTP tuning.

@@ -170,7 +170,7 @@ def _cache_path(cache_dir: str, asset: DandiAsset, url: str) -> str:
 def open_dandi(
     name: str, mode: str = "r", options: RemoteOptions | None = None, dandi: DandiOptions | None = None
 ) -> File:
-    """Open a DANDI asset by name as a read-only :class:`File` (see the module docstring).
+    """Open a DANDI asset by name as a read-only :class:`~hdmf_lindi.File` (see the module docstring).
 
     Raises
     ------
