@@ -117,7 +117,7 @@ class LindiIO(HDMFIO):
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         elif isinstance(manager, TypeMap):
             manager = BuildManager(manager)
-        source = self._path if is_url(self._path) else str(Path(self._path).absolute())
+        source = self._path if is_url(self._path) or "://" in self._path else str(Path(self._path).absolute())
         super().__init__(manager=manager, source=source, herd_path=herd_path)
 
     # ------------------------------------------------------------------ life cycle

@@ -85,10 +85,24 @@ class IndexOptions:
     storage blob it redirects to, which stays valid when the asset id is dropped; the asset is
     kept in ``generationMetadata["dandi"]``. An embargoed blob, which cannot be read without the
     API, keeps the asset URL. False keeps the asset URL always. Defaults to True."""
+    only: tuple[str, ...] | None = None
+    """Index only these objects (paths such as ``"/units"``), everything below them, and the
+    groups on the way to them (with their attributes); the rest of the file is not walked, so
+    reading one table of a large remote file costs only that table's metadata. Defaults to
+    None: the whole file."""
 
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
+
+
+def _on_the_way(path: str, only: tuple[str, ...]) -> bool:
+    """Whether ``path`` (no leading slash) is one of ``only``, above one, or below one."""
+    for wanted in only:
+        wanted = wanted.strip("/")
+        if path == wanted or wanted.startswith(path + "/") or path.startswith(wanted + "/") or not wanted:
+            return True
+    return False
 
 
 class _Walker:
@@ -221,6 +235,8 @@ class _Walker:
         links.iterate(lambda raw, info: children.append((raw, info.type, info.u)), info=True)
         for raw_name, link_type, addr in children:
             child = _join(path, raw_name.decode("utf-8", errors="surrogateescape"))
+            if self.options.only is not None and not _on_the_way(child, self.options.only):
+                continue
             if link_type == h5py.h5l.TYPE_SOFT:
                 link_path = links.get_val(raw_name).decode("utf-8", errors="surrogateescape")
                 # HDF5 resolves a relative target against the link's group; lindi from the root
