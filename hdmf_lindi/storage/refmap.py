@@ -57,7 +57,7 @@ _METADATA_NAMES = (".zattrs", ".zgroup", ".zarray", "zarr.json")
 
 def is_metadata_key(key: str) -> bool:
     """Whether ``key`` names a Zarr metadata document (``.zattrs``, ``.zgroup``, ``.zarray``, ``zarr.json``)."""
-    return key.rpartition("/")[2] in _METADATA_NAMES
+    return key.endswith(_METADATA_NAMES) and key.rpartition("/")[2] in _METADATA_NAMES
 
 
 def _as_object(value: Any) -> Any:
