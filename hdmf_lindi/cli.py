@@ -129,6 +129,7 @@ def _index(sub: Subcommands) -> None:
     )
     parser.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
     parser.set_defaults(run=_run_index)
 
 
@@ -151,6 +152,7 @@ def _run_index(args: argparse.Namespace) -> int:
             external_link_chunk_threshold=args.external_link_chunk_threshold,
             chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
             progress=report,
+            metadata_as_text=args.metadata_as_text,
         )
         refmap = index_hdf5(args.source, args.output, options=options)
     notes = (refmap.generation_metadata or {}).get("notes", [])
@@ -242,6 +244,7 @@ def _convert(sub: Subcommands) -> None:
     parser.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
     parser.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
     parser.set_defaults(run=_run_convert)
 
 
@@ -258,7 +261,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             return f"{scope.bytes_fetched:,} bytes read, {scope.chunks_decoded:,} chunks decoded"
 
         with activity("converting", status, quiet=args.quiet):
-            convert(args.input, args.output, overwrite=args.force)
+            convert(args.input, args.output, overwrite=args.force, metadata_as_text=args.metadata_as_text)
     print(f"converted {args.input} -> {args.output}")
     return 0
 
@@ -289,6 +292,15 @@ def _pack(sub: Subcommands) -> None:
         "--expand-tables", action="store_true",
         help="write compact chunk tables as one JSON reference per chunk (for tools that need them)",
     )
+    spelling = parser.add_mutually_exclusive_group()
+    spelling.add_argument(
+        "--metadata-as-text", dest="metadata_as_text", action="store_const", const=True, default=None,
+        help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects" + " (default: keep IN's spelling)",
+    )
+    spelling.add_argument(
+        "--metadata-as-objects", dest="metadata_as_text", action="store_const", const=False,
+        help="write metadata values as embedded JSON objects (lindi's spelling)",
+    )
     parser.set_defaults(run=_run_pack)
 
 
@@ -305,7 +317,7 @@ def _run_pack(args: argparse.Namespace) -> int:
             bar.update(nbytes - bar.n)
 
         stats = pack(args.input, args.output, overwrite=args.force or in_place, progress=report,
-                     expand_tables=args.expand_tables)
+                     expand_tables=args.expand_tables, metadata_as_text=args.metadata_as_text)
     print(
         f"packed {stats.source} -> {stats.destination}: {_size(stats.bytes_before)} -> "
         f"{_size(stats.bytes_after)} bytes ({stats.blobs_copied} blobs and "

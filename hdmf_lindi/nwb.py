@@ -100,7 +100,7 @@ class NWBLindiIO(LindiIO):
         An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
         ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
         index; it is closed with the IO, the ``h5py.File`` is left open.
-    herd_path, options, allow_local_paths, locking, lock_timeout
+    herd_path, options, allow_local_paths, locking, lock_timeout, metadata_as_text
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -123,6 +123,7 @@ class NWBLindiIO(LindiIO):
         allow_local_paths: bool | None = None,
         locking: Locking = None,
         lock_timeout: float = 0.0,
+        metadata_as_text: bool | None = None,
     ) -> None:
         del comm
         file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
@@ -149,6 +150,7 @@ class NWBLindiIO(LindiIO):
             file=file,
             locking=locking,
             lock_timeout=lock_timeout,
+            metadata_as_text=metadata_as_text,
         )
 
     @property
@@ -250,8 +252,12 @@ def convert(
     *,
     overwrite: bool = False,
     options: RemoteOptions | None = None,
+    metadata_as_text: bool = False,
 ) -> None:
     """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
+
+    ``metadata_as_text`` writes a LINDI destination's metadata values as JSON text (kerchunk's
+    spelling, for clients such as zarrita) instead of embedded objects.
 
     The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
     written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
@@ -291,7 +297,7 @@ def convert(
             _, version = src_io.nwb_version
             if version is None:
                 raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
-            dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
+            dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w", metadata_as_text=metadata_as_text)
             with dst_io:
                 dst_io.export(src_io=src_io, write_args={"link_data": False})
         if os.path.isdir(dst):

@@ -90,6 +90,10 @@ class IndexOptions:
     groups on the way to them (with their attributes); the rest of the file is not walked, so
     reading one table of a large remote file costs only that table's metadata. Defaults to
     None: the whole file."""
+    metadata_as_text: bool = False
+    """Write metadata values (``.zattrs``, ``.zgroup``, ``.zarray``) as JSON text, kerchunk's
+    spelling that JavaScript clients such as zarrita read, instead of embedded JSON objects
+    (lindi's spelling). Both are read by lindi and hdmf_lindi. Defaults to False."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -688,7 +692,8 @@ def index_hdf5(
         metadata["dandi"] = pinned.metadata
     extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
     refmap = ReferenceMap(
-        walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
+        walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra,
+        metadata_as_text=options.metadata_as_text,
     )
     if identity is not None:  # what the references were made against (see storage.identity)
         if url != (source if is_url(source) else os.path.abspath(source)):
