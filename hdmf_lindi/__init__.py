@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import errors
 from .errors import LindiError
 from .format import ExternalLink, Reference, SoftLink, ref_dtype, string_dtype
+from .storage.stats import IOStats, StatsSnapshot, stats
 from .tree import Dataset, File, Group, HardLink
 from .tree.pack import pack
 
@@ -31,6 +32,10 @@ def __getattr__(name: str) -> object:
         from . import nwb
 
         return getattr(nwb, name)
+    if name in ("verify", "VerifyReport"):
+        from . import verification
+
+        return getattr(verification, name)
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -53,6 +58,7 @@ __all__ = [
     "NWBLindiIO",
     "Reference",
     "SoftLink",
+    "VerifyReport",
     "__version__",
     "convert",
     "errors",
@@ -63,4 +69,8 @@ __all__ = [
     "ref_dtype",
     "string_dtype",
     "validate",
+    "verify",
+    "IOStats",
+    "StatsSnapshot",
+    "stats",
 ]

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 __all__ = [
     "ChunkRefError",
+    "ClosedFileError",
+    "ConcurrentModificationError",
     "ContainerPathError",
+    "FileLockedError",
     "FormatError",
     "IndexingError",
     "LindiError",
@@ -23,8 +26,10 @@ __all__ = [
     "NodeNotFoundError",
     "ReferenceMapError",
     "RemoteReadError",
+    "SourceChangedError",
     "TarLayoutError",
     "UnsupportedError",
+    "FileNameError",
 ]
 
 
@@ -110,12 +115,64 @@ class MissingFileError(ModeError, FileNotFoundError):
     """
 
 
+class ClosedFileError(ModeError, KeyError, RuntimeError):
+    """A file, group, dataset or attribute was used after its file was closed.
+
+    h5py raises ``ValueError``, ``KeyError`` (``f["x"]``, ``attrs["a"]``) or ``RuntimeError``
+    (``ds[...]``) for the same misuse; this class is all three, so code written for h5py keeps
+    catching it (and, as in h5py, ``"x" in f`` is False and ``f.get("x")`` is None).
+    """
+
+    def __str__(self) -> str:
+        # KeyError would repr() the message and wrap it in quotes.
+        return str(self.args[0]) if self.args else ""
+
+
 class UnsupportedError(LindiError, NotImplementedError):
     """Valid input that hdmf_lindi does not handle (yet)."""
 
 
 class IndexingError(LindiError):
     """An HDF5 object that cannot be referenced without copying its data."""
+
+
+class SourceChangedError(ChunkRefError):
+    """A referenced file or URL is no longer the one the references were made against.
+
+    Raised before any byte of the changed source is returned: its size, modification time or
+    ETag differs from the identity recorded when it was indexed.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, recorded: object = None, found: object = None
+    ) -> None:
+        super().__init__(message, url=url)
+        self.recorded = recorded
+        """The identity recorded in the LINDI file (a ``SourceIdentity``)."""
+        self.found = found
+        """The identity found now (a ``SourceIdentity``)."""
+
+
+class FileLockedError(LindiError, OSError):
+    """Another writer holds the file open for writing (and the lock wait, if any, ran out)."""
+
+    def __init__(self, message: str, *, path: str | None = None, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file that is locked."""
+        self.holder = holder
+        """Who holds the lock (``pid@host``), when known."""
+
+
+class ConcurrentModificationError(LindiError):
+    """The file was replaced by another process while this one had it open for writing.
+
+    The other process's content is kept; this writer's changes are not saved.
+    """
+
+
+class FileNameError(LindiError, ValueError):
+    """A file name whose suffix does not fit: a LINDI file named ``.nwb``, or an unknown suffix."""
 
 
 class LindiWarning(UserWarning):

@@ -18,8 +18,9 @@ from pynwb import validate as _pynwb_validate
 from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
+from .storage.locking import Locking
 from .tree import File
-from .tree.open import open_lindi_or_hdf5
+from .tree.open import as_lindi_file, open_lindi_or_hdf5
 
 __all__ = ["NWBLindiIO", "convert", "read_nwb", "validate"]
 
@@ -96,8 +97,10 @@ class NWBLindiIO(LindiIO):
     extensions
         Extra namespace YAML path(s), or a type map to merge, loaded besides the cached ones.
     file
-        An open :class:`hdmf_lindi.File` to use instead of ``path``.
-    herd_path, options, allow_local_paths
+        An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
+        ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
+        index; it is closed with the IO, the ``h5py.File`` is left open.
+    herd_path, options, allow_local_paths, locking, lock_timeout
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -118,8 +121,11 @@ class NWBLindiIO(LindiIO):
         *,
         options: RemoteOptions | None = None,
         allow_local_paths: bool | None = None,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         del comm
+        file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
         if mode in _CREATE_MODES or manager is not None:
             load_namespaces = False
         if load_namespaces:
@@ -127,7 +133,9 @@ class NWBLindiIO(LindiIO):
                 if path is None:
                     raise ValueError("Either path or file is required.")
                 # open once: the same File serves the namespaces and the IO
-                file = open_lindi_or_hdf5(os.fspath(path), mode, options, allow_local_paths)
+                file = open_lindi_or_hdf5(
+                    os.fspath(path), mode, options, allow_local_paths, locking=locking, lock_timeout=lock_timeout
+                )
             manager = BuildManager(_file_type_map(file, extensions, mode))
         elif manager is None:
             manager = BuildManager(_type_map(extensions)) if extensions is not None else get_manager()
@@ -139,6 +147,8 @@ class NWBLindiIO(LindiIO):
             options=options,
             allow_local_paths=allow_local_paths,
             file=file,
+            locking=locking,
+            lock_timeout=lock_timeout,
         )
 
     @property
@@ -253,6 +263,9 @@ def convert(
     ------
     ModeError
         If ``destination`` exists and ``overwrite`` is False.
+    FileNameError
+        If ``destination`` is neither an HDF5 name nor a LINDI one (``.lindi.json``,
+        ``.lindi.tar``, ``.lindi.d``).
     FormatError
         If the source is not an NWB file (no ``nwb_version``).
     """
@@ -261,13 +274,15 @@ def convert(
     from pynwb import NWBHDF5IO
 
     from .errors import FormatError, ModeError
-    from .storage import is_hdf5
+    from .storage import is_hdf5, kind_from_suffix
 
     src = os.fspath(source)
     dst = os.fspath(destination)
     if os.path.exists(dst) and not overwrite:
         raise ModeError(f"{dst} exists; pass overwrite=True (hdmf-lindi convert --force) to replace it.")
     to_hdf5 = dst.lower().endswith(_HDF5_SUFFIXES)
+    if not to_hdf5:
+        kind_from_suffix(dst)  # refuses any other name, with the accepted ones
     from_hdf5 = is_hdf5(src)
     built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
     try:

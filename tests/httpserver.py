@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -134,7 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(with_body=True)
 
     def do_HEAD(self) -> None:
-        """Answer as GET would, without the body."""
+        """Answer as GET would, without the body (or :attr:`RangeServer.head_status`, if set)."""
+        status = self.server.owner.head_status
+        if status is not None:
+            self._query = urlsplit(self.path).query
+            self._send(unquote(urlsplit(self.path).path), status, b"", {}, False, Misbehaviour())
+            return
         self._serve(with_body=False)
 
     def _serve(self, *, with_body: bool) -> None:
@@ -162,9 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         if total is None:
             self._send(path, 404, b"not found\n", {}, with_body, bad)
             return
+        validators = owner._validators(path)
         byte_range = None if bad.ignore_range else parse_range(self.headers.get("Range"), total)
         if byte_range is None:
-            self._send(path, 200, owner._load(path, 0, total), {}, with_body, bad)
+            self._send(path, 200, owner._load(path, 0, total), validators, with_body, bad)
             return
         start, stop = byte_range
         if start >= total:
@@ -172,7 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         shift = 1 if bad.wrong_content_range else 0
         content_range = f"bytes {start + shift}-{stop - 1 + shift}/{total}"
-        self._send(path, 206, owner._load(path, start, stop), {"Content-Range": content_range}, with_body, bad)
+        self._send(
+            path, 206, owner._load(path, start, stop), {"Content-Range": content_range, **validators}, with_body, bad
+        )
 
     def _record(self, path: str, status: int) -> None:
         self.server.owner._record(
@@ -245,6 +254,11 @@ class RangeServer:
         self._everywhere = Misbehaviour()
         self._by_path: dict[str, Misbehaviour] = {}
         self._redirects: dict[str, tuple[str | Callable[[], str], int]] = {}
+        self.send_validators = True
+        """Send ``ETag`` and ``Last-Modified`` (from the file's mtime and size) with every file."""
+        self.head_status: int | None = None
+        """Answer every HEAD with this status (e.g. ``405``, or ``403`` as S3 does for a URL
+        presigned for GET); None to answer HEAD as GET."""
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self._thread = threading.Thread(
@@ -360,6 +374,18 @@ class RangeServer:
     def _size(self, path: str) -> int | None:
         target = self._file(path)
         return None if target is None else target.stat().st_size
+
+    def _validators(self, path: str) -> dict[str, str]:
+        """``ETag`` and ``Last-Modified`` of a file, as nginx makes them (mtime and size), if
+        :attr:`send_validators` is on."""
+        target = self._file(path)
+        if not self.send_validators or target is None:
+            return {}
+        st = target.stat()
+        return {
+            "ETag": f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+            "Last-Modified": formatdate(st.st_mtime, usegmt=True),
+        }
 
     def _load(self, path: str, start: int, stop: int) -> bytes:
         target = self._file(path)

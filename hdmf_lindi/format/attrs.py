@@ -248,9 +248,12 @@ def dtype_tag(value: Any) -> str | None:
 
     JSON numbers read back as int64 or float64; a ``uint8``, ``int32`` or ``float32`` attribute
     (scalar or array) gets its numpy dtype string (``"|u1"``, ``"<i4"``, ``"<f4"``) recorded next
-    to the document, so that it reads back with the same dtype (docs/format_notes.rst).
+    to the document, so that it reads back with the same dtype (docs/format_notes.rst). An empty
+    bool array gets ``"|b1"`` (a non-empty one reads back as bool from its JSON ``true``/``false``).
     """
     dtype = getattr(value, "dtype", None)
+    if isinstance(value, np.ndarray) and value.size == 0 and value.dtype.kind == "b":
+        return "|b1"
     if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf" or isinstance(value, bool):
         return None
     tag = dtype.newbyteorder("<").str if dtype.byteorder == ">" else dtype.str
@@ -265,6 +268,8 @@ def apply_dtype_tag(value: Any, tag: str | None) -> Any:
         dtype = np.dtype(tag)
     except TypeError:
         return value
+    if dtype.kind == "b" and isinstance(value, np.ndarray) and value.size == 0:
+        return value.astype(dtype)  # JSON [] reads as float64
     if dtype.kind not in "iuf":
         return value
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":

@@ -28,8 +28,10 @@ from ..format.dtypes import compound_to_annotation
 from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
-from ..storage.containers import open_container
+from ..storage.containers import kind_from_suffix, open_container
+from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
+from ..storage.identity import SourceIdentity, local_identity, record_identities
 from ..storage.refmap import ChunkTable, ReferenceMap, encode_inline
 from ..storage.sources import RemoteOptions, is_url
 from .filters import UnmappableFilter, filters_for
@@ -62,6 +64,11 @@ class IndexOptions:
     external_link_chunk_threshold: int | None = None
     """Chunked datasets with more chunks than this get an ``_EXTERNAL_ARRAY_LINK`` instead of
     chunk references (lindi's ``num_dataset_chunks_threshold``). Defaults to None: never."""
+    chunk_table_threshold: int | None = 10_000
+    """Chunked datasets with more written chunks than this get a compact chunk table (a few
+    bytes per chunk, fetched lazily, see ``docs/format_notes.rst``) instead of one JSON reference
+    per chunk, plus lindi's ``_EXTERNAL_ARRAY_LINK`` so lindi reads them through h5py. None:
+    always one JSON reference per chunk. Defaults to 10,000."""
     progress: Callable[[int, str], None] | None = None
     """Called with (objects indexed so far, path of the current object). While indexing, a
     local or remote source is open with HDF5's evict-on-close, so opening the same file again
@@ -73,6 +80,11 @@ class IndexOptions:
     exactly (null-dataspace objects, unreadable or reference-array attributes, named
     datatypes, external array links forced by a filter) instead of recording it in
     ``generationMetadata["notes"]``. Defaults to False."""
+    pin_dandi_blob: bool = True
+    """Index a DANDI asset download URL (``.../assets/<id>/download/``) against the immutable
+    storage blob it redirects to, which stays valid when the asset id is dropped; the asset is
+    kept in ``generationMetadata["dandi"]``. An embargoed blob, which cannot be read without the
+    API, keeps the asset URL. False keeps the asset URL always. Defaults to True."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -86,6 +98,8 @@ class _Walker:
         self.f = f
         self.url = url
         self.options = options
+        self.source_size: int | None = None
+        """Size of the source file, recorded in compact chunk tables."""
         self.refs: dict[str, Any] = {}
         self.tables: dict[str, ChunkTable] = {}
         self.attr_dtypes: dict[str, dict[str, str]] = {}
@@ -428,12 +442,22 @@ class _Walker:
             table_offsets[flat] = offsets
             table_lengths[flat] = lengths
             self.tables[path] = ChunkTable(self.url, grid, table_offsets, table_lengths)
+            self._mark_compact(path, len(flat))
             return
         # a sparse grid (few chunks written of very many): one entry per written chunk
         prefix = path + "/"
         url = self.url
         for index, offset, length in zip(flat, offsets, lengths, strict=True):
             self.refs[prefix + chunk_key(tuple(int(i) for i in np.unravel_index(index, grid)))] = [url, int(offset), int(length)]
+
+    def _mark_compact(self, path: str, n_chunks: int) -> None:
+        """Hold the table of ``path`` compactly when it has more chunks than the threshold."""
+        threshold = self.options.chunk_table_threshold
+        if threshold is not None and n_chunks > threshold:
+            table = self.tables[path]
+            table.compact = True
+            table.hdf5_path = path
+            table.source_size = self.source_size
 
     def _contiguous(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], dtype: np.dtype[Any], fill: Any) -> None:
         shape = tuple(ds.shape)
@@ -539,6 +563,13 @@ def _read_once(name: str | BlockCachedFile) -> h5py.File:
     return h5py.File(name, "r")
 
 
+def _file_size(fileobj: BlockCachedFile) -> int:
+    pos = fileobj.tell()
+    size = fileobj.seek(0, os.SEEK_END)
+    fileobj.seek(pos)
+    return size
+
+
 def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
     if is_url(source):
         fetcher = Fetcher(options=options.remote)
@@ -558,6 +589,18 @@ def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFil
             f"Cannot index {source}: it is not a readable HDF5 file ({exc}). Is it truncated, or "
             "a LINDI file already?"
         ) from exc
+
+
+def _identity_pinned(source: str, fetcher: Fetcher | None) -> SourceIdentity | None:
+    """The identity of the source being indexed: a local file's ``stat``, or what the first
+    answers of a remote one said -- then pinned, so that a change while indexing raises
+    :class:`~hdmf_lindi.errors.SourceChangedError` instead of mixing two versions."""
+    if fetcher is None:
+        return local_identity(os.stat(source))
+    identity = fetcher.observed().get(source)
+    if identity is not None:
+        fetcher.expect({source: identity})
+    return identity
 
 
 def index_hdf5(
@@ -591,13 +634,22 @@ def index_hdf5(
         If a local source does not exist.
     RemoteReadError
         If a remote source cannot be read.
+    FileNameError
+        If ``destination`` is not named ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
     """
     options = options or IndexOptions()
     source = os.fspath(source)
+    if destination is not None:
+        kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
+    pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
+    if pinned is not None:
+        source = pinned.url  # read and referenced from now on
     url = options.url or (source if is_url(source) else os.path.abspath(source))
     f, fileobj, fetcher = _open(source, options)
     try:
+        identity = _identity_pinned(source, fetcher)
         walker = _Walker(f, url, options)
+        walker.source_size = _file_size(fileobj) if fileobj is not None else os.path.getsize(source)
         try:
             walker.group("", f.id)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
@@ -616,10 +668,17 @@ def index_hdf5(
     metadata: dict[str, Any] = {"generatedBy": "hdmf_lindi.index_hdf5", "source": url}
     if walker.notes:
         metadata["notes"] = walker.notes
+    if pinned is not None:
+        metadata["dandi"] = pinned.metadata
     extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
     refmap = ReferenceMap(
         walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
     )
+    if identity is not None:  # what the references were made against (see storage.identity)
+        if url != (source if is_url(source) else os.path.abspath(source)):
+            identity = SourceIdentity(identity.size)  # recorded for another copy: only its size says anything
+        record_identities(refmap, {url: identity})
+        refmap.dirty = False
     logger.info("indexed %d objects of %s", walker.count, source)
     if destination is not None:
         save_refmap(refmap, destination)

@@ -21,8 +21,19 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from ..errors import ChunkRefError, FormatError, MissingFileError, ModeError, UnsupportedError
+from ..errors import (
+    ChunkRefError,
+    ConcurrentModificationError,
+    FileNameError,
+    FormatError,
+    MissingFileError,
+    ModeError,
+    SourceChangedError,
+    UnsupportedError,
+)
 from .fetcher import Fetcher
+from .identity import read_identities
+from .locking import Locking, WriteLock
 from .refmap import RangeRef, ReferenceMap
 from .sources import (
     ByteSource,
@@ -32,6 +43,7 @@ from .sources import (
     TransientFileSource,
     is_url,
 )
+from .stats import IOStats
 
 __all__ = ["Container", "Mode", "open_container", "sniff_kind", "kind_from_suffix"]
 
@@ -63,6 +75,26 @@ class Container(ABC):
         self.fetcher = fetcher
         self.read_only = read_only
         self.closed = False
+        self.write_lock: WriteLock | None = None
+        """The writers' lock held while the file is open for writing (see :mod:`.locking`)."""
+        self._stamp: object = _UNGUARDED
+        self._replace_ok = False
+        fetcher.expect(read_identities(refmap))  # references are checked against their sources
+        refmap.bind_reader(self._read_ranges, location)
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """Read ``(url, offset, length)`` ranges (chunk-table shards) in one coalesced plan."""
+        plan = [self._plan("chunk table", RangeRef(*r)) for r in ranges]
+        return [bytes(b) for b in self.fetcher.read_many(plan)]
+
+    def _table_sink(self, key: str, data: bytes) -> str:
+        """Store a chunk table's shard bytes as a blob; return its ``./NAME`` url."""
+        return "./" + self._write_blob(key, data)
+
+    @property
+    def stats(self) -> IOStats:
+        """The I/O counters of this container, which are its fetcher's (requests, bytes, cache lookups)."""
+        return self.fetcher.stats
 
     # ------------------------------------------------------------------ reading
     @abstractmethod
@@ -91,6 +123,7 @@ class Container(ABC):
             If an HTTP read fails.
         """
         out: list[bytes | None] = [None] * len(keys)
+        self.refmap.prefetch(keys)
         plan: list[tuple[ByteSource | str, int, int]] = []
         where: list[int] = []
         for i, key in enumerate(keys):
@@ -115,6 +148,8 @@ class Container(ABC):
 
             try:
                 results = self.fetcher.read_many(plan, on_ready=ready if on_ready is not None else None)
+            except SourceChangedError:
+                raise  # names the changed file and both identities already
             except ChunkRefError as exc:
                 raise ChunkRefError(
                     f"Cannot read a chunk of {self.location}: {exc}", url=exc.url
@@ -136,6 +171,7 @@ class Container(ABC):
             If a reference points outside its target.
         """
         done = [False] * len(keys)
+        self.refmap.prefetch(keys)
         for i, (key, view) in enumerate(zip(keys, views, strict=True)):
             value = self.refmap.get(key)
             if not isinstance(value, RangeRef) or value.length != view.nbytes:
@@ -203,7 +239,57 @@ class Container(ABC):
 
     @abstractmethod
     def flush(self) -> None:
-        """Persist the reference map atomically (no-op when nothing changed)."""
+        """Persist the reference map atomically (no-op when nothing changed).
+
+        Raises
+        ------
+        ConcurrentModificationError
+            If another process replaced or committed to the file since this writer opened it
+            (or last flushed it); the file is left as that process wrote it.
+        """
+
+    # ------------------------------------------------------------------ commit check
+    @property
+    def published(self) -> bool:
+        """Whether the file this container writes exists at its location (False for a new
+        file until its first flush)."""
+        return True
+
+    def _disk_stamp(self) -> object:
+        """What the file at ``location`` looks like now, compared at each flush (see
+        :meth:`guard_commits`); equal stamps mean no other writer has committed."""
+        return _stat_stamp(self.location)
+
+    def guard_commits(self, *, replace_ok: bool) -> None:
+        """Note the file as it is now, so that a flush refuses to overwrite another writer's commit.
+
+        ``replace_ok`` (mode ``w``): a new file may replace whatever is at the location at its
+        first flush.
+        """
+        self._replace_ok = replace_ok
+        self._stamp = self._disk_stamp()
+
+    def _check_commit(self) -> None:
+        """Raise :class:`ConcurrentModificationError` if the file changed under this writer."""
+        if self._stamp is _UNGUARDED or (self._replace_ok and not self.published):
+            return
+        if not self._stamp_ok(self._disk_stamp(), self._stamp):
+            what = "was replaced, or another writer saved to it," if self.published else "was created"
+            raise ConcurrentModificationError(
+                f"Cannot save {self.location}: it {what} after this writer opened it (by a process "
+                "that did not take the writers' lock: locking=False, another tool, or a network "
+                "file system where locks do not work). Its content is kept as that process left "
+                "it; this writer's changes are not saved. Reopen the file and redo them."
+            )
+
+    def _stamp_ok(self, now: object, noted: object) -> bool:
+        """Whether the file's stamp now still says "as this writer left it"."""
+        return now == noted
+
+    def _committed(self) -> None:
+        """Note the file as this writer's flush left it."""
+        if self._stamp is not _UNGUARDED:
+            self._stamp = self._disk_stamp()
 
     def close(self) -> None:
         """Flush (if writable) and release resources. Safe to call twice."""
@@ -214,8 +300,12 @@ class Container(ABC):
                 self.flush()
         finally:
             self.closed = True
-            self._release()
-            self.fetcher.close()
+            try:
+                self._release()
+                self.fetcher.close()
+            finally:
+                if self.write_lock is not None:
+                    self.write_lock.release()
 
     def _release(self) -> None:
         """Release container-specific resources."""
@@ -228,14 +318,49 @@ class Container(ABC):
         self.close()
 
 
+_UNGUARDED = object()
+"""The stamp of a container whose commits are not checked (read-only, or in memory)."""
+
+
+def _stat_stamp(path: str) -> tuple[int, int, int, int] | None:
+    """``(device, inode, size, mtime_ns)`` of ``path``, or None if nothing is there."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+LINDI_SUFFIXES: dict[str, Kind] = {
+    ".lindi.json": "json", ".lindi.tar": "tar", ".lindi.d": "dir", ".json": "json", ".tar": "tar", ".d": "dir",
+}
+"""The names a new LINDI file may have, and the form each one gives."""
+
+
 def kind_from_suffix(location: str) -> Kind:
-    """Choose the form for a new file from its name: ``.json`` -> json, ``.d`` -> dir, else tar."""
-    name = location.rstrip("/")
-    if name.endswith(".json"):
-        return "json"
-    if name.endswith(".d"):
-        return "dir"
-    return "tar"
+    """Choose the form for a new file from its name: ``.lindi.json`` (or ``.json``) -> json,
+    ``.lindi.tar`` (``.tar``) -> tar, ``.lindi.d`` (``.d``) -> dir.
+
+    Raises
+    ------
+    FileNameError
+        For an HDF5 name (``.nwb``, ``.h5``, ``.hdf5`` ...) or any other suffix, with the list
+        of accepted ones.
+    """
+    name = location.rstrip("/").lower()
+    for suffix, kind in LINDI_SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    accepted = ".lindi.json, .lindi.tar or .lindi.d"
+    if name.endswith(_HDF5_SUFFIXES):
+        raise FileNameError(
+            f"Cannot write a LINDI file named {location}: that name is for an HDF5 file. Name it "
+            f"{accepted} (to write HDF5, use NWBHDF5IO or hdmf-lindi convert)."
+        )
+    raise FileNameError(
+        f"Cannot write a LINDI file named {location}: its name must end in {accepted} "
+        "(or .json, .tar, .d), which picks the form."
+    )
 
 
 def sniff_kind(head: bytes, location: str) -> Kind:
@@ -298,8 +423,14 @@ def open_container(
     *,
     options: RemoteOptions | None = None,
     allow_local_paths: bool | None = None,
+    locking: Locking = None,
+    lock_timeout: float = 0.0,
 ) -> Container:
     """Open or create a LINDI container with h5py's mode semantics.
+
+    Every write mode takes the writers' lock for as long as the container is open (see
+    :mod:`~hdmf_lindi.storage.locking`), and every flush first checks that no other process
+    replaced the file meanwhile.
 
     Parameters
     ----------
@@ -314,9 +445,17 @@ def open_container(
     allow_local_paths
         Whether references to local paths may be read. Defaults to True for local files and
         False for documents fetched over HTTP.
+    locking
+        For write modes: True to take the writers' lock, False not to, ``"best-effort"`` to
+        take it where the file system supports locks; None (the default) for the choice of the
+        environment variable ``HDMF_LINDI_USE_FILE_LOCKING`` (``TRUE`` if unset).
+    lock_timeout
+        Seconds to wait for another writer to close the file. Defaults to 0: fail at once.
 
     Raises
     ------
+    FileLockedError
+        For a write mode, if another writer has the file open.
     ModeError
         For an unknown mode, a write mode on a URL, ``r``/``r+`` on a missing file, or
         ``w-``/``x`` on an existing one.
@@ -325,9 +464,6 @@ def open_container(
     RemoteReadError
         If fetching a remote file fails.
     """
-    from .dir_container import DirContainer
-    from .json_container import JsonContainer
-    from .tar_container import TarContainer
 
     location = os.fspath(location)
     if mode not in MODES:
@@ -343,6 +479,25 @@ def open_container(
             )
         fetcher = Fetcher(allow_local=allow_local_paths, options=options)
         return _open_remote(location, fetcher)
+    lock = None if mode == "r" else WriteLock.acquire(location, locking=locking, timeout=lock_timeout)
+    try:
+        container = _open_local(location, mode, options, allow_local_paths)
+        if lock is not None:
+            container.write_lock = lock
+        if mode != "r":
+            container.guard_commits(replace_ok=(mode == "w"))
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return container
+
+
+def _open_local(location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool) -> Container:
+    from .dir_container import DirContainer
+    from .json_container import JsonContainer
+    from .tar_container import TarContainer
+
     exists = _exists(location)
     base_dir = os.path.dirname(os.path.abspath(location))
     fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)

@@ -34,6 +34,7 @@ __all__ = [
     "ApiHosts",
     "PresignedUrl",
     "api_token",
+    "asset_metadata",
     "auth_headers",
     "is_api_url",
     "is_download_url",
@@ -55,6 +56,9 @@ RENEW_MARGIN_S = 60.0
 """A presigned URL this close to its expiry is resolved again before use."""
 
 _DOWNLOAD_PATH_RE = re.compile(r"/api/(?:dandisets/[^/]+/versions/[^/]+/)?assets/[^/]+/download/?")
+_ASSET_PATH_RE = re.compile(
+    r"/api/(?:dandisets/(?P<dandiset>[^/]+)/versions/(?P<version>[^/]+)/)?assets/(?P<asset>[^/]+)/download/?"
+)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -128,3 +132,16 @@ class PresignedUrl:
     def is_fresh(self, now: float, margin_s: float = RENEW_MARGIN_S) -> bool:
         """Return whether the URL is still usable for at least ``margin_s`` seconds."""
         return self.expires_at is None or now + margin_s < self.expires_at
+
+
+def asset_metadata(url: str) -> dict[str, str]:
+    """What a download URL says about its asset: ``asset_url``, ``asset_id``, and ``dandiset``
+    and ``version`` when the URL names them (``/api/dandisets/<d>/versions/<v>/assets/...``)."""
+    match = _ASSET_PATH_RE.fullmatch(urlsplit(url).path)
+    if match is None:
+        return {"asset_url": url}
+    out = {"asset_url": url, "asset_id": match.group("asset")}
+    if match.group("dandiset"):
+        out["dandiset"] = match.group("dandiset")
+        out["version"] = match.group("version")
+    return out

@@ -9,11 +9,12 @@ blobs (lindi cannot read directories remotely).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 
-from ..errors import ChunkRefError, FormatError
+from ..errors import ChunkRefError, ConcurrentModificationError, FormatError
 from .atomic import atomic_write, default_file_mode
 from .containers import Container
 from .fetcher import Fetcher
@@ -38,6 +39,7 @@ class DirContainer(Container):
         super().__init__(location, refmap, fetcher, read_only=read_only)
         self._root = location if is_url(location) else os.path.abspath(location)  # where files are written (a temp directory until published)
         self._published = True
+        self._new_blobs: list[str] = []  # written since the last flush: removed if a commit is refused
 
     @classmethod
     def create(cls, location: str, fetcher: Fetcher) -> DirContainer:
@@ -110,7 +112,8 @@ class DirContainer(Container):
                 f"{ref.offset + ref.length} of blob {name!r}, which has only {size} bytes.",
                 url=path, key=key,
             )
-        return TransientFileSource(path), ref.offset, ref.offset + ref.length
+        source = TransientFileSource(path, stats=self.fetcher.stats, counted_as=self.location)
+        return source, ref.offset, ref.offset + ref.length
 
     def _write_blob(self, key: str, data: bytes) -> str:
         # docstring inherited
@@ -123,6 +126,7 @@ class DirContainer(Container):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "xb") as fh:
             fh.write(data)
+        self._new_blobs.append(path)
         return name
 
     def flush(self) -> None:
@@ -130,10 +134,50 @@ class DirContainer(Container):
         self._check_writable()
         if self._published and not self.refmap.dirty:
             return
-        atomic_write(os.path.join(self._root, JSON_NAME), self.refmap.to_json())
+        try:
+            self._check_commit()
+        except ConcurrentModificationError:
+            if self._published:  # a new directory is removed whole by _release
+                self._remove_new_blobs()
+            self._new_blobs = []
+            raise
+        atomic_write(
+            os.path.join(self._root, JSON_NAME), self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
+        )
         self.refmap.dirty = False
         if not self._published:
             self._publish()
+        self._new_blobs = []
+        self._committed()
+
+    def _remove_new_blobs(self) -> None:
+        """Remove the blobs written since the last flush, and the directories left empty."""
+        for path in self._new_blobs:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            parent = os.path.dirname(path)
+            while parent != self._root and parent.startswith(self._root + os.sep):
+                try:
+                    os.rmdir(parent)
+                except OSError:  # not empty (or gone)
+                    break
+                parent = os.path.dirname(parent)
+
+    @property
+    def published(self) -> bool:
+        # docstring inherited
+        return self._published
+
+    def _disk_stamp(self) -> object:
+        """The directory at the location (its inode) and its ``lindi.json`` (inode, size, mtime)."""
+        if not self._published:
+            return super()._disk_stamp()
+        try:
+            st = os.stat(self.location)
+            doc = os.stat(os.path.join(self.location, JSON_NAME))
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, doc.st_ino, doc.st_size, doc.st_mtime_ns)
 
     def _publish(self) -> None:
         """Move the temporary directory into place, replacing an existing one."""

@@ -23,15 +23,17 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChunkRefError
 from .chunk_cache import DiskChunkCache
+from .identity import SourceIdentity, checks_enabled
 from .ranges import MergedRead, plan_reads
 from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url, make_session
+from .stats import IOStats, record_cache
 
 if TYPE_CHECKING:
     import requests
@@ -153,6 +155,8 @@ class Fetcher:
     cache
         An on-disk cache of remote ranges to use; by default one is made when
         ``options.cache_dir`` is set.
+    stats
+        The counters to record into (see :mod:`~hdmf_lindi.storage.stats`); a new one by default.
     """
 
     def __init__(
@@ -162,7 +166,10 @@ class Fetcher:
         allow_local: bool = True,
         options: RemoteOptions | None = None,
         cache: DiskChunkCache | None = None,
+        stats: IOStats | None = None,
     ) -> None:
+        self.stats = IOStats() if stats is None else stats
+        """Requests, bytes and cache lookups of everything read through this fetcher."""
         self.base_dir = base_dir
         self.allow_local = allow_local
         self.options = options or RemoteOptions()
@@ -172,6 +179,7 @@ class Fetcher:
         """The on-disk cache of remote ranges, or None."""
         self._session: requests.Session | None = None
         self._sources: dict[str, ByteSource] = {}
+        self._expected: dict[str, SourceIdentity] = {}
         self._lock = threading.RLock()  # source() creates the session while holding it
         self._pid = os.getpid()
 
@@ -191,7 +199,7 @@ class Fetcher:
 
     @property
     def session(self) -> requests.Session:
-        """The pooled HTTP session (process-wide, see :func:`shared_session`)."""
+        """The pooled HTTP session (process-wide, see :func:`~hdmf_lindi.storage.fetcher.shared_session`)."""
         self._check_fork()
         if self._session is None:
             with self._lock:
@@ -222,10 +230,39 @@ class Fetcher:
                 self._sources[url] = src
         return src
 
+    def expect(self, identities: Mapping[str, SourceIdentity]) -> None:
+        """Check the sources named in ``identities`` against them on every read from now on.
+
+        Keys are urls or paths as they appear in references. A source already open gets its
+        expectation too; a local one already opened is not checked again. Nothing is checked
+        when ``HDMF_LINDI_CHECK_SOURCES=0`` (see :mod:`~hdmf_lindi.storage.identity`).
+        """
+        if not checks_enabled():
+            return
+        with self._lock:
+            self._expected.update(identities)
+            for url, identity in identities.items():
+                src = self._sources.get(url)
+                if isinstance(src, HttpSource | LocalFileSource):
+                    src.expected = identity
+
+    def observed(self) -> dict[str, SourceIdentity]:
+        """The identities of the sources read so far, as their opening or answers stated them."""
+        with self._lock:
+            out = {}
+            for url, src in self._sources.items():
+                identity = getattr(src, "identity", None)
+                if isinstance(identity, SourceIdentity):
+                    out[url] = identity
+            return out
+
     def _make_source(self, url: str) -> ByteSource:
+        expected = self._expected.get(url)
         if is_url(url):
-            return HttpSource(url, self.session, self.options)
-        return LocalFileSource(self.local_path(url))
+            src = HttpSource(url, self.session, self.options, stats=self.stats)
+            src.expected = expected
+            return src
+        return LocalFileSource(self.local_path(url), expected, stats=self.stats)
 
     def local_path(self, url: str) -> str:
         """The local file a reference names: ``file://`` stripped, a relative path looked up in
@@ -285,14 +322,18 @@ class Fetcher:
         out: list[bytes] = [b""] * len(requests_)
         groups: dict[int, tuple[ByteSource, list[int]]] = {}
         cache = self.cache
+        hits = misses = 0
         for i, (target, start, stop) in enumerate(requests_):
             src = self.source(target) if isinstance(target, str) else target
             if cache is not None and isinstance(src, HttpSource) and stop > start:
                 hit = cache.get(src.name, start, stop)
                 if hit is not None:
                     out[i] = hit
+                    hits += 1
                     continue
+                misses += 1
             groups.setdefault(id(src), (src, []))[1].append(i)
+        record_cache(self.stats, hits, misses, disk=True)
         if on_ready is not None:
             pending = {i for _, idx in groups.values() for i in idx}
             done = [i for i in range(len(requests_)) if i not in pending]

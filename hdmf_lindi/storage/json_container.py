@@ -88,6 +88,13 @@ class JsonContainer(Container):
         self._check_writable()
         if not (self.refmap.dirty or self._is_new):
             return
-        atomic_write(self.location, self.refmap.to_json())
+        self._check_commit()
+        atomic_write(self.location, self.refmap.to_json(home=self.location))
         self.refmap.dirty = False
         self._is_new = False
+        self._committed()
+
+    @property
+    def published(self) -> bool:
+        # docstring inherited
+        return not self._is_new

@@ -15,6 +15,12 @@ connection errors, timeouts, a body that breaks off before its end, ``429`` (hon
 validation (a wrong ``Content-Range``, an ignored Range, a body whose length disagrees with the
 request), raises at once. DANDI download URLs are resolved to presigned URLs first (see
 :mod:`hdmf_lindi.storage.dandi`).
+
+A source may carry the :class:`~hdmf_lindi.storage.identity.SourceIdentity` recorded for it
+(``expected``). A local file is compared with it at the ``fstat`` of its opening; a remote one
+with the size (``Content-Range`` or ``Content-Length``), ``ETag`` and ``Last-Modified`` of every
+``200``/``206`` answer, before the body is read. A mismatch raises
+:class:`~hdmf_lindi.errors.SourceChangedError`; no byte of the changed source is returned.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
+from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError, SourceChangedError
 from .dandi import DANDI_API_HOSTS, ApiHosts, PresignedUrl, auth_headers, is_download_url
+from .identity import SourceIdentity, local_identity
+from .stats import IOStats, record_read
 
 __all__ = [
     "ByteSource",
@@ -66,7 +74,7 @@ class RemoteOptions:
     """Tuning of HTTP access. Every default lives here and nowhere else."""
 
     timeout_s: float = 30.0
-    """Read timeout: the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
+    """The read timeout, the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
     connect_timeout_s: float = 10.0
     """Timeout for establishing a connection, in seconds. Defaults to 10."""
     initial_read_bytes: int = 1 << 20  # 1 MiB
@@ -173,10 +181,15 @@ class LocalFileSource:
         name ...); on a read, if the range lies outside the file.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, expected: SourceIdentity | None = None, *, stats: IOStats | None = None) -> None:
         self.name = path
+        self.expected = expected
+        """The identity recorded for this file, checked when it is opened; None for no check."""
+        self.identity: SourceIdentity | None = None
+        """The identity found when the file was opened."""
         self._fd: int | None = None
         self._lock = threading.Lock()
+        self._stats = stats
 
     def open(self) -> LocalFileSource:
         """Open the file now (so that a later rename does not affect this source)."""
@@ -201,13 +214,21 @@ class LocalFileSource:
             ) from exc
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
             raise ChunkRefError(f"Cannot open referenced file {self.name!r}: {exc}.", url=self.name) from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise ChunkRefError(
                 f"Referenced path {self.name!r} is not a regular file (a directory?); a chunk "
                 "reference must name a file.",
                 url=self.name,
             )
+        self.identity = local_identity(st)
+        if self.expected is not None:
+            try:
+                check_identity(self.name, self.expected, self.identity)
+            except SourceChangedError:
+                os.close(fd)
+                raise
         return fd
 
     def read_range(self, start: int, stop: int) -> bytes:
@@ -223,6 +244,7 @@ class LocalFileSource:
                 url=self.name,
             )
         data = os.pread(fd, stop - start, start)
+        record_read(self._stats, self.name, len(data))
         if len(data) != stop - start:
             raise ChunkRefError(
                 f"Byte range {start}-{stop} is outside {self.name!r} ({self.size()} bytes). "
@@ -239,7 +261,9 @@ class LocalFileSource:
         ChunkRefError
             If the file ends before ``view`` is full.
         """
-        if os.preadv(self._open(), [view], start) != view.nbytes:
+        got = os.preadv(self._open(), [view], start)
+        record_read(self._stats, self.name, got)
+        if got != view.nbytes:
             raise ChunkRefError(
                 f"Byte range {start}-{start + view.nbytes} is outside {self.name!r} ({self.size()} "
                 "bytes). The reference points past the end of its target; the file may be truncated.",
@@ -257,17 +281,55 @@ class LocalFileSource:
             self._fd = None
 
 
-class TransientFileSource:
-    """A local file opened for each read and closed right after (for many small blob files)."""
+def check_identity(name: str, expected: SourceIdentity, found: SourceIdentity) -> None:
+    """Raise :class:`SourceChangedError` unless ``found`` matches the recorded ``expected``."""
+    differ = expected.differences(found)
+    if differ:
+        raise SourceChangedError(
+            f"Referenced file {name} has changed since it was indexed ({', '.join(differ)} "
+            f"differ{'s' if len(differ) == 1 else ''}): recorded {expected.describe()}; found "
+            f"{found.describe()}. Its chunk references may now point at other data; index it "
+            "again (or set HDMF_LINDI_CHECK_SOURCES=0 if you know the content is the same).",
+            url=name,
+            recorded=expected,
+            found=found,
+        )
 
-    def __init__(self, path: str) -> None:
+
+def answer_identity(status: int, headers: Mapping[str, str]) -> SourceIdentity | None:
+    """The identity a ``200``/``206`` answer states (None when it does not give the size)."""
+    if status == 206:
+        match = _content_range(headers)
+        if match is None or match.group(3) == "*":
+            return None
+        size = int(match.group(3))
+    else:
+        length = headers.get("Content-Length")
+        if length is None or not length.strip().isdigit():
+            return None
+        size = int(length)
+    return SourceIdentity(size, etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
+
+
+class TransientFileSource:
+    """A local file opened for each read and closed right after (for many small blob files).
+
+    Reads are counted in ``stats`` under ``counted_as`` (e.g. the directory holding the blob
+    files), so that thousands of blobs do not make thousands of per-source entries.
+    """
+
+    def __init__(self, path: str, *, stats: IOStats | None = None, counted_as: str | None = None) -> None:
         self.name = path
+        self._stats = stats
+        self._counted_as = counted_as or path
 
     def read_range(self, start: int, stop: int) -> bytes:
         # docstring inherited
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            return fh.read(stop - start)
+            data = fh.read(stop - start)
+        record_read(self._stats, self._counted_as, len(data))
+        return data
 
     def read_into(self, start: int, view: memoryview) -> None:
         """Fill ``view`` with the bytes starting at ``start``.
@@ -279,7 +341,9 @@ class TransientFileSource:
         """
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            if fh.readinto(view) != view.nbytes:
+            got = fh.readinto(view)
+            record_read(self._stats, self._counted_as, got)
+            if got != view.nbytes:
                 raise ChunkRefError(f"Byte range starting at {start} is outside {self.name!r}.", url=self.name)
 
     def size(self) -> int:
@@ -383,12 +447,20 @@ class HttpSource:
         The session to send requests through (see :func:`make_session`).
     options
         Timeouts, retries and the DANDI host table.
+    stats
+        The counters of the file this source reads for (see :mod:`~hdmf_lindi.storage.stats`).
     """
 
     def __init__(
-        self, url: str, session: requests.Session, options: RemoteOptions | None = None
+        self,
+        url: str,
+        session: requests.Session,
+        options: RemoteOptions | None = None,
+        *,
+        stats: IOStats | None = None,
     ) -> None:
         self.name = url
+        self._stats = stats
         self._session = session
         self._options = options or RemoteOptions()
         self._size: int | None = None
@@ -396,6 +468,12 @@ class HttpSource:
         self._is_dandi = is_download_url(url, self._options.dandi_api_hosts)
         self._presigned: PresignedUrl | None = None
         self._resolve_lock = threading.Lock()
+        self.expected: SourceIdentity | None = None
+        """The identity recorded for this URL, checked on every answer; None for no check."""
+        self.identity: SourceIdentity | None = None
+        """The identity stated by the last ``200``/``206`` answer (or HEAD), when it gave the size."""
+        self._seen: tuple[str | None, ...] | None = None  # the identity headers last checked
+        self._seen_expected: SourceIdentity | None = None
         self.requests_made = 0
         """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
         self.retries = 0
@@ -418,6 +496,7 @@ class HttpSource:
         """
         with self._lock:
             self.requests_made += 1
+        record_read(self._stats, self.name, 0)  # the request; its bytes once they are in
         headers = {
             "User-Agent": _USER_AGENT,
             "Accept-Encoding": "identity",  # byte ranges of the stored bytes, never re-encoded ones
@@ -428,6 +507,12 @@ class HttpSource:
         try:
             response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=follow, stream=True)
             try:
+                if response.status_code in (200, 206):
+                    try:
+                        self._observe(response.status_code, response.headers)  # before any byte is read
+                    except SourceChangedError:
+                        response.raw.close()  # the body stays unread: the connection must not be reused
+                        raise
                 if (
                     progress is not None
                     and byte_range is not None
@@ -438,6 +523,7 @@ class HttpSource:
                 else:
                     # One read of the whole body (requests' .content reads it 10 KiB at a time).
                     body = response.raw.read()
+                record_read(self._stats, self.name, len(body), requests=0)
                 answer = _Answer(response.status_code, response.headers, body, response.is_redirect)
             finally:
                 response.raw.release_conn()
@@ -456,6 +542,20 @@ class HttpSource:
                 retry_after_s=_retry_after_s(answer.headers.get("Retry-After")),
             )
         return answer
+
+    def _observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Note the identity an answer states; raise :class:`SourceChangedError` if it is not the recorded one."""
+        total = headers.get("Content-Range", "").rpartition("/")[2] if status == 206 else headers.get("Content-Length")
+        seen = (total, headers.get("ETag"), headers.get("Last-Modified"))
+        if seen == self._seen and self.expected is self._seen_expected:
+            return  # the same statement as the previous answer: checked already
+        found = answer_identity(status, headers)
+        if found is None:
+            return
+        if self.expected is not None:
+            check_identity(self.name, self.expected, found)
+        self.identity = found
+        self._seen, self._seen_expected = seen, self.expected
 
     def _data_url(self, byte_range: tuple[int, int] | None, *, stale: str | None = None) -> str:
         """Return the URL to read from: ``name``, or the presigned URL a DANDI URL redirects to.
@@ -528,6 +628,7 @@ class HttpSource:
                     delay = max(delay, exc.retry_after_s)
                 with self._lock:
                     self.retries += 1
+                record_read(self._stats, self.name, 0, requests=0, retries=1)
                 logger.debug("retry %d of %s %s in %.3f s: %s", attempts, self.name, byte_range, delay, exc.message)
                 time.sleep(delay)
 
@@ -540,6 +641,13 @@ class HttpSource:
         }.get(status, "The server failed; try again later." if status >= 500 else "")
         if self._is_dandi and status in (401, 403):
             hint += " For an embargoed dandiset set DANDI_API_KEY (or DANDI_STAGING_API_KEY)."
+        if self._is_dandi and status == 404:
+            hint = (
+                "The DANDI asset behind this URL no longer exists: an asset id is dropped when its "
+                "asset is replaced or removed (its blob may be garbage-collected). Index the file "
+                "again from its current asset; indexes made by hdmf-lindi point at the immutable "
+                "blob URL instead (IndexOptions.pin_dandi_blob)."
+            )
         return f"Cannot read {_describe(byte_range)} of {self.name}: the server answered {status}. {hint}".rstrip()
 
     def _raise_for_status(
@@ -694,6 +802,63 @@ class HttpSource:
             )
         self._size = len(body)
         return body
+
+    @property
+    def is_dandi_download(self) -> bool:
+        """Whether this is a DANDI asset download URL, read through the storage URL it redirects to."""
+        return self._is_dandi
+
+    def storage_url(self) -> str:
+        """The URL range reads go to: the DANDI storage URL the API redirects to, else ``name``.
+
+        Resolves a DANDI download URL (one request) unless done already.
+
+        Raises
+        ------
+        RemoteReadError
+            If the API refuses (a ``404`` for an asset that no longer exists, ...).
+        """
+        try:
+            return self._data_url((0, 1))
+        except _Transient as exc:
+            raise RemoteReadError(exc.message, url=self.name, status=exc.status) from exc
+
+    def probe(self) -> SourceIdentity:
+        """Return the identity of the resource: one HEAD, or a 1-byte ranged GET if HEAD fails.
+
+        A DANDI download URL goes straight to the ranged GET (its presigned storage URL is
+        signed for GET only).
+
+        Raises
+        ------
+        RemoteReadError
+            If the resource cannot be read.
+        SourceChangedError
+            If ``expected`` is set and the resource no longer matches it.
+        """
+        if not self._is_dandi:
+            with self._lock:
+                self.requests_made += 1
+            headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", **auth_headers(self.name, self._options.dandi_api_hosts)}
+            timeout = (self._options.connect_timeout_s, self._options.timeout_s)
+            try:
+                response = self._session.head(self.name, headers=headers, timeout=timeout, allow_redirects=True)
+                response.close()
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                logger.debug("HEAD %s failed (%s); trying a ranged GET", self.name, exc)
+            else:
+                logger.debug("HEAD %s -> %d", self.name, response.status_code)
+                if response.status_code == 200 and answer_identity(200, response.headers) is not None:
+                    self._observe(200, response.headers)
+                    assert self.identity is not None
+                    self._size = self.identity.size
+                    return self.identity
+        self.identity = self._seen = None
+        self.read_prefix(1)
+        if self.identity is None:  # a 206 without the total size, or a 200 without Content-Length
+            assert self._size is not None
+            self.identity = SourceIdentity(self._size)
+        return self.identity
 
     def size(self) -> int:
         # docstring inherited

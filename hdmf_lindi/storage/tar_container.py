@@ -171,6 +171,7 @@ class TarContainer(Container):
         self._end = 0  # where the next member header goes (the trailer starts here)
         self._index_dirty = False
         self._unsettled: list[Record] = []  # a pair whose commit failed midway (maybe live)
+        self._own_entries: set[bytes] = set()  # entry pointers written since the last good flush
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -184,7 +185,7 @@ class TarContainer(Container):
         ContainerPathError
             If a member name escapes the archive.
         """
-        source = LocalFileSource(location)
+        source = LocalFileSource(location, stats=fetcher.stats)
         records, refmap = _load_layout(source.read_range, source.size(), location)
         container = cls(location, refmap, fetcher, records, source, read_only=read_only)
         if not read_only:
@@ -242,7 +243,7 @@ class TarContainer(Container):
             _TRAILER,
         ])
         os.write(fd, blob)
-        source = LocalFileSource(path).open()
+        source = LocalFileSource(path, stats=fetcher.stats).open()
         container = cls(location, refmap, fetcher, records, source, read_only=False)
         container._fd = fd
         container._path = path
@@ -346,7 +347,8 @@ class TarContainer(Container):
         if not (self.refmap.dirty or self._index_dirty or not self._published):
             return
         assert self._fd is not None and self._path is not None
-        data = self.refmap.to_json()
+        self._check_commit()
+        data = self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
         old_json = self._by_name[JSON_NAME]
         old_index = self._by_name[INDEX_NAME]
         if self._published or not self._rewrite_in_place(data, old_json, old_index):
@@ -358,6 +360,35 @@ class TarContainer(Container):
             self._published = True
         self.refmap.dirty = False
         self._index_dirty = False
+        self._own_entries.clear()
+        self._committed()
+
+    @property
+    def published(self) -> bool:
+        # docstring inherited
+        return self._published
+
+    def _disk_stamp(self) -> object:
+        """The archive at the location: its inode and its entry pointer (which only a commit
+        rewrites; this writer's appended blobs change the size, not the entry)."""
+        if not self._published:
+            return super()._disk_stamp()
+        try:
+            with open(self.location, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                entry = os.pread(fh.fileno(), ENTRY_SIZE, BLOCK)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, entry)
+
+    def _stamp_ok(self, now: object, noted: object) -> bool:
+        # docstring inherited; a commit of this writer's that failed midway changed the entry
+        if now == noted:
+            return True
+        return (
+            isinstance(now, tuple) and isinstance(noted, tuple) and len(now) == 3 and len(noted) == 3
+            and now[:2] == noted[:2] and now[2] in self._own_entries
+        )
 
     def _rewrite_in_place(self, data: bytes, old_json: Record, old_index: Record) -> bool:
         """First flush of a new archive (nobody can see it): reuse lindi's initial slots if they fit."""
@@ -404,6 +435,7 @@ class TarContainer(Container):
         # If the commit fails, any pair written since the last good commit may be the live one:
         # a retried flush must reuse none of them.
         self._unsettled += [index_record, json_record]
+        self._own_entries.add(entry)  # if the commit fails midway, the entry on disk may be this one
         self._write_at(BLOCK, entry)  # the commit
         os.fsync(self._fd)
         self._records = records

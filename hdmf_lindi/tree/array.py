@@ -31,6 +31,7 @@ from ..format.objects import (
 from ..format.references import Reference
 from ..format.zarr_v2 import ArrayMeta, chunk_key
 from ..storage.containers import Container
+from ..storage.stats import record_cache, record_decode
 from .selection import ChunkPart, Selection
 
 __all__ = ["ArrayEngine", "ChunkCache"]
@@ -142,6 +143,7 @@ class ArrayEngine:
         self.meta = meta
         self.dtype = dtype
         self.cache = cache
+        self._stats = container.stats  # the file's I/O counters (decodes, cache lookups)
         self._prefix = path + "/" if path else ""
         self._chunk_nbytes = math.prod(meta.chunks) * meta.dtype.itemsize
         self._direct_ok = not meta.pipeline.has_codecs and meta.dtype.kind in "iufb" and dtype == meta.dtype
@@ -236,6 +238,8 @@ class ArrayEngine:
         keys = [self._prefix + chunk_key(i) for i in indices]
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
+        stats = self._stats
+        record_cache(stats, len(keys) - len(missing), len(missing))
         if place is not None:
             for i, arr in enumerate(out):
                 if arr is not None:
@@ -243,7 +247,11 @@ class ArrayEngine:
         if missing:
 
             def decode_place(i: int, data: Any) -> np.ndarray[Any, Any]:
-                arr = self._fill_chunk() if data is None else self._decode(keys[i], data)
+                if data is None:
+                    arr = self._fill_chunk()
+                else:
+                    arr = self._decode(keys[i], data)
+                    record_decode(stats, arr.nbytes)
                 if place is not None:
                     place(i, arr)
                 return arr

@@ -22,9 +22,12 @@ from typing import Any
 
 from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
+from ..storage.identity import carry_identities
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
-from .nodes import Dataset, Group, _FileState, _join, _normpath, resolve_link_file
+from .dataset import Dataset
+from .group import Group
+from .state import _FileState, _join, _normpath, resolve_link_file
 
 __all__ = ["all_or_nothing", "copy_dataset", "copy_node", "move_node"]
 
@@ -55,8 +58,10 @@ class _Rebase:
 
     def __init__(self, src: _FileState, dst: _FileState) -> None:
         self._src = src
+        self._dst = dst
         self._same_file = src is dst
         self._location = src.container.location
+        self._carried: set[str] = set()
 
     def _refuse(self, name: str, what: str) -> ChunkRefError:
         return ChunkRefError(
@@ -67,7 +72,17 @@ class _Rebase:
         )
 
     def data_file(self, url: str) -> str:
-        """A chunk reference's or external array link's file: local names are read as paths."""
+        """A chunk reference's or external array link's file: local names are read as paths.
+
+        The identity the source records for the file goes along (see :mod:`~hdmf_lindi.storage.identity`).
+        """
+        out = self._data_file(url)
+        if not self._same_file and url not in self._carried:
+            self._carried.add(url)
+            carry_identities(self._src.refmap, self._dst.refmap, {url: out})
+        return out
+
+    def _data_file(self, url: str) -> str:
         if is_url(url):
             return url
         fetcher = self._src.container.fetcher
@@ -127,6 +142,13 @@ def copy_dataset(
     src_refmap = src_state.refmap
     keys = _keys if _keys is not None else _chunk_keys(src_state, src._path).get(src._path, [])
     prefix = src._path + "/"
+    table = src_refmap.chunk_table(src._path)
+    if table is not None and table.compact and not any(u.startswith("./") for u in table.urls):
+        # a compact table of external references travels whole, as a table
+        compact = table
+        keys = [k for k in keys if (i := compact.index(k[len(prefix):])) is None or compact.entry(i) is None]
+    else:
+        table = None
     ranges: list[tuple[str, str, int, int]] = []
     stored: list[tuple[str, bytes]] = []
     internal: list[str] = []
@@ -149,6 +171,8 @@ def copy_dataset(
     container = dst_state.container
     container.set_metadata(_join(path, ".zarray"), dict(src_refmap.get_json(_join(src._path, ".zarray"))))
     _write_attrs(src, path, dst_state, zattrs, without_attrs)
+    if table is not None:
+        dst_state.refmap.set_chunk_table(path, table.with_urls(rebase.data_file))
     for rest, url, offset, length in ranges:
         dst_state.refmap.set_range(_join(path, rest), url, offset, length)
     for rest, data in stored:

@@ -23,14 +23,20 @@ Datasets
 Every non-empty, non-scalar dataset is also compared on a strided selection of its first axis
 (``ds[1::3]``), which crosses chunk boundaries.
 
-Attributes (JSON keeps kinds, not widths)
+Attributes (JSON numbers are int64 or float64; the index records every other numeric dtype under
+the top-level ``hdmf_lindi`` key, and the reader casts back to it: docs/format_notes.rst)
 
-6. Integers of any width and signedness: ours are integers (``i`` or ``u`` kind), equal values.
-7. Floats of any width: ours are floats (``f`` kind), equal values, NaN and +/-Inf included.
+6. Integers, scalar or array: ours have h5py's kind (``i`` or ``u``) and width (itemsize), and
+   exactly h5py's values. Byte order is the machine's (JSON has none), as h5py's own reading of
+   an attribute written big-endian is compared by value, not by bytes.
+7. Floats, scalar or array: the same, with NaN equal to NaN; values are compared as they come,
+   never cast to one dtype first (a float16 read of a float32 attribute is a difference).
 8. Strings: h5py ``str`` or ``bytes``/``np.bytes_`` (fixed-length) match our ``str`` equal to
    the text (bytes decoded as UTF-8); string arrays (vlen or fixed) match object arrays of
    ``str`` of the same shape.
-9. Empty arrays: JSON ``[]`` has no element type, so any dtype of ours matches, shape included.
+9. Empty arrays: numeric ones follow rules 6-7 (their dtype is recorded like any other); JSON
+   ``[]`` has no element type, so for an empty string array any dtype of ours matches. The
+   shape must match in both cases.
 10. A scalar reference attribute follows rule 2.
 11. An attribute with no form lindi 0.4.6 can read -- an ``h5py.Empty`` (null dataspace), or an
     array of object references -- must be absent from ours *and* named (attribute name and
@@ -221,12 +227,17 @@ class _Comparer:
         elif isinstance(expected, int | np.integer):
             if not isinstance(ours, int | np.integer) or isinstance(ours, bool | np.bool_) or int(ours) != int(expected):
                 self.fail(where, f"{ours!r} ({type(ours).__name__}) != h5py's int {expected!r}")
+            else:
+                self._width(np.asarray(expected).dtype, np.asarray(ours).dtype, where)
         elif isinstance(expected, float | np.floating):
+            # float() of any float width is exact: nothing is rounded before comparing
             ok = isinstance(ours, float | np.floating) and (
                 float(ours) == float(expected) or (np.isnan(expected) and np.isnan(ours))
             )
             if not ok:
                 self.fail(where, f"{ours!r} ({type(ours).__name__}) != h5py's float {expected!r}")
+            else:
+                self._width(np.asarray(expected).dtype, np.asarray(ours).dtype, where)
         else:
             self.fail(where, f"h5py value {expected!r} ({type(expected).__name__}) is not covered by the equivalences")
 
@@ -234,9 +245,9 @@ class _Comparer:
         if not isinstance(ours, np.ndarray) or ours.shape != expected.shape:
             self.fail(where, f"{ours!r} is not an array of shape {expected.shape} (h5py: {expected!r})")
             return
-        if expected.size == 0:
-            return  # rule 9
         kind = expected.dtype.kind
+        if expected.size == 0 and kind not in "biuf":
+            return  # rule 9
         if kind == "O" and _is_h5_ref(expected.dtype):
             for i, (e, o) in enumerate(zip(expected.reshape(-1), ours.reshape(-1), strict=True)):
                 self._same_target(e, o, f"{where} element {i}")
@@ -247,16 +258,19 @@ class _Comparer:
             if ours.dtype.kind != "O" or any(type(o) is not str for o in got) or got != texts:
                 self.fail(where, f"{ours!r} != h5py's strings {texts!r}")
             return
-        expected_kinds = {"b": "b", "i": "iu", "u": "iu", "f": "f"}.get(kind)
-        if expected_kinds is None:
+        if kind not in "biuf":
             self.fail(where, f"h5py array of dtype {expected.dtype} is not covered by the equivalences")
-        elif ours.dtype.kind not in expected_kinds:
-            self.fail(where, f"array of kind {ours.dtype.kind!r}, h5py's {kind!r} ({expected!r} vs {ours!r})")
-        elif kind in "iu":
-            if [int(x) for x in expected.reshape(-1)] != [int(x) for x in ours.reshape(-1)]:
-                self.fail(where, f"{ours.tolist()} != h5py's {expected.tolist()}")
-        elif not np.array_equal(expected.astype(ours.dtype) if kind == "f" else expected, ours, equal_nan=kind == "f"):
-            self.fail(where, f"{ours!r} != h5py's {expected!r}")
+        elif self._width(expected.dtype, ours.dtype, where):
+            # same kind and width, byte order aside: NumPy compares these exactly, element by element
+            if not np.array_equal(expected, ours, equal_nan=kind == "f"):
+                self.fail(where, f"{ours!r} != h5py's {expected!r}")
+
+    def _width(self, h5_dtype: np.dtype, ours: np.dtype, where: str) -> bool:
+        """Rules 6-7: the same kind and itemsize as h5py's (byte order aside); report if not."""
+        if ours.kind != h5_dtype.kind or ours.itemsize != h5_dtype.itemsize:
+            self.fail(where, f"dtype {ours.str} != h5py's {h5_dtype.str} (kind and width must match)")
+            return False
+        return True
 
     def attrs(self, h5_obj: Any, ours: Any, where: str) -> None:
         expected: dict[str, Any] = {}

@@ -338,8 +338,9 @@ def hard_link_h5(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def attrs_h5(tmp_path: Path) -> Path:
-    # Attributes carry NWB's metadata; JSON loses their widths, so every HDF5 type must still
-    # come back with the same value and kind (NaN/Inf as strings, bytes decoded, bools bool).
+    # Attributes carry NWB's metadata. JSON numbers are int64 or float64: the index records every
+    # other numeric dtype under the top-level "hdmf_lindi" key, so every HDF5 type must come back
+    # with the same value, kind and width (NaN/Inf as strings in JSON, bytes decoded, bools bool).
     path = tmp_path / "attrs.h5"
     ints = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"]
     with h5py.File(path, "w") as f:
@@ -361,6 +362,11 @@ def attrs_h5(tmp_path: Path) -> Path:
             a["inf"] = np.inf
             a["neg_inf"] = -np.inf
             a["f8_precise"] = 0.1 + 0.2
+            # not exact in a narrower float: a read through float16 (or float32) changes them
+            a["f4_precise"] = np.float32(0.1)
+            a["f4_precise_arr"] = np.array([0.1, 1e-30, 3e38], dtype="<f4")
+            a["be_i2_arr"] = np.array([1, -2, 300], dtype=">i2")
+            a["be_f4"] = np.array(0.1, dtype=">f4")
             a["true"] = True
             a["false"] = np.False_
             a["bool_arr"] = np.array([True, False, True])
@@ -368,6 +374,8 @@ def attrs_h5(tmp_path: Path) -> Path:
             a["float_2d"] = np.array([[0.5, np.nan], [1.0, 2.0]])
             a["empty_int"] = np.array([], dtype="<i4")
             a["empty_float"] = np.array([], dtype="<f8")
+            a["empty_f4"] = np.array([], dtype="<f4")
+            a["empty_bool"] = np.array([], dtype=bool)
             a.create("empty_str", np.array([], dtype=object), dtype=h5py.string_dtype())
             a.create("vlen_str_arr", ["a", "\u00e9", ""], dtype=h5py.string_dtype())
             a.create("vlen_ascii_arr", [b"a", b"bc"], dtype=h5py.string_dtype("ascii"))

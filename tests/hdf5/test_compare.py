@@ -66,6 +66,19 @@ def _delete_node(path: str) -> Callable[[ReferenceMap], None]:
     return mutate
 
 
+def _set_width(node: str, name: str, tag: Any) -> Callable[[ReferenceMap], None]:
+    """Change (or, with _DELETE, drop) the recorded dtype of one attribute (hdmf_lindi key)."""
+
+    def mutate(refmap: ReferenceMap) -> None:
+        table = refmap.extra["hdmf_lindi"]["attributeDtypes"][node]
+        if tag is _DELETE:
+            del table[name]
+        else:
+            table[name] = tag
+
+    return mutate
+
+
 _DELETE = object()
 _OTHER_REF = {"_REFERENCE": {"object_id": "g-oid", "path": "/g", "source": ".", "source_object_id": "root-oid"}}
 
@@ -79,6 +92,10 @@ CASES: dict[str, tuple[str, Callable[[ReferenceMap], None], str]] = {
     "attr_int_value": ("attrs_h5", _set_attr("g/.zattrs", "u8_max", 2**64 - 2), "/g attr 'u8_max'"),
     "attr_nan_to_zero": ("attrs_h5", _set_attr(".zattrs", "nan", 0.0), "attr 'nan'"),
     "attr_float_as_int": ("attrs_h5", _set_attr(".zattrs", "f4", 0), "attr 'f4'"),
+    "attr_width_dropped": ("attrs_h5", _set_width("/", "f4", _DELETE), "attr 'f4': dtype <f8 != h5py's <f4"),
+    "attr_int_width_dropped": ("attrs_h5", _set_width("/g", "i2_arr", _DELETE), "attr 'i2_arr': dtype <i8 != h5py's <i2"),
+    "attr_float_array_narrowed": ("attrs_h5", _set_width("/ds", "f4_arr", "<f2"), "attr 'f4_arr': dtype <f2 != h5py's <f4"),
+    "attr_uint_as_int": ("attrs_h5", _set_width("/", "u4_arr", "<i4"), "attr 'u4_arr': dtype <i4 != h5py's <u4"),
     "attr_bools_as_ints": ("attrs_h5", _set_attr("ds/.zattrs", "bool_arr", [1, 0, 1]), "attr 'bool_arr'"),
     "attr_text": ("attrs_h5", _set_attr(".zattrs", "str", "hello"), "attr 'str'"),
     "attr_array_item": ("attrs_h5", _set_attr(".zattrs", "vlen_str_arr", ["a", "e", ""]), "attr 'vlen_str_arr'"),

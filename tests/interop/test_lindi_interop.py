@@ -6,7 +6,7 @@ description (``lindi_driver.describe_tree``), produced by lindi in its process a
 hdmf_lindi (or h5py) here, and compared type-strictly (``1`` != ``1.0`` != ``true``).
 
 a) files written by hdmf_lindi (json / tar / dir) read by lindi, then appended to by lindi;
-b) files written by lindi (its API, and the committed samples) read by hdmf_lindi;
+b) files written by lindi (its API, and the samples of ``tests/lindi_samples.py``) read by hdmf_lindi;
 c) lindi's conversion of an HDF5 file read by hdmf_lindi, compared with h5py's reading;
 d) hdmf_lindi's ``.lindi.json`` read by fsspec's reference file system + zarr 3.
 """
@@ -32,8 +32,6 @@ import zarr
 import hdmf_lindi
 
 HERE = Path(__file__).resolve().parent
-# CI clones the repository with the project's shared/ folder beside it
-SAMPLE_DIRS = [HERE.parents[2] / "shared" / "lindi-samples", Path("/work/shared/lindi-samples")]
 FORMS = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
 
 
@@ -537,20 +535,15 @@ def _blob_names(path: Path, form: str) -> set[str]:
 @pytest.mark.parametrize(
     "name", ["written.lindi.json", "written.lindi.tar", "written.lindi.d", "features.lindi.json"]
 )
-def test_committed_samples_read_by_ours(
-    tmp_path: Path, name: str, run_lindi: Any, monkeypatch: pytest.MonkeyPatch
+def test_lindi_samples_read_by_ours(
+    tmp_path: Path, name: str, run_lindi: Any, monkeypatch: pytest.MonkeyPatch, lindi_samples: Path
 ) -> None:
     # features.lindi.json refers to features.h5 by a path relative to the working directory
     # (lindi's rule): run both readers in a copy of the samples folder.
-    samples = next((d for d in SAMPLE_DIRS if (d / name).exists()), None)
-    if samples is None:
-        pytest.fail(f"lindi sample {name} not found in any of {[str(d) for d in SAMPLE_DIRS]}")
     work = tmp_path / "samples"
-    shutil.copytree(samples, work)
+    shutil.copytree(lindi_samples, work)
     for p in [work, *work.rglob("*")]:
-        p.chmod(
-            0o755 if p.is_dir() else 0o644
-        )  # the shared copies are read-only; lindi opens tars r+
+        p.chmod(0o755 if p.is_dir() else 0o644)  # the cached files are read-only; lindi opens tars r+
     theirs = lindi_dump(run_lindi, work / name, cwd=work)
     monkeypatch.chdir(work)
     ours = describe_ours(work / name)

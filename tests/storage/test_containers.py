@@ -6,7 +6,7 @@ JSON), h5py's mode semantics, a second reader sees the previous state until ``fl
 flush without changes leaves the file untouched. Each subclass supplies raw helpers that read
 the file *around* the container (``json``, ``tarfile``, plain files), so the suite checks what is
 on disk, not only what the container says. The subclasses also read the files the real lindi
-0.4.6 wrote (``/work/shared/lindi-samples``) and cross-check their blob bytes.
+0.4.6 wrote (the ``lindi_samples`` fixture) and cross-check their blob bytes.
 
 The parametrised matrices are chunk size (0 .. 4097 bytes, around the 1000-byte inline
 threshold) x form, and write operation x form for the read-only checks.
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import SAMPLES
 
 from hdmf_lindi.errors import FormatError, ModeError, UnsupportedError
 from hdmf_lindi.storage import Container, open_container, sniff_kind
@@ -65,7 +64,8 @@ class ContainerSuite:
 
     kind: str
     suffix: str
-    sample: Path
+    sample_name: str
+    """The file of the ``lindi_samples`` folder in this form."""
 
     # -------------------------------------------------------------- raw helpers (around the container)
     def raw_document(self, path: Path) -> dict[str, Any]:
@@ -249,8 +249,9 @@ class ContainerSuite:
         assert self.raw_document(path) == {"version": 1, "refs": {".zgroup": ZGROUP}}
 
     # -------------------------------------------------------------- files written by lindi 0.4.6
-    def test_reads_lindi_sample(self) -> None:
-        with open_container(self.sample, "r") as c:
+    def test_reads_lindi_sample(self, lindi_samples: Path) -> None:
+        sample = lindi_samples / self.sample_name
+        with open_container(sample, "r") as c:
             assert c.kind == self.kind
             assert c.refmap.get_json(".zgroup") == ZGROUP
             assert c.refmap.get_json(".zattrs") == {"nan_attr": "NaN", "title": "written by lindi"}
@@ -260,22 +261,22 @@ class ContainerSuite:
             chunks = c.read_many(["rand/0", "rand/1", "g/strs/0"])
             assert all(len(x) == 4265 for x in chunks[:2])  # type: ignore[arg-type]
             assert chunks[2] is not None and chunks[2].endswith(b'["a","b","|O",[2]]')
-            assert chunks[0] == self.sample_chunk(c, "rand/0")
-            assert chunks[1] == self.sample_chunk(c, "rand/1")
+            assert chunks[0] == self.sample_chunk(sample, c, "rand/0")
+            assert chunks[1] == self.sample_chunk(sample, c, "rand/1")
             assert chunks[0] != chunks[1]
 
-    def sample_chunk(self, c: Container, key: str) -> bytes:
+    def sample_chunk(self, sample: Path, c: Container, key: str) -> bytes:
         """The bytes of ``key`` of the lindi sample, read without the container."""
         raw: Any = c.refmap.raw(key)
         url, offset, length = raw
         assert url.startswith("./blobs/")
-        return self.raw_blob(self.sample, url[2:])[offset:offset + length]
+        return self.raw_blob(sample, url[2:])[offset:offset + length]
 
 
 class TestJsonContainer(ContainerSuite):
     kind = "json"
     suffix = ".lindi.json"
-    sample = SAMPLES / "written.lindi.json"
+    sample_name = "written.lindi.json"
 
     def raw_document(self, path: Path) -> dict[str, Any]:
         return json.loads(path.read_bytes())
@@ -284,17 +285,19 @@ class TestJsonContainer(ContainerSuite):
         assert isinstance(raw, str)  # every chunk is inline in the JSON form
         assert decode_inline(raw) == data
 
-    def sample_chunk(self, c: Container, key: str) -> bytes:
-        raw = self.raw_document(self.sample)["refs"][key]
+    def sample_chunk(self, sample: Path, c: Container, key: str) -> bytes:
+        raw = self.raw_document(sample)["refs"][key]
         assert raw.startswith("base64:")
         return base64.b64decode(raw[len("base64:"):])
 
-    def test_reads_lindi_conversion_with_templates(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_reads_lindi_conversion_with_templates(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lindi_samples: Path
+    ) -> None:
         # features.lindi.json refers to features.h5 through the template {{u1}} = "features.h5",
         # a path relative to the document (not to the working directory).
         monkeypatch.chdir(tmp_path)
-        h5 = (SAMPLES / "features.h5").read_bytes()
-        with open_container(SAMPLES / "features.lindi.json", "r") as c:
+        h5 = (lindi_samples / "features.h5").read_bytes()
+        with open_container(lindi_samples / "features.lindi.json", "r") as c:
             assert c.refmap.templates == {"u1": "features.h5"}
             ranges = [k for k in c.refmap if isinstance(c.refmap.raw(k), list)]
             assert len(ranges) >= 5
@@ -307,7 +310,7 @@ class TestJsonContainer(ContainerSuite):
 class TestTarContainer(ContainerSuite):
     kind = "tar"
     suffix = ".lindi.tar"
-    sample = SAMPLES / "written.lindi.tar"
+    sample_name = "written.lindi.tar"
 
     def raw_document(self, path: Path) -> dict[str, Any]:
         return json.loads(self.raw_blob(path, "lindi.json").rstrip(b" "))
@@ -322,7 +325,7 @@ class TestTarContainer(ContainerSuite):
 class TestDirContainer(ContainerSuite):
     kind = "dir"
     suffix = ".lindi.d"
-    sample = SAMPLES / "written.lindi.d"
+    sample_name = "written.lindi.d"
 
     def raw_document(self, path: Path) -> dict[str, Any]:
         return json.loads((path / "lindi.json").read_bytes())
@@ -370,14 +373,17 @@ def test_sniff_kind_rejects(head: bytes, error: type[Exception], match: str) -> 
 @pytest.mark.parametrize(
     ("name", "content", "error", "match"),
     [
-        ("x.lindi.json", (SAMPLES / "features.h5").read_bytes()[:4096], UnsupportedError, "is an HDF5 file"),
+        ("x.lindi.json", None, UnsupportedError, "is an HDF5 file"),  # None: lindi's features.h5
         ("x.lindi.tar", b"garbage" * 100, FormatError, "is not a LINDI file"),
         ("x.lindi.json", b"{not json", FormatError, "is not valid JSON"),
     ],
 )
 def test_open_rejects_non_lindi_files(
-    tmp_path: Path, name: str, content: bytes, error: type[Exception], match: str
+    request: pytest.FixtureRequest, tmp_path: Path, name: str, content: bytes | None,
+    error: type[Exception], match: str,
 ) -> None:
+    if content is None:  # the head of the HDF5 file in lindi's samples
+        content = (request.getfixturevalue("lindi_samples") / "features.h5").read_bytes()[:4096]
     path = tmp_path / name
     path.write_bytes(content)
     for mode in ("r", "a"):

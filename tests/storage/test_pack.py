@@ -25,7 +25,6 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
-from paths import SAMPLES
 
 import hdmf_lindi
 from hdmf_lindi import pack
@@ -340,9 +339,9 @@ def test_hdf5_source_is_refused(tmp_path: Path, h5_source: Path) -> None:
     assert not (tmp_path / "x.lindi.tar").exists()
 
 
-def test_lindi_sample(tmp_path: Path) -> None:
+def test_lindi_sample(tmp_path: Path, lindi_samples: Path) -> None:
     sample = tmp_path / "written.lindi.tar"
-    sample.write_bytes((SAMPLES / "written.lindi.tar").read_bytes())
+    sample.write_bytes((lindi_samples / "written.lindi.tar").read_bytes())
     out = tmp_path / "packed.lindi.tar"
     pack(sample, out)
     assert_same(out, sample)
@@ -386,11 +385,11 @@ def test_packed_tar_can_be_updated_again(tmp_path: Path, updated_tar: Path) -> N
 
 
 @pytest.fixture
-def features_copy(tmp_path: Path) -> Path:
+def features_copy(tmp_path: Path, lindi_samples: Path) -> Path:
     """lindi's sample with chunk references to features.h5 through a template, and an
     _EXTERNAL_ARRAY_LINK attribute to it: both name it by a relative path."""
     for name in ("features.lindi.json", "features.h5"):
-        (tmp_path / name).write_bytes((SAMPLES / name).read_bytes())
+        (tmp_path / name).write_bytes((lindi_samples / name).read_bytes())
     return tmp_path / "features.lindi.json"
 
 

@@ -31,7 +31,6 @@ from typing import Any
 
 import pytest
 from faults import Faults, InjectedFault
-from paths import SAMPLES
 
 from hdmf_lindi.errors import (
     ChunkRefError,
@@ -43,7 +42,6 @@ from hdmf_lindi.errors import (
 from hdmf_lindi.storage import open_container
 from hdmf_lindi.storage.tar_layout import growth_bytes
 
-SAMPLE_TAR = SAMPLES / "written.lindi.tar"
 SUFFIX = {"json": ".lindi.json", "tar": ".lindi.tar", "dir": ".lindi.d"}
 BLOB = bytes(range(256)) * 12  # 3072 bytes: stored as a blob in tar/dir
 
@@ -203,16 +201,22 @@ def test_append_grows_by_new_members_and_trashes_old_json(small_tar: Path, blob_
     assert state(small_tar)["a/1"] == b"inline"
 
 
-def test_lindi_sample_passes_the_walker() -> None:
-    data = SAMPLE_TAR.read_bytes()
+@pytest.fixture
+def sample_tar(lindi_samples: Path) -> Path:
+    """lindi's tar, written and then appended to by lindi 0.4.6 (read-only: copy it to change it)."""
+    return lindi_samples / "written.lindi.tar"
+
+
+def test_lindi_sample_passes_the_walker(sample_tar: Path) -> None:
+    data = sample_tar.read_bytes()
     assert [n for _, n, _ in walk(data)] == [
         ".tar_entry.json", ".tar_index.json", "lindi.json", "blobs/rand/0", "blobs/rand/1", "blobs/rand/0.v2",
     ]
 
 
-def test_append_to_lindi_sample_keeps_it_valid(tmp_path: Path) -> None:
+def test_append_to_lindi_sample_keeps_it_valid(tmp_path: Path, sample_tar: Path) -> None:
     path = tmp_path / "s.lindi.tar"
-    shutil.copyfile(SAMPLE_TAR, path)
+    shutil.copyfile(sample_tar, path)
     before = state(path)
     with open_container(path, "a") as c:
         c.store_chunk("rand/1", BLOB)
@@ -229,10 +233,11 @@ def _truncation_points(size: int) -> list[int]:
 
 
 @pytest.mark.parametrize("source", ["ours", "lindi"])
-def test_truncated_archive(tmp_path: Path, blob_tar: Path, source: str) -> None:
-    original = (blob_tar if source == "ours" else SAMPLE_TAR).read_bytes()
+def test_truncated_archive(request: pytest.FixtureRequest, tmp_path: Path, blob_tar: Path, source: str) -> None:
+    source_path = blob_tar if source == "ours" else request.getfixturevalue("sample_tar")
+    original = source_path.read_bytes()
     path = tmp_path / "cut.lindi.tar"
-    shutil.copyfile(blob_tar if source == "ours" else SAMPLE_TAR, path)
+    shutil.copyfile(source_path, path)
     expected = state(path)
     data_end = max(r["d"] + r["s"] for r in index_of(original))
     outcomes: Counter[str] = Counter()

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from paths import SAMPLES
 from zarr.core.buffer import default_buffer_prototype
 
 import hdmf_lindi
@@ -35,11 +34,11 @@ def test_our_files_read_through_zarr(tmp_path: Path, suffix: str) -> None:
         assert sorted(root["g"].array_keys()) == ["a", "b"]
 
 
-def test_lindi_split_contiguous_short_last_chunk_is_padded(tmp_path: Path) -> None:
+def test_lindi_split_contiguous_short_last_chunk_is_padded(tmp_path: Path, lindi_samples: Path) -> None:
     # features.lindi.json splits a 1200-float contiguous dataset into 500-element pseudo-chunks;
     # the last one is 1600 bytes short, which plain zarr cannot decode without lindi's padding.
     for name in ("features.lindi.json", "features.h5"):
-        shutil.copy(SAMPLES / name, tmp_path / name)
+        shutil.copy(lindi_samples / name, tmp_path / name)
     with open_container(tmp_path / "features.lindi.json") as container:
         root = zarr.open_group(LindiZarrStore(container), mode="r", zarr_format=2)
         np.testing.assert_array_equal(root["contig_split"][...], np.arange(1200, dtype="f8"))

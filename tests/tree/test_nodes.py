@@ -238,6 +238,8 @@ ATTRS = [
     pytest.param(["a", "bé"], np.array(["a", "bé"], dtype=object), id="str_list"),
     pytest.param(np.arange(6).reshape(2, 3), np.arange(6).reshape(2, 3), id="2d"),
     pytest.param(np.array([]), np.array([], dtype="f8"), id="empty"),
+    pytest.param(np.array([], dtype="i2"), np.array([], dtype="i2"), id="empty_int16"),
+    pytest.param(np.array([], dtype=bool), np.array([], dtype=bool), id="empty_bool"),
     pytest.param(Reference("/g"), Reference("/g"), id="reference"),
 ]
 

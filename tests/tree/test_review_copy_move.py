@@ -18,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+from interop.conftest import _lindi_env, lindi_python  # noqa: F401  (fixtures)
 
 from hdmf_lindi import File, SoftLink
 from hdmf_lindi.errors import ChunkRefError, LindiError, ModeError
@@ -108,13 +109,7 @@ def test_copy_into_a_read_only_file_changes_nothing(tmp_path: Path) -> None:
         assert list(ro.keys()) == []
 
 
-def _lindi_python() -> str | None:
-    candidate = os.environ.get("HDMF_LINDI_LINDI_PYTHON", "/tmp/lindivenv/bin/python")
-    return candidate if os.path.exists(candidate) else None
-
-
-@pytest.mark.skipif(_lindi_python() is None, reason="no python with lindi 0.4.6")
-def test_lindi_reads_files_written_after_copy_and_move(path: Path) -> None:
+def test_lindi_reads_files_written_after_copy_and_move(path: Path, lindi_python: str) -> None:  # noqa: F811
     with File(path, "w") as f:
         _build_kinds(f)
         f.copy("src", "copied")
@@ -131,7 +126,7 @@ def test_lindi_reads_files_written_after_copy_and_move(path: Path) -> None:
         print(json.dumps(out))
         """
     )
-    run = subprocess.run([_lindi_python(), "-c", script], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([lindi_python, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["copied"] == out["moved/here"] == [123456, 2.5, ["a", "bé", "c"], 3, 3, False]

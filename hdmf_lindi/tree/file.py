@@ -1,0 +1,202 @@
+"""An open LINDI file: the root group, its mode, flushing, closing and linked files."""
+
+from __future__ import annotations
+
+import os
+
+from ..format.references import ExternalLink
+from ..storage.containers import Container, open_container
+from ..storage.locking import Locking
+from ..storage.refmap import ReferenceMap
+from ..storage.sources import RemoteOptions
+from ..storage.stats import IOStats
+from .array import CHUNK_CACHE_BYTES
+from .group import Group
+from .state import _FileState
+from .unclosed import close_when_dropped
+
+__all__ = ["File"]
+
+
+class File(Group):
+    """An open LINDI file (``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``; local path or URL).
+
+    Parameters
+    ----------
+    location
+        Path or http(s) URL, or an in-memory :class:`~hdmf_lindi.storage.ReferenceMap`.
+    mode
+        h5py's modes: ``r`` (default), ``r+``, ``a``, ``w``, ``w-``/``x``.
+    options
+        HTTP tuning for remote files.
+    allow_local_paths
+        Whether references to local files may be read (default: yes for local files, no for
+        remote ones).
+    chunk_cache_bytes
+        Budget of the decoded-chunk cache shared by the file's datasets (like h5py's
+        ``rdcc_nbytes``). Defaults to 64 MiB; 0 disables caching.
+    locking
+        Write modes take the writers' lock (True, False, ``"best-effort"``; None, the default,
+        follows ``HDMF_LINDI_USE_FILE_LOCKING``); see :mod:`~hdmf_lindi.storage.locking`.
+    lock_timeout
+        Seconds to wait for another writer to close the file. Defaults to 0: fail at once.
+
+    Raises
+    ------
+    FileLockedError
+        For a write mode, if another writer has the file open.
+    ModeError
+        For a bad mode, a missing file in ``r``/``r+``, or an existing one in ``w-``/``x``.
+    FormatError
+        If the file is not a LINDI file.
+    RemoteReadError
+        If fetching a remote file fails.
+
+    Notes
+    -----
+    As in h5py, a writable file that is never closed is flushed when it is garbage-collected
+    (the File and every group and dataset of it are gone) or at interpreter exit; if that flush
+    fails, a :class:`~hdmf_lindi.errors.LindiWarning` says so and the file keeps its last
+    flushed state. After ``close()`` (or the end of a ``with`` block) its groups, datasets and
+    attributes raise :class:`~hdmf_lindi.errors.ClosedFileError`.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | ReferenceMap,
+        mode: str = "r",
+        *,
+        options: RemoteOptions | None = None,
+        allow_local_paths: bool | None = None,
+        chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
+        locking: Locking = None,
+        lock_timeout: float = 0.0,
+    ) -> None:
+        if isinstance(location, ReferenceMap):
+            from ..storage.memory_container import MemoryContainer
+
+            container: Container = MemoryContainer(location, allow_local_paths=allow_local_paths)
+        else:
+            container = open_container(
+                location, mode, options=options, allow_local_paths=allow_local_paths,
+                locking=locking, lock_timeout=lock_timeout,
+            )
+        state = _FileState(container, chunk_cache_bytes)
+        state.file = self
+        state.finalizer = close_when_dropped(state, container)
+        super().__init__(state, "")
+
+    @classmethod
+    def _of_state(cls, state: _FileState) -> File:
+        """A File object for an open file whose first File object was dropped (nodes outlive it)."""
+        f = cls.__new__(cls)
+        Group.__init__(f, state, "")
+        state.file = f
+        return f
+
+    def open_linked(self, link: ExternalLink, at: str = "") -> File:
+        """Open (once, read-only) the file an external link of this file points to.
+
+        ``at`` names the link in error messages. A relative file name is resolved against this
+        file's URL, or its directory and then the working directory; an HDF5 file is indexed in
+        memory. The linked file is closed with this one.
+
+        Raises
+        ------
+        ChunkRefError
+            If this file is remote and the link names a local file (unless this file was opened
+            with ``allow_local_paths=True``).
+        NodeNotFoundError
+            If a local linked file does not exist.
+        """
+        return self._state.open_linked(link, at.strip("/"))
+
+    @property
+    def filename(self) -> str:
+        """The path or URL the file was opened from."""
+        return self._state.container.location
+
+    @property
+    def mode(self) -> str:
+        """``'r'`` for read-only files, ``'r+'`` otherwise (as h5py reports it)."""
+        return "r" if self._state.container.read_only else "r+"
+
+    @property
+    def container(self) -> Container:
+        """The storage container under this file."""
+        return self._state.container
+
+    @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
+
+        They stay readable after :meth:`close`. Files opened to follow external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything in a block.
+        """
+        return self._state.container.stats
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file was closed."""
+        return self._state.container.closed
+
+    def flush(self) -> None:
+        """Write pending changes to disk (atomically).
+
+        Raises
+        ------
+        ModeError
+            If the file is read-only.
+        ClosedFileError
+            If the file is closed.
+        """
+        self._state.check_open()
+        self._state.container.flush()
+
+    def close(self) -> None:
+        """Flush pending changes (writable files) and release resources.
+
+        Afterwards the file's groups, datasets and attributes raise
+        :class:`~hdmf_lindi.errors.ClosedFileError` on use. Safe to call twice.
+        """
+        self._close(flush=True)
+
+    def discard(self) -> None:
+        """Close without flushing: changes since the last flush are dropped.
+
+        The file keeps its last flushed state (a new file in mode ``w`` is never created, and
+        its temporary file is removed). What ``with`` does when its block raises.
+        """
+        self._close(flush=False)
+
+    def _close(self, *, flush: bool) -> None:
+        state = self._state
+        try:
+            if state.external is not None:
+                state.external.close()
+            for linked in state.linked.values():
+                linked.close()
+            state.linked.clear()
+        finally:
+            container = state.container
+            if not flush and not container.closed and not container.read_only:
+                container.read_only = True  # nothing is published: release only
+            try:
+                container.close()
+            finally:
+                if state.finalizer is not None:
+                    state.finalizer.detach()
+
+    def __enter__(self) -> File:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        # A block that raised must not publish a half-written state: release without flushing.
+        self._close(flush=exc_type is None)
+
+    def __bool__(self) -> bool:
+        return not self.closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"mode {self.mode}"
+        return f'<LINDI file "{self.filename}" ({state})>'
