@@ -224,7 +224,8 @@ class ChunkTable:
         where = np.where(inside, indices, 0)
         loaded = self._loaded  # read once: another thread may finish loading meanwhile
         if loaded is not None and indices.size:
-            shards = np.unique(indices[inside] // self._shard_entries).tolist()
+            ks = np.sort(indices[inside] // self._shard_entries)
+            shards = ks[np.concatenate(([True], ks[1:] != ks[:-1]))].tolist() if ks.size else []
             self.load_shards([k for k in shards if not loaded[k]])
         if not self._offsets.size:
             n = indices.size

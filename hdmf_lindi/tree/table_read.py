@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ChunkRefError, LindiError, SourceChangedError
+from ..format import fast_deflate
 from ..format.zarr_v2 import chunk_key
 from ..storage.refmap import RangeRef, TableRanges
 from ..storage.stats import record_decode
@@ -36,7 +37,9 @@ __all__ = ["MIN_CHUNKS", "read_from_table"]
 MIN_CHUNKS = 32
 """Reads of fewer chunks take the per-chunk path (its decoded-chunk cache helps repeated reads)."""
 _BLOCK_SLACK = 32 << 20  # the block of whole chunks may exceed the result by this much (or 8x)
-_DECODE_BATCH = 256  # compressed chunks decoded per pool task
+_SPAN_GAP = 4096  # chunks at most this far apart are read in one span
+_SPAN_BYTES = 64 << 10  # spans do not cross multiples of this (the fetcher merges them further)
+_RUN, _SPAN, _REF = 0, 1, 2
 
 _AxisPick = int | slice | np.ndarray[Any, Any]
 
@@ -153,12 +156,15 @@ def _fill_block(
     if absent.size:
         fill = meta.fill_value
         block[absent] = 0 if fill is None else fill
-    # requests: (target, start, stop), and what each answer becomes
+    # requests (target, start, stop), and what each answer becomes: (kind, a, b) with kind
+    # _RUN: a raw run of b chunks from position a; _SPAN: members a..b-1 of ``members``;
+    # _REF: a chunk held in ``refs`` at position a
     plan: list[Any] = []
-    runs: list[tuple[int, int]] = []  # (first position, number of chunks) of a raw run; n=0: one chunk
+    jobs: list[tuple[int, int, int]] = []
     urls = ranges.urls
-    raw = not meta.pipeline.has_codecs
-    if raw:
+    codecs = meta.pipeline.has_codecs
+    rest = present
+    if not codecs:
         whole = present & (lengths == nbytes)
         idx = np.flatnonzero(whole)
         if idx.size:
@@ -166,25 +172,20 @@ def _fill_block(
             joined = (np.diff(idx) == 1) & (np.diff(offsets[idx]) == nbytes) & same_url
             starts = np.flatnonzero(np.concatenate(([True], ~joined)))
             sizes = np.diff(np.concatenate((starts, [idx.size])))
-            for s, n in zip(idx[starts].tolist(), sizes.tolist(), strict=True):
-                plan.append(_target(container, urls, url_index, s, int(offsets[s]), n * nbytes))
-                runs.append((s, n))
-        single = np.flatnonzero(present & ~whole).tolist()
-    else:
-        single = np.flatnonzero(present).tolist()
-    for s in single:
-        plan.append(_target(container, urls, url_index, s, int(offsets[s]), int(lengths[s])))
-        runs.append((s, 0))
-    inline: list[tuple[int, bytes]] = []
+            for first, n in zip(idx[starts].tolist(), sizes.tolist(), strict=True):
+                plan.append(_target(container, urls, url_index, first, int(offsets[first]), n * nbytes))
+                jobs.append((_RUN, first, n))
+        rest = present & ~whole
+    members = np.flatnonzero(rest)
+    member_pos, member_rel, member_len = _spans(container, urls, url_index, offsets, lengths, members, plan, jobs)
     for pos, value in overrides.items():
         if isinstance(value, RangeRef):
             plan.append(container._plan(key_of(pos), value))
-            runs.append((pos, -1))
-        else:
-            inline.append((pos, value))
+            jobs.append((_REF, pos, 0))
 
     pipeline = meta.pipeline
     stats = engine._stats
+    fast_decode = _fast_decoder(pipeline, nbytes)
 
     def decode_one(pos: int, data: Any, exact: bool) -> None:
         if exact:
@@ -199,16 +200,26 @@ def _fill_block(
         rows[pos] = engine._decode(key_of(pos), bytes(data)).reshape(-1).view(np.uint8)
 
     def settle(j: int, data: Any) -> None:
-        first, n = runs[j]
-        if n > 0:
-            rows[first:first + n] = np.frombuffer(data, dtype=np.uint8).reshape(n, nbytes)
+        kind, a, b = jobs[j]
+        if kind == _RUN:
+            rows[a:a + b] = np.frombuffer(data, dtype=np.uint8).reshape(b, nbytes)
+        elif kind == _SPAN:
+            view = memoryview(data)
+            if codecs and member_pos[b - 1] - member_pos[a] == b - a - 1 and _decode_run(
+                fast_decode, view, member_rel[a:b], member_len[a:b], rows[member_pos[a]:member_pos[b - 1] + 1]
+            ):
+                return
+            for k in range(a, b):
+                r = member_rel[k]
+                decode_one(member_pos[k], view[r:r + member_len[k]], codecs)
         else:
-            decode_one(first, data, n == 0)
+            decode_one(a, data, False)
 
-    for pos, value in inline:
-        decode_one(pos, value, False)
+    for pos, value in overrides.items():
+        if not isinstance(value, RangeRef):
+            decode_one(pos, value, False)
     pending: list[Future[None]] = []
-    pool = None if raw else _pool()
+    pool = _pool() if codecs else None
 
     def batch(js: list[int], blobs: list[Any]) -> None:
         for j in js:
@@ -216,23 +227,79 @@ def _fill_block(
 
     def ready(js: list[int], blobs: list[Any]) -> None:
         assert pool is not None
-        for k in range(0, len(js), _DECODE_BATCH):
-            part = js[k:k + _DECODE_BATCH]
-            pending.append(pool.submit(batch, part, blobs))
+        for j in js:
+            pending.append(pool.submit(settle, j, blobs[j]))
 
     if plan:
         try:
-            blobs = container.fetcher.read_many(plan, on_ready=None if raw else ready)
+            blobs = container.fetcher.read_many(plan, on_ready=ready if codecs else None)
         except SourceChangedError:
             raise
         except ChunkRefError as exc:
             raise ChunkRefError(f"Cannot read a chunk of {container.location}: {exc}", url=exc.url) from exc
-        if raw:
+        if not codecs:
             batch(list(range(len(plan))), blobs)
         for future in pending:
             future.result()
     decoded = int(np.count_nonzero(present)) + len(overrides)
     record_decode(stats, decoded * nbytes, decoded)
+
+
+def _fast_decoder(pipeline: Any, nbytes: int) -> Any:
+    """A function decoding one chunk's bytes (errors are left to the caller's slow path)."""
+    if len(pipeline.codecs) == 1 and fast_deflate.AVAILABLE and fast_deflate.is_deflate_codec(pipeline.codecs[0]):
+        codec = pipeline.codecs[0]
+        return lambda data: fast_deflate.decode(codec, data, nbytes)
+    return lambda data: pipeline.decode(data, nbytes)
+
+
+def _decode_run(decode: Any, view: memoryview, rel: list[int], size: list[int], target: np.ndarray[Any, Any]) -> bool:
+    """Decode the chunks of one span into consecutive rows ``target``; False if any does not
+    decode to exactly a row (the caller then decodes them one by one, for the error)."""
+    width = target.shape[1]
+    outs = []
+    try:
+        for r, n in zip(rel, size, strict=True):
+            out = decode(view[r:r + n])
+            if memoryview(out).nbytes != width:
+                return False
+            outs.append(out)
+    except Exception:  # noqa: BLE001 - any failure is raised again, with its chunk named, by the slow path
+        return False
+    target[...] = np.frombuffer(b"".join(outs), dtype=np.uint8).reshape(target.shape)
+    return True
+
+
+def _spans(
+    container: Any,
+    urls: tuple[str, ...],
+    url_index: Any,
+    offsets: np.ndarray[Any, Any],
+    lengths: np.ndarray[Any, Any],
+    members: np.ndarray[Any, Any],
+    plan: list[Any],
+    jobs: list[tuple[int, int, int]],
+) -> tuple[list[int], list[int], list[int]]:
+    """Group the chunks at positions ``members`` into spans of nearby bytes, one request each.
+
+    Appends the requests to ``plan`` and ``(_SPAN, a, b)`` to ``jobs``; returns, per member,
+    its position, its offset inside its span's answer and its length.
+    """
+    if not members.size:
+        return [], [], []
+    o, n = offsets[members], lengths[members]
+    u = np.zeros(members.size, dtype=np.intp) if url_index is None else url_index[members].astype(np.intp)
+    gap = o[1:] - (o[:-1] + n[:-1])
+    joined = (u[1:] == u[:-1]) & (gap >= 0) & (gap <= _SPAN_GAP) & (o[1:] // _SPAN_BYTES == o[:-1] // _SPAN_BYTES)
+    starts = np.flatnonzero(np.concatenate(([True], ~joined)))
+    stops = np.concatenate((starts[1:], [members.size]))
+    base = np.repeat(o[starts], stops - starts)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        first = int(members[a])
+        start = int(o[a])
+        plan.append(_target(container, urls, url_index, first, start, int(o[b - 1] + n[b - 1]) - start))
+        jobs.append((_SPAN, a, b))
+    return members.tolist(), (o - base).tolist(), n.tolist()
 
 
 def _target(container: Any, urls: tuple[str, ...], url_index: Any, pos: int, offset: int, length: int) -> Any:

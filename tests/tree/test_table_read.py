@@ -255,4 +255,4 @@ def test_remote_slice_is_one_shard_and_the_coalesced_data(tmp_path: Path, http_s
         got = [r.path for r in http_server.requests]
         assert np.array_equal(f["z"][::2, 1:3], values[::2, 1:3])
     data = [p for p in got if p.endswith("src.h5")]
-    assert len(data) == 1 and len(got) - len(data) <= 10, got  # the data in one range; the shards
+    assert len(data) == 1 and len(got) - len(data) == 1, got  # the data in one range; the shards in one
