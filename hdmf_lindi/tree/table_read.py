@@ -1,12 +1,14 @@
 """Vectorised reads of arrays whose chunk references come from a chunk table.
 
 The per-chunk path (:meth:`ArrayEngine._chunks`) spells out a store key per chunk, looks each up,
-builds a range, decodes and places each chunk on its own: ~40-100 us a chunk, so a slice of
-30,000 small chunks costs seconds. Here the grid indices of the selection are computed with
-numpy, offsets and lengths are taken straight from the table's arrays (covering shards loaded in
-one call), runs of adjacent fixed-size raw chunks are read as one range and copied with one numpy
-copy, compressed chunks are decoded in batches on the pool into one block array, and the block is
-placed into the result with one reshape and one indexing.
+builds a range, decodes and places each chunk on its own: tens of microseconds a chunk, so a
+slice of 30,000 small chunks costs seconds. Here the grid indices of the selection are computed
+with numpy and offsets and lengths taken straight from the table's arrays (the covering shards
+loaded in one call). Runs of adjacent fixed-size raw chunks are read as one range and copied
+with one numpy copy; compressed chunks are read in spans of nearby bytes (one range each, which
+the fetcher merges further) and decoded span by span on the pool, a span's chunks landing in
+consecutive rows of one block with one copy. The block of whole chunks is placed into the result
+with one reshape and one indexing.
 
 Semantics are those of the per-chunk path: missing chunks read as the fill value, a chunk whose
 key ``refs`` also holds (appended after the table) is read from there, short raw chunks are

@@ -256,3 +256,34 @@ def test_remote_slice_is_one_shard_and_the_coalesced_data(tmp_path: Path, http_s
         assert np.array_equal(f["z"][::2, 1:3], values[::2, 1:3])
     data = [p for p in got if p.endswith("src.h5")]
     assert len(data) == 1 and len(got) - len(data) == 1, got  # the data in one range; the shards in one
+
+
+@pytest.mark.parametrize("suffix", [".lindi.tar", ".lindi.d"])
+def test_a_table_over_the_containers_own_blobs(tmp_path: Path, suffix: str, fast_calls: list[bool]) -> None:
+    """Chunks stored as one blob of the container (``./NAME`` urls), zlib and raw runs."""
+    import zlib
+
+    from hdmf_lindi.storage.containers import open_container
+
+    values = np.arange(500 * 3, dtype="<f8").reshape(500, 3) / 7
+    path = tmp_path / ("own" + suffix)
+    with open_container(path, "w") as c:
+        c.set_metadata(".zgroup", {"zarr_format": 2})
+        for name, compress in (("z", True), ("r", False)):
+            blobs = [zlib.compress(row.tobytes()) if compress else row.tobytes() for row in values]
+            url = "./" + c._write_blob(f"{name}/blob", b"".join(blobs))
+            offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])[:-1]])
+            offsets[7::50] = -1
+            compressor = {"id": "zlib", "level": 1} if compress else None
+            c.set_metadata(f"{name}/.zarray", {
+                "zarr_format": 2, "shape": [500, 3], "chunks": [1, 3], "dtype": "<f8",
+                "compressor": compressor, "fill_value": 0.5, "filters": None, "order": "C"})
+            c.set_metadata(f"{name}/.zattrs", {})
+            c.refmap.set_chunk_table(name, ChunkTable(url, (500, 1), offsets, [len(b) for b in blobs], compact=True))
+    expected = values.copy()
+    expected[7::50] = 0.5
+    with hdmf_lindi.File(path) as f:
+        for name in ("z", "r"):
+            for sel in (np.s_[...], np.s_[3:480:2, 1:]):
+                assert np.array_equal(f[name][sel], expected[sel]), (name, sel)
+    assert fast_calls == [True] * 4
