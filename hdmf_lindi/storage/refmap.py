@@ -75,16 +75,17 @@ class RangeRef(NamedTuple):
 
 
 class TableRanges(NamedTuple):
-    """The references of some chunks of a table-backed array (see :meth:`ReferenceMap.table_ranges`)."""
+    """The references of some chunks of a table-backed array (see ``ReferenceMap.table_ranges``).
+
+    ``offsets`` (-1 where the table has no reference) and ``lengths`` are int64 arrays, one
+    entry per chunk asked for; ``url_index`` (uint16, or None when every chunk uses
+    ``urls[0]``) indexes ``urls``.
+    """
 
     urls: tuple[str, ...]
-    """The table's urls."""
-    offsets: np.ndarray[Any, np.dtype[np.int64]]
-    """Offset of each chunk asked for; -1 where the table has no reference."""
-    lengths: np.ndarray[Any, np.dtype[np.int64]]
-    """Length of each chunk asked for."""
-    url_index: np.ndarray[Any, np.dtype[np.uint16]] | None
-    """Index into ``urls`` of each chunk (None: all use ``urls[0]``)."""
+    offsets: Any
+    lengths: Any
+    url_index: Any
 
 
 def encode_inline(data: bytes) -> str:
