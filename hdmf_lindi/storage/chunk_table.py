@@ -211,6 +211,28 @@ class ChunkTable:
                     shards.add(row // rows)
         self.load_shards([k for k in sorted(shards) if not loaded[k]])
 
+    def gather(self, indices: np.ndarray[Any, np.dtype[np.intp]]) -> tuple[
+        _Int64Array, _Int64Array, np.ndarray[Any, np.dtype[np.uint16]] | None
+    ]:
+        """``(offsets, lengths, url_index)`` of flat grid ``indices`` (copies; offset -1: no reference).
+
+        A negative index stands for a chunk outside the grid (offset -1). Loads the shards
+        covering ``indices`` first, in one loader call. ``url_index`` is None when every chunk
+        uses ``url``.
+        """
+        inside = indices >= 0
+        where = np.where(inside, indices, 0)
+        loaded = self._loaded  # read once: another thread may finish loading meanwhile
+        if loaded is not None and indices.size:
+            ks = np.sort(indices[inside] // self._shard_entries)
+            shards = ks[np.concatenate(([True], ks[1:] != ks[:-1]))].tolist() if ks.size else []
+            self.load_shards([k for k in shards if not loaded[k]])
+        if not self._offsets.size:
+            n = indices.size
+            return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64), None
+        url_index = None if self._url_index is None else self._url_index[where]
+        return np.where(inside, self._offsets[where], -1), self._lengths[where], url_index
+
     def load_all(self) -> None:
         """Load every shard not loaded yet."""
         if self._loaded is not None:

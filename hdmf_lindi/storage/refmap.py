@@ -40,7 +40,7 @@ from .compact_tables import (
     strip_fallback_link,
 )
 
-__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline", "is_metadata_key"]  # ChunkTable: re-exported
+__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "TableRanges", "encode_inline", "is_metadata_key"]  # ChunkTable: re-exported
 
 RefValue: TypeAlias = str | dict[str, Any] | list[Any]
 """A raw value of the ``refs`` object, as it appears in the JSON document."""
@@ -100,6 +100,20 @@ class RangeRef(NamedTuple):
     def is_internal(self) -> bool:
         """Whether the url names a blob inside the same container (``./NAME``)."""
         return self.url.startswith("./")
+
+
+class TableRanges(NamedTuple):
+    """The references of some chunks of a table-backed array (see ``ReferenceMap.table_ranges``).
+
+    ``offsets`` (-1 where the table has no reference) and ``lengths`` are int64 arrays, one
+    entry per chunk asked for; ``url_index`` (uint16, or None when every chunk uses
+    ``urls[0]``) indexes ``urls``.
+    """
+
+    urls: tuple[str, ...]
+    offsets: Any
+    lengths: Any
+    url_index: Any
 
 
 def encode_inline(data: bytes) -> str:
@@ -298,9 +312,18 @@ class ReferenceMap:
                     refmap._shadowed.append(key)
         return refmap
 
-    def _resolve_shadowed(self) -> None:
-        """Drop the table entries of chunk keys that ``refs`` also holds (see from_dict)."""
-        shadowed, self._shadowed = self._shadowed, []
+    def _resolve_shadowed(self, path: str | None = None) -> None:
+        """Drop the table entries of chunk keys that ``refs`` also holds (see from_dict).
+
+        With ``path``, only those of the array at ``path``.
+        """
+        if path is None:
+            shadowed, self._shadowed = self._shadowed, []
+        else:
+            shadowed = [k for k in self._shadowed if k.rpartition("/")[0] == path]
+            if not shadowed:
+                return
+            self._shadowed = [k for k in self._shadowed if k.rpartition("/")[0] != path]
         dirty = self.dirty
         for key in shadowed:
             self._drop_table_entry(key)
@@ -482,6 +505,34 @@ class ReferenceMap:
     def chunk_table(self, path: str) -> ChunkTable | None:
         """Return the chunk table of the array at ``path``, if its chunks are held as one."""
         return self._tables.get(path)
+
+    def table_ranges(self, path: str, indices: np.ndarray[Any, np.dtype[np.intp]]) -> TableRanges | None:
+        """The table's references of flat grid ``indices`` of the array at ``path``.
+
+        None if the array has no table. A negative index (a chunk outside the table's grid)
+        gets offset -1. Only the covering shards are loaded, in one call. A chunk whose key
+        ``refs`` also holds (written after the table) has offset -1 here: the caller looks up
+        the chunks without a table reference with :meth:`held`, as :meth:`get` would.
+        """
+        table = self._tables.get(path)
+        if table is None:
+            return None
+        if self._shadowed:
+            self._resolve_shadowed(path)
+        offsets, lengths, url_index = table.gather(indices)
+        return TableRanges(table.urls, offsets, lengths, url_index)
+
+    def held(self, keys: Iterable[str]) -> dict[int, bytes | RangeRef]:
+        """Position -> value of those of ``keys`` stored one by one (not in a chunk table)."""
+        if not self._refs:
+            return {}
+        found: dict[int, bytes | RangeRef] = {}
+        for i, key in enumerate(keys):
+            if key in self._refs:
+                value = self.get(key)
+                if value is not None:
+                    found[i] = value
+        return found
 
     def set_chunk_table(self, path: str, table: ChunkTable) -> None:
         """Hold every chunk reference of the array at ``path`` as ``table``.

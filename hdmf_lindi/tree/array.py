@@ -33,6 +33,7 @@ from ..format.zarr_v2 import ArrayMeta, chunk_key
 from ..storage.containers import Container
 from ..storage.stats import record_cache, record_decode
 from .selection import ChunkPart, Selection
+from .table_read import read_from_table
 
 __all__ = ["ArrayEngine", "ChunkCache"]
 
@@ -290,6 +291,8 @@ class ArrayEngine:
         """Return the selected elements as a new array of shape ``sel.shape``."""
         out = np.empty(sel.shape, dtype=self.dtype)
         if out.size == 0:
+            return out
+        if read_from_table(self, sel, out):
             return out
         parts = list(sel.parts(self.meta.chunks, self.meta.shape))
         if self._direct_ok and len(parts) > 1:
