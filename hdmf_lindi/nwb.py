@@ -12,9 +12,10 @@ from typing import Any
 
 from hdmf.build import BuildManager, TypeMap
 from hdmf.container import Container as HdmfContainer
-from pynwb import NWBFile, get_manager, get_type_map
+from pynwb import NWBHDF5IO, NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
+from .backend.hdf5_export import DirectChunkExportMixin
 from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions, is_url
@@ -241,6 +242,10 @@ def validate(
 _HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5")
 
 
+class _NWBHDF5Export(DirectChunkExportMixin, NWBHDF5IO):
+    """``NWBHDF5IO`` that writes exported LINDI datasets with their chunks and filters kept."""
+
+
 def convert(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -265,8 +270,6 @@ def convert(
     """
     import shutil
 
-    from pynwb import NWBHDF5IO
-
     from .errors import FormatError, ModeError
     from .storage import is_hdf5
 
@@ -283,7 +286,7 @@ def convert(
             _, version = src_io.nwb_version
             if version is None:
                 raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
-            dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
+            dst_io: Any = _NWBHDF5Export(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
             with dst_io:
                 dst_io.export(src_io=src_io, write_args={"link_data": False})
         if os.path.isdir(dst):

@@ -311,6 +311,10 @@ class BuilderWriter:
         if isinstance(data, str | bytes | datetime.datetime | datetime.date):
             return parent.create_dataset(name, data=_to_text(data), dtype=string_dtype(), **kwargs)
         if _is_lazy_array(data):
+            if not any(v not in (None, False) for v in kwargs.values()):
+                encoded = _copy_encoded(parent, name, data, want)
+                if encoded is not None:
+                    return encoded
             return self._copy_blocks(parent, name, data, want, _inherit_layout(data, settings, kwargs))
         arr = self._as_array(data, want)
         if arr.ndim == 0 and kwargs["chunks"] is not None:
@@ -420,6 +424,24 @@ class BuilderWriter:
         else:
             self._pending.append((ds, iterator))
         return ds
+
+
+def _copy_encoded(parent: Group, name: str, data: Any, want: np.dtype[Any] | None) -> Dataset | None:
+    """Copy a chunked HDF5 dataset's chunks as they are encoded, or None to decode and re-encode.
+
+    Used when the data come with no storage settings of their own (an export from
+    ``NWBHDF5IO``): chunk shape, filters and bytes are the source's, nothing is decompressed.
+    """
+    source = getattr(data, "dataset", data) if isinstance(data, HDMFDataset) else data
+    if type(source).__module__.split(".")[0] != "h5py":
+        return None
+    from ..hdf5.encoded import encoded_source  # lazy: h5py lives in hdf5/
+    from ..tree.encoded import create_encoded
+
+    encoded = encoded_source(source)
+    if encoded is None or (want is not None and np.dtype(encoded.zarray["dtype"]) != want):
+        return None
+    return create_encoded(parent, name, encoded.zarray, encoded.chunks())
 
 
 def _inherit_layout(data: Any, settings: StorageSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
