@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("input", metavar="IN", help="NWB file: HDF5 or LINDI, path or URL")
     convert.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
     convert.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    convert.add_argument(
+        "--self-contained",
+        action="store_true",
+        help="LINDI OUT: store the bytes of every chunk IN references in other files (fetched "
+        "concurrently, not re-encoded), so OUT reads without them",
+    )
 
     pack = sub.add_parser(
         "pack",
@@ -169,7 +175,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .nwb import convert
 
-    convert(args.input, args.output, overwrite=args.force)
+    convert(args.input, args.output, overwrite=args.force, self_contained=args.self_contained)
     print(f"converted {args.input} -> {args.output}")
     return 0
 

@@ -252,6 +252,7 @@ def convert(
     *,
     overwrite: bool = False,
     options: RemoteOptions | None = None,
+    self_contained: bool = False,
 ) -> None:
     """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
 
@@ -259,7 +260,17 @@ def convert(
     written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
     ``.lindi.tar``, ``.lindi.d``). The source may be HDF5 or LINDI, local or a URL. Chunks that a
     LINDI source references in another file are copied as references when the destination is
-    LINDI, and read and written when it is HDF5.
+    LINDI (unless ``self_contained``), and read and written when it is HDF5.
+
+    Chunks are copied as they are encoded whenever the destination can store them so: an HDF5
+    source's chunks (deflate, shuffle, fletcher32, blosc, zstd) become LINDI chunks byte for
+    byte, and a LINDI source's zlib/shuffle/fletcher32 chunks are written into HDF5 with
+    ``write_direct_chunk``; each dataset keeps its chunk shape and compression. Other LINDI
+    codecs (numcodecs' gzip, blosc, zstd) are decoded and re-encoded as HDF5 gzip, block by block.
+
+    With ``self_contained``, a LINDI destination receives the bytes of every chunk the source
+    references in other files (fetched concurrently, stored unchanged), so it reads with no
+    network and no source file.
 
     Raises
     ------
@@ -289,6 +300,11 @@ def convert(
             dst_io: Any = _NWBHDF5Export(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
             with dst_io:
                 dst_io.export(src_io=src_io, write_args={"link_data": False})
+        if self_contained and not to_hdf5:
+            from .tree.embed import embed_references
+
+            with File(built, "a") as out:
+                embed_references(out)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
         os.replace(built, dst)

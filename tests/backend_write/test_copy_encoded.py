@@ -8,12 +8,15 @@ import h5py
 import numpy as np
 import pytest
 from hdmf.backends.hdf5 import H5DataIO
+from httpserver import RangeServer
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
-from hdmf_lindi import File, LindiDataIO, NWBLindiIO
+from hdmf_lindi import File, LindiDataIO, NWBLindiIO, index_hdf5
+from hdmf_lindi.cli import main
 from hdmf_lindi.nwb import convert
+from hdmf_lindi.storage.refmap import RangeRef
 
 RNG = np.random.default_rng(7)
 DATA = (RNG.normal(size=(5000, 16)) * 300).astype("i2")
@@ -117,3 +120,42 @@ def test_other_settings_are_recoded(tmp_path: Path) -> None:
         ds = f["acquisition/ts/data"]
         assert (ds.chunks, ds.compressor) == ((1000, 16), {"id": "gzip", "level": 4})
         np.testing.assert_array_equal(ds[...], DATA)
+
+
+@pytest.mark.parametrize("suffix", [".lindi.tar", ".lindi.d"])
+def test_self_contained_convert_of_a_served_index(tmp_path: Path, suffix: str) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    _write_nwb(served / "in.nwb", LAYOUTS["gzip_shuffle"])
+    raw = _raw_chunks(served / "in.nwb")
+    index = tmp_path / "idx.lindi.json"
+    out = tmp_path / f"out{suffix}"
+    kept = tmp_path / "kept.lindi.tar"
+    with RangeServer(served) as server:
+        index_hdf5(server.url("in.nwb"), index)
+        convert(index, kept)  # the default keeps the references
+        with File(kept) as f:
+            assert f.container.refmap.get("acquisition/ts/data/0.0").url == server.url("in.nwb")  # type: ignore[union-attr]
+        convert(index, out, self_contained=True)
+    # the server is gone: everything must come from the output
+    with File(out) as f:
+        refs = [f.container.refmap.get(k) for k in f.container.refmap]
+        assert not [r for r in refs if isinstance(r, RangeRef) and not r.is_internal]
+        keys = [f"acquisition/ts/data/{o[0] // CHUNKS[0]}.0" for o in raw]
+        assert [bytes(b) for b in f.container.read_many(keys) if b is not None] == list(raw.values())
+    with NWBLindiIO(out, "r") as io:
+        np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
+
+
+def test_self_contained_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    _write_nwb(served / "in.nwb", LAYOUTS["raw"])
+    index = tmp_path / "idx.lindi.json"
+    out = tmp_path / "out.lindi.tar"
+    with RangeServer(served) as server:
+        index_hdf5(server.url("in.nwb"), index)
+        assert main(["convert", "--self-contained", str(index), str(out)]) == 0
+    assert capsys.readouterr().out == f"converted {index} -> {out}\n"
+    with File(out) as f:
+        np.testing.assert_array_equal(f["acquisition/ts/data"][...], DATA)
