@@ -24,8 +24,10 @@ from hdmf.spec import DtypeSpec, RefSpec
 
 from ..errors import UnsupportedError
 from ..format.dtypes import is_reference_dtype, ref_dtype, string_dtype
+from ..format.eager import EAGER_INLINE_MAX_BYTES, EAGER_TYPES
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..storage import is_url
+from ..storage.containers import INLINE_MAX_BYTES
 from ..tree import Dataset, File, Group
 from ..tree.copy import copy_dataset
 from .dataio import StorageSettings, settings_from_dataio
@@ -249,7 +251,14 @@ class BuilderWriter:
         dtype = builder.dtype
         if isinstance(data, LindiDataset) and self._write_lindi_data(parent, builder, data, settings):
             return
-        ds = self._create(parent, name, data, dtype, settings)
+        container = self._file.container
+        if _read_eagerly(builder, data):
+            # hdmf reads these while constructing: inline chunks spare a request per table
+            container.inline_max_bytes = EAGER_INLINE_MAX_BYTES
+        try:
+            ds = self._create(parent, name, data, dtype, settings)
+        finally:
+            container.inline_max_bytes = INLINE_MAX_BYTES
         if ds is not None:
             self._set_attributes(ds, builder.attributes)
         self._mark(builder)
@@ -424,6 +433,23 @@ class BuilderWriter:
         else:
             self._pending.append((ds, iterator))
         return ds
+
+
+def _read_eagerly(builder: DatasetBuilder, data: Any) -> bool:
+    """Whether hdmf may read the dataset while constructing (its chunks are then kept inline).
+
+    Table ``id`` columns and ``VectorIndex`` datasets (``format/eager.py``), and text or
+    reference datasets, which an index of an HDF5 file always holds inline too.
+    """
+    if builder.attributes.get("neurodata_type") in EAGER_TYPES:
+        return True
+    try:
+        want = spec_dtype(builder.dtype)
+    except TypeError:
+        want = None
+    if want is not None:
+        return want.kind == "O"
+    return isinstance(data, list | tuple) and bool(data) and isinstance(data[0], str | bytes)
 
 
 def _copy_encoded(parent: Group, name: str, data: Any, want: np.dtype[Any] | None) -> Dataset | None:
