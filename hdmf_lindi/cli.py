@@ -173,7 +173,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from .nwb import convert
+    from .conversion import convert
 
     convert(args.input, args.output, overwrite=args.force, self_contained=args.self_contained)
     print(f"converted {args.input} -> {args.output}")

@@ -20,7 +20,7 @@ __all__ = ["embed_references"]
 
 logger = logging.getLogger(__name__)
 
-BATCH_BYTES = 64 << 20
+BATCH_BYTES = 32 << 20
 """Bytes fetched at once (one concurrent, coalesced fetch), at most (or one chunk if larger)."""
 
 

@@ -159,3 +159,17 @@ def test_self_contained_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out == f"converted {index} -> {out}\n"
     with File(out) as f:
         np.testing.assert_array_equal(f["acquisition/ts/data"][...], DATA)
+
+
+def test_convert_of_a_filter_without_codec_goes_through_pynwb(tmp_path: Path) -> None:
+    """lzf has no numcodecs codec: the index would link to the source, so convert exports instead."""
+    src = tmp_path / "in.nwb"
+    _write_nwb(src, {"compression": "lzf"})
+    out = tmp_path / "out.lindi.tar"
+    convert(src, out)
+    src.unlink()  # the output must not need it
+    with File(out) as f:
+        refs = [f.container.refmap.get(k) for k in f.container.refmap]
+        assert not [r for r in refs if isinstance(r, RangeRef) and not r.is_internal]
+        assert "_EXTERNAL_ARRAY_LINK" not in f["acquisition/ts/data"].attrs
+        np.testing.assert_array_equal(f["acquisition/ts/data"][...], DATA)
