@@ -1,50 +1,71 @@
 """NWB read and write through NWBLindiIO, side by side with NWBHDF5IO, lindi 0.4.6 and hdmf-zarr.
 
+Usage::
+
+    python benchmarks/bench_nwb.py --workdir DIR --json OUT.json [--quick]
+        [--repeat N] [--ephys-seconds S] [--stream-mb MB]
+
+Every tool runs in a fresh process per run, timed by itself after its imports (pynwb's type
+map, hdmf's object mappers and our namespace cache start cold for every tool alike); best of
+``--repeat``. lindi comes from $HDMF_LINDI_BENCH_LINDI_PYTHON, hdmf-zarr from
+$HDMF_LINDI_BENCH_HDMF_ZARR_PYTHON; an unset one is "not available".
+
 Cases (issues 4 and 5):
 
-* read: a metadata-heavy NWB (2,000 TimeSeries in 40 processing modules, built as in
-  bench_index.py). ``NWBHDF5IO.read()`` on the HDF5 file; ``NWBLindiIO.read()`` on our index of
-  it (.lindi.json and .lindi.tar) and on the HDF5 file directly (indexed in memory on open);
-  lindi (``LindiH5pyFile.from_lindi_file`` + ``NWBHDF5IO(file=...)``) on lindi's own index;
-  hdmf-zarr (``NWBZarrIO.read()``) on a Zarr export. ``read_builder`` is timed separately for
-  the two hdmf backends of this process.
+* read: a metadata-heavy NWB (2,000 TimeSeries in 40 processing modules, as in
+  bench_index.py; ``--quick``: 100). ``NWBHDF5IO.read()`` on the HDF5 file; ``NWBLindiIO.read()``
+  on our index of it (.lindi.json and .lindi.tar) and on the HDF5 file itself (indexed in
+  memory on open); lindi (``LindiH5pyFile.from_lindi_file`` + ``NWBHDF5IO(file=...)``) on
+  lindi's own index; hdmf-zarr (``NWBZarrIO.read()``) on a Zarr export. ``read_builder`` of
+  the two hdmf backends of ours is a case of its own.
 * write, metadata-heavy: export of the HDF5 file to a new file by each backend
   (``link_data=False``).
 * write, ecephys: an NWBFile with one ElectricalSeries (384 channels x ``--ephys-seconds`` at
   30 kHz, int16, gzip level 4, chunks 1000 x 64) written by each backend.
-* stream: a ``DataChunkIterator`` of ``--stream-mb`` MB into a .lindi.tar in a fresh process;
-  its peak RSS is reported.
-
-Usage::
-
-    python benchmarks/bench_nwb.py --workdir /tmp/bn_work --repeat 3 \
-        [--lindi-python PATH] [--hdmf-zarr-python PATH]
-
-lindi and hdmf-zarr each need their own virtual environment (lindi needs zarr 2; hdmf-zarr 0.13
-too); a missing one is reported as "not available". Only ratios from one run are meaningful.
+* stream: a ``DataChunkIterator`` of ``--stream-mb`` MB into a .lindi.tar; its peak RSS.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_index import build_meta  # noqa: E402
+from _common import Anchor, Report, anchor, parse_args, run_fresh
+from bench_index import build_meta
 
 EPHYS_CHANNELS, EPHYS_RATE, EPHYS_CHUNKS = 384, 30_000, (1000, 64)
+
+# Run by our interpreter: argv = what, path [, out].
+OURS_NWB = r"""
+import json, sys, time
+from pynwb import NWBHDF5IO
+import hdmf_lindi
+what, path = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+if what == "hdf5_read":
+    with NWBHDF5IO(path, "r") as io:
+        io.read()
+elif what == "hdf5_read_builder":
+    with NWBHDF5IO(path, "r") as io:
+        io.read_builder()
+elif what == "ours_read":
+    with hdmf_lindi.NWBLindiIO(path) as io:
+        io.read()
+elif what == "ours_read_builder":
+    with hdmf_lindi.NWBLindiIO(path) as io:
+        io.read_builder()
+elif what == "hdf5_export":
+    with NWBHDF5IO(path, "r") as src, NWBHDF5IO(sys.argv[3], "w") as dst:
+        dst.export(src_io=src, write_args={"link_data": False})
+elif what == "ours_export":
+    with NWBHDF5IO(path, "r") as src, hdmf_lindi.NWBLindiIO(sys.argv[3], "w") as dst:
+        dst.export(src_io=src, write_args={"link_data": False})
+else:
+    raise SystemExit(f"unknown case {what}")
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
 
 LINDI_READ = r"""
 import json, sys, time
@@ -59,9 +80,12 @@ print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
 
 LINDI_INDEX = r"""
-import sys, lindi
+import json, sys, time
+import lindi
+t0 = time.perf_counter()
 x = lindi.LindiH5pyFile.from_hdf5_file(sys.argv[1], url=sys.argv[1])
 x.write_lindi_file(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
 
 ZARR_EXPORT = r"""
@@ -117,10 +141,11 @@ elif backend == "lindi":
     from hdmf_lindi import NWBLindiIO as IO
     nwb = build(H5DataIO(data, compression="gzip", compression_opts=4, chunks=(1000, 64)))
 else:
-    import numcodecs
+    import zarr
     from hdmf_zarr import ZarrDataIO
     from hdmf_zarr.nwb import NWBZarrIO as IO
-    nwb = build(ZarrDataIO(data, chunks=(1000, 64), compressor=numcodecs.GZip(4)))
+    # hdmf-zarr 0.14 on zarr 3 takes zarr v3 codecs: the same gzip level 4
+    nwb = build(ZarrDataIO(data, chunks=(1000, 64), compressors=[zarr.codecs.GzipCodec(level=4)]))
 t0 = time.perf_counter()
 with IO(out, mode="w") as io:
     io.write(nwb)
@@ -156,31 +181,6 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "rows": rows, "peak_rss_m
 """
 
 
-def best_of(func: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def run(python: str | None, script: str, args: list[str], repeat: int, timeout: float = 900) -> dict[str, Any]:
-    if python is None:
-        return {"error": "not available"}
-    best: dict[str, Any] | None = None
-    for _ in range(repeat):
-        proc = subprocess.run([python, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
-                              check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
-        if proc.returncode != 0:
-            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        if best is None or result["seconds"] < best["seconds"]:
-            best = result
-    assert best is not None
-    return best
-
-
 def _rm(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path)
@@ -188,180 +188,164 @@ def _rm(path: Path) -> None:
         path.unlink()
 
 
-def bench_read(meta: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from pynwb import NWBHDF5IO
+def _size(path: Path) -> int | None:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else None
 
+
+def _anchor_run(a: Anchor, script: str, args: list[str], repeat: int) -> dict[str, Any]:
+    if a.python is None:
+        return {"error": a.why}
+    return run_fresh(a.python, script, args, repeat=repeat)
+
+
+def bench_read(meta: Path, work: Path, repeat: int, lindi: Anchor, hz: Anchor, report: Report) -> None:
     import hdmf_lindi
 
     ours_json, ours_tar = work / "meta.lindi.json", work / "meta.lindi.tar"
     for out in (ours_json, ours_tar):
         _rm(out)
         hdmf_lindi.index_hdf5(meta, out)
-    r: dict[str, Any] = {}
-
-    def h5_builder() -> None:
-        with NWBHDF5IO(str(meta), "r") as io:
-            io.read_builder()
-
-    def h5_read() -> None:
-        with NWBHDF5IO(str(meta), "r") as io:
-            io.read()
-
-    def ours_builder(path: Path) -> Callable[[], None]:
-        def go() -> None:
-            with hdmf_lindi.NWBLindiIO(path) as io:
-                io.read_builder()
-        return go
-
-    def ours_read(path: Path) -> Callable[[], None]:
-        def go() -> None:
-            with hdmf_lindi.NWBLindiIO(path) as io:
-                io.read()
-        return go
-
-    r["hdf5_read_builder"] = best_of(h5_builder, args.repeat)
-    r["hdf5_read"] = best_of(h5_read, args.repeat)
-    r["ours_json_read_builder"] = best_of(ours_builder(ours_json), args.repeat)
-    r["ours_json_read"] = best_of(ours_read(ours_json), args.repeat)
-    r["ours_tar_read"] = best_of(ours_read(ours_tar), args.repeat)
-    r["ours_nwb_read"] = best_of(ours_read(meta), args.repeat)
+    py = sys.executable
+    case = "read()"
+    report.add(case, "NWBHDF5IO", note=".nwb", measured=run_fresh(py, OURS_NWB, ["hdf5_read", str(meta)], repeat=repeat))
+    for tool, path, note in (
+        ("ours", ours_json, ".lindi.json index"),
+        ("ours (tar)", ours_tar, ".lindi.tar index"),
+        ("ours (.nwb)", meta, "the .nwb itself, indexed in memory on open"),
+    ):
+        report.add(case, tool, note=note, measured=run_fresh(py, OURS_NWB, ["ours_read", str(path)], repeat=repeat))
+        report.ratio(case, tool, "NWBHDF5IO")
     lindi_json = work / "meta.lindi-made.lindi.json"
-    if args.lindi_python and not lindi_json.exists():
-        subprocess.run([args.lindi_python, "-c", LINDI_INDEX, str(meta), str(lindi_json)], check=True)
-    r["lindi_read"] = run(args.lindi_python, LINDI_READ, [str(lindi_json)], args.repeat)
+    if lindi.python is not None and not lindi_json.exists():
+        made = run_fresh(lindi.python, LINDI_INDEX, [str(meta), str(lindi_json)])
+        if "error" in made:
+            report.note(f"lindi could not index the file: {made['error']}")
+    if lindi.python is None:
+        report.unavailable(case, lindi)
+    else:
+        report.add(case, "lindi", note="lindi's own .lindi.json + NWBHDF5IO(file=...)",
+                   measured=run_fresh(lindi.python, LINDI_READ, [str(lindi_json)], repeat=repeat))
+        report.ratio(case, "lindi", "NWBHDF5IO")
     zarr_dir = work / "meta.nwb.zarr"
-    if args.hdmf_zarr_python and not zarr_dir.exists():
-        run(args.hdmf_zarr_python, ZARR_EXPORT, [str(meta), str(zarr_dir)], 1)
-    r["hdmf_zarr_read"] = run(args.hdmf_zarr_python, ZARR_READ, [str(zarr_dir)], args.repeat)
-    return r
+    if hz.python is None:
+        report.unavailable(case, hz, "hdmf-zarr")
+    else:
+        if not zarr_dir.exists():
+            made = run_fresh(hz.python, ZARR_EXPORT, [str(meta), str(zarr_dir)])
+            if "error" in made:
+                report.note(f"hdmf-zarr could not export the file: {made['error']}")
+        report.add(case, "hdmf-zarr", note="a Zarr export",
+                   measured=run_fresh(hz.python, ZARR_READ, [str(zarr_dir)], repeat=repeat))
+        report.ratio(case, "hdmf-zarr", "NWBHDF5IO")
+    case = "read_builder()"
+    report.add(case, "NWBHDF5IO", measured=run_fresh(py, OURS_NWB, ["hdf5_read_builder", str(meta)], repeat=repeat))
+    report.add(case, "ours", note=".lindi.json index",
+               measured=run_fresh(py, OURS_NWB, ["ours_read_builder", str(ours_json)], repeat=repeat))
+    report.ratio(case, "ours", "NWBHDF5IO")
 
 
-def bench_write_meta(meta: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from pynwb import NWBHDF5IO
-
-    import hdmf_lindi
-
-    r: dict[str, Any] = {}
-
-    def export_hdf5() -> None:
-        out = work / "meta.export.nwb"
+def bench_write_meta(meta: Path, work: Path, repeat: int, hz: Anchor, report: Report) -> None:
+    case = "export metadata-heavy"
+    py = sys.executable
+    for tool, what, out in (
+        ("NWBHDF5IO", "hdf5_export", work / "meta.export.nwb"),
+        ("ours (tar)", "ours_export", work / "meta.export.lindi.tar"),
+        ("ours (json)", "ours_export", work / "meta.export.lindi.json"),
+    ):
         _rm(out)
-        with NWBHDF5IO(str(meta), "r") as src, NWBHDF5IO(str(out), "w") as dst:
-            dst.export(src_io=src, write_args={"link_data": False})
-
-    def export_ours(suffix: str) -> Callable[[], None]:
-        def go() -> None:
-            out = work / f"meta.export{suffix}"
+        r = run_fresh(py, OURS_NWB, [what, str(meta), str(out)], repeat=1)
+        for _ in range(repeat - 1):  # each run writes a new file
             _rm(out)
-            with NWBHDF5IO(str(meta), "r") as src, hdmf_lindi.NWBLindiIO(out, "w") as dst:
-                dst.export(src_io=src, write_args={"link_data": False})
-        return go
-
-    r["hdf5_export"] = best_of(export_hdf5, args.repeat)
-    r["ours_tar_export"] = best_of(export_ours(".lindi.tar"), args.repeat)
-    r["ours_json_export"] = best_of(export_ours(".lindi.json"), args.repeat)
+            again = run_fresh(py, OURS_NWB, [what, str(meta), str(out)], repeat=1)
+            if "seconds" in again and again["seconds"] < r.get("seconds", float("inf")):
+                r = again
+        report.add(case, tool, bytes=_size(out), measured=r)
+        _rm(out)
     zarr_out = work / "meta.export.nwb.zarr"
     _rm(zarr_out)
-    r["hdmf_zarr_export"] = run(args.hdmf_zarr_python, ZARR_EXPORT, [str(meta), str(zarr_out)], 1)
-    return r
+    if hz.python is None:
+        report.unavailable(case, hz, "hdmf-zarr")
+    else:
+        report.add(case, "hdmf-zarr", note="one run",
+                   measured=run_fresh(hz.python, ZARR_EXPORT, [str(meta), str(zarr_out)]), bytes=_size(zarr_out))
+        _rm(zarr_out)
+    for tool in ("ours (tar)", "ours (json)", "hdmf-zarr"):
+        report.ratio(case, tool, "NWBHDF5IO")
 
 
-def bench_write_ephys(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    py = sys.executable
-    secs = str(args.ephys_seconds)
-    r: dict[str, Any] = {}
-    for name, backend, python, out in (
-        ("hdf5", "hdf5", py, work / "ephys.nwb"),
-        ("ours_tar", "lindi", py, work / "ephys.lindi.tar"),
-        ("hdmf_zarr", "zarr", args.hdmf_zarr_python, work / "ephys.nwb.zarr"),
+def bench_write_ephys(work: Path, seconds: float, repeat: int, hz: Anchor, report: Report) -> None:
+    case = f"write ecephys {EPHYS_CHANNELS} ch x {seconds:g} s"
+    for tool, backend, python, out in (
+        ("NWBHDF5IO", "hdf5", sys.executable, work / "ephys.nwb"),
+        ("ours (tar)", "lindi", sys.executable, work / "ephys.lindi.tar"),
+        ("hdmf-zarr", "zarr", hz.python, work / "ephys.nwb.zarr"),
     ):
+        if python is None:
+            report.unavailable(case, hz, tool)
+            continue
+        best: dict[str, Any] = {}
+        size = None
+        for _ in range(repeat):
+            _rm(out)
+            r = run_fresh(python, EPHYS_WRITE, [backend, str(out), str(seconds)])
+            if "error" in r or r["seconds"] < best.get("seconds", float("inf")):
+                best, size = r, _size(out)
+            if "error" in r:
+                break
+        report.add(case, tool, bytes=size, measured=best, note="gzip 4, chunks 1000 x 64")
         _rm(out)
-        r[name] = run(python, EPHYS_WRITE, [backend, str(out), secs], args.repeat if name != "hdmf_zarr" else 1)
-        if out.exists():
-            r[name]["out_bytes"] = sum(p.stat().st_size for p in out.rglob("*")) if out.is_dir() else out.stat().st_size
-        _rm(out)
-    return r
+    report.ratio(case, "ours (tar)", "NWBHDF5IO")
+    report.ratio(case, "hdmf-zarr", "NWBHDF5IO")
 
 
-def _sec(x: Any) -> float | None:
-    if isinstance(x, dict):
-        return x.get("seconds")
-    return x if isinstance(x, float) else None
+def bench_stream(work: Path, mb: int, report: Report) -> None:
+    out = work / "stream.lindi.tar"
+    _rm(out)
+    r = run_fresh(sys.executable, STREAM, [str(out), str(mb)])
+    note = "one run"
+    if "peak_rss_mb" in r:
+        note = (f"peak RSS {r['peak_rss_mb']:.0f} MB (after imports {r['baseline_rss_mb']:.0f} MB; "
+                "target < 300 MB)")
+    report.add(f"stream {mb} MB DataChunkIterator -> .lindi.tar", "ours", bytes=_size(out), measured=r, note=note)
+    _rm(out)
 
 
-def _ratio(a: Any, b: Any) -> str:
-    sa, sb = _sec(a), _sec(b)
-    return f"{sa / sb:.3f}x" if sa and sb else "n/a"
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--repeat", type=int, default=None, help="best of N for every timing (default 3; --quick 1)")
+    parser.add_argument("--ephys-seconds", type=float, default=None, help="default 10; --quick 1")
+    parser.add_argument("--stream-mb", type=int, default=None, help="default 2048; --quick 64")
 
 
-def _fmt(x: Any) -> str:
-    s = _sec(x)
-    if s is not None:
-        return f"{s:.3f} s"
-    return str(x.get("error")) if isinstance(x, dict) else str(x)
+def main(argv: list[str] | None = None) -> int:
+    from bench_index import N_MODULES, N_SERIES_PER_MODULE, QUICK_MODULES, QUICK_SERIES
 
-
-def report(res: dict[str, Any]) -> None:
-    rd, wm, we, st = res["read"], res["write_meta"], res["write_ephys"], res["stream"]
-    print("\n## Read: metadata-heavy NWB (2,000 TimeSeries in 40 modules)\n")
-    print("| reader | seconds | vs NWBHDF5IO.read() |\n|---|---|---|")
-    for key, label in (
-        ("hdf5_read", "NWBHDF5IO.read() (.nwb)"), ("ours_json_read", "NWBLindiIO.read() (.lindi.json)"),
-        ("ours_tar_read", "NWBLindiIO.read() (.lindi.tar)"), ("ours_nwb_read", "NWBLindiIO.read() (.nwb, indexed on open)"),
-        ("lindi_read", "lindi 0.4.6 + NWBHDF5IO (lindi's .lindi.json)"), ("hdmf_zarr_read", "hdmf-zarr 0.13 NWBZarrIO.read()"),
-    ):
-        print(f"| {label} | {_fmt(rd[key])} | {_ratio(rd[key], rd['hdf5_read'])} |")
-    print(f"\nread_builder: NWBHDF5IO {_fmt(rd['hdf5_read_builder'])}, NWBLindiIO (.lindi.json) "
-          f"{_fmt(rd['ours_json_read_builder'])} = {_ratio(rd['ours_json_read_builder'], rd['hdf5_read_builder'])}")
-    print("\n## Write: export of the metadata-heavy NWB\n")
-    print("| writer | seconds | vs NWBHDF5IO | vs hdmf-zarr |\n|---|---|---|---|")
-    for key, label in (("hdf5_export", "NWBHDF5IO"), ("ours_tar_export", "NWBLindiIO .lindi.tar"),
-                       ("ours_json_export", "NWBLindiIO .lindi.json"), ("hdmf_zarr_export", "hdmf-zarr 0.13")):
-        print(f"| {label} | {_fmt(wm[key])} | {_ratio(wm[key], wm['hdf5_export'])} | "
-              f"{_ratio(wm[key], wm['hdmf_zarr_export'])} |")
-    print(f"\n## Write: ecephys (384 ch x {res['ephys_seconds']} s int16, gzip 4)\n")
-    print("| writer | seconds | bytes | vs NWBHDF5IO | vs hdmf-zarr |\n|---|---|---|---|---|")
-    for key, label in (("hdf5", "NWBHDF5IO"), ("ours_tar", "NWBLindiIO .lindi.tar"), ("hdmf_zarr", "hdmf-zarr 0.13")):
-        x = we[key]
-        print(f"| {label} | {_fmt(x)} | {x.get('out_bytes', 'n/a') if isinstance(x, dict) else ''} | "
-              f"{_ratio(x, we['hdf5'])} | {_ratio(x, we['hdmf_zarr'])} |")
-    print(f"\n## Stream: {res['stream_mb']} MB DataChunkIterator -> .lindi.tar\n")
-    print(f"{_fmt(st)}; peak RSS {st.get('peak_rss_mb', 'n/a'):.0f} MB (baseline after imports "
-          f"{st.get('baseline_rss_mb', 0):.0f} MB)" if isinstance(st, dict) and "peak_rss_mb" in st else str(st))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", type=Path, default=None, help="cache input files here")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N for every timing")
-    parser.add_argument("--ephys-seconds", type=float, default=10.0)
-    parser.add_argument("--stream-mb", type=int, default=2048)
-    parser.add_argument("--lindi-python", default=str(REPO / ".venv-lindi" / "bin" / "python"))
-    parser.add_argument("--hdmf-zarr-python", default=os.environ.get("HDMF_LINDI_HDMF_ZARR_PYTHON"))
-    parser.add_argument("--json", type=Path, default=None, help="write results here")
-    args = parser.parse_args()
-    for attr in ("lindi_python", "hdmf_zarr_python"):
-        value = getattr(args, attr)
-        if value and not Path(value).exists():
-            setattr(args, attr, None)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = args.workdir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        meta = work / "meta_2000_timeseries.nwb"
-        if not meta.exists():
-            build_meta(meta)
-        res: dict[str, Any] = {"ephys_seconds": args.ephys_seconds, "stream_mb": args.stream_mb}
-        res["read"] = bench_read(meta, work, args)
-        res["write_meta"] = bench_write_meta(meta, work, args)
-        res["write_ephys"] = bench_write_ephys(work, args)
-        stream_out = Path(tmp) / "stream.lindi.tar"
-        res["stream"] = run(sys.executable, STREAM, [str(stream_out), str(args.stream_mb)], 1)
-    report(res)
-    if args.json:
-        res["environment"] = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
-                              "cpus": os.cpu_count()}
-        args.json.write_text(json.dumps(res, indent=2, default=str))
+    args = parse_args(__doc__.split("\n")[0], argv, _arguments)
+    repeat = args.repeat or (1 if args.quick else 3)
+    ephys_seconds = args.ephys_seconds or (1.0 if args.quick else 10.0)
+    stream_mb = args.stream_mb or (64 if args.quick else 2048)
+    modules, series = (QUICK_MODULES, QUICK_SERIES) if args.quick else (N_MODULES, N_SERIES_PER_MODULE)
+    work = args.workdir / "nwb"
+    work.mkdir(parents=True, exist_ok=True)
+    meta = work / f"meta_{modules * series}_timeseries.nwb"
+    if not meta.exists():
+        part = meta.with_name("part-" + meta.name)
+        build_meta(part, modules, series)
+        part.rename(meta)
+    report = Report("nwb", process_state=(
+        f"every tool in a fresh process per run, timed by itself after its imports; best of {repeat}"
+    ))
+    lindi, hz = anchor("lindi"), anchor("hdmf_zarr")
+    bench_read(meta, work, repeat, lindi, hz, report)
+    bench_write_meta(meta, work, repeat, hz, report)
+    bench_write_ephys(work, ephys_seconds, repeat, hz, report)
+    bench_stream(work, stream_mb, report)
+    report.note(f"metadata-heavy file: {modules * series:,} TimeSeries in {modules} modules; "
+                "ratio = seconds / NWBHDF5IO's unless the note says otherwise (lower is better)")
+    report.finish(args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,7 +2,9 @@
 
 Usage::
 
-    python benchmarks/bench_tree.py [--repeat N] [--json OUT]
+    python benchmarks/bench_tree.py --workdir DIR --json OUT.json [--quick] [--repeat N]
+
+Both libraries run warm in this one process (same files, same chunk shapes).
 
 Cases (each a ratio ours / h5py; lower is better):
 
@@ -14,17 +16,11 @@ Cases (each a ratio ours / h5py; lower is better):
   ``chunk_cache_bytes=0``). Target <= 2.0.
 * ``read_100_chunks_cold``: the same, file opened for each read (open cost included).
 * ``remote_open``: requests needed to open a ``.lindi.json`` (target 1) and a ``.lindi.tar``
-  (target <= 3) over HTTP from a local server.
+  (target <= 3) over HTTP from the tests' Range server (``_common.ServerProcess``).
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import http.server
-import json
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,19 +28,14 @@ from typing import Any
 
 import h5py
 import numpy as np
+from _common import Report, ServerProcess, best_of, parse_args
 
 import hdmf_lindi
 
 
 def best_per_call(func: Callable[[], Any], repeat: int, number: int) -> float:
     """Return the best mean time of ``number`` calls over ``repeat`` rounds, in seconds."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            func()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
+    return best_of(func, repeat, number)
 
 
 def make_files(tmp: Path) -> dict[str, Path]:
@@ -64,14 +55,15 @@ def make_files(tmp: Path) -> dict[str, Path]:
     return paths
 
 
-def bench_local(paths: dict[str, Path], repeat: int) -> dict[str, dict[str, float]]:
+def bench_local(paths: dict[str, Path], repeat: int, quick: bool = False) -> dict[str, dict[str, float]]:
+    scale = 4 if quick else 1  # fewer calls per round in --quick
     results: dict[str, dict[str, float]] = {}
     with h5py.File(paths["h5"], "r") as hf, hdmf_lindi.File(paths["tar"], "r") as lf:
         hd, ld = hf["big"], lf["big"]
         np.testing.assert_array_equal(hd[5:10, 5:10], ld[5:10, 5:10])
         results["small_slice"] = {
-            "h5py": best_per_call(lambda: hd[5:10, 5:10], repeat, 2000),
-            "ours": best_per_call(lambda: ld[5:10, 5:10], repeat, 2000),
+            "h5py": best_per_call(lambda: hd[5:10, 5:10], repeat, 2000 // scale),
+            "ours": best_per_call(lambda: ld[5:10, 5:10], repeat, 2000 // scale),
         }
 
     def h5_cold(name: str, sel: Any) -> Callable[[], Any]:
@@ -91,8 +83,8 @@ def bench_local(paths: dict[str, Path], repeat: int) -> dict[str, dict[str, floa
             hd, ld = hf[name], lf[name]
             np.testing.assert_array_equal(hd[...], ld[...])
             results[case] = {
-                "h5py": best_per_call(lambda hd=hd: hd[...], repeat, number),
-                "ours": best_per_call(lambda ld=ld: ld[...], repeat, number),
+                "h5py": best_per_call(lambda hd=hd: hd[...], repeat, max(number // scale, 1)),
+                "ours": best_per_call(lambda ld=ld: ld[...], repeat, max(number // scale, 1)),
             }
     cases = {
         "small_slice_cold": ("big", np.s_[5:10, 5:10], 200),
@@ -101,85 +93,52 @@ def bench_local(paths: dict[str, Path], repeat: int) -> dict[str, dict[str, floa
     for case, (name, sel, number) in cases.items():
         np.testing.assert_array_equal(h5_cold(name, sel)(), ours_cold(name, sel)())
         results[case] = {
-            "h5py": best_per_call(h5_cold(name, sel), repeat, number),
-            "ours": best_per_call(ours_cold(name, sel), repeat, number),
+            "h5py": best_per_call(h5_cold(name, sel), repeat, max(number // scale, 1)),
+            "ours": best_per_call(ours_cold(name, sel), repeat, max(number // scale, 1)),
         }
     return results
 
 
-class _CountingHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with single-range support and counts GET requests."""
-
-    counter: list[str]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        return None
-
-    def do_GET(self) -> None:
-        self.counter.append(self.path)
-        path = Path(self.translate_path(self.path))
-        data = path.read_bytes()
-        header = self.headers.get("Range")
-        if header and header.startswith("bytes="):
-            start_s, _, stop_s = header[6:].partition("-")
-            start, stop = int(start_s), min(int(stop_s) + 1 if stop_s else len(data), len(data))
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
-            body = data[start:stop]
-        else:
-            self.send_response(200)
-            body = data
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def bench_remote(server: ServerProcess, paths: dict[str, Path], report: Report) -> None:
+    """Requests and bytes to open each container over HTTP, then with one small slice."""
+    for kind, target in (("json", 1), ("tar", 3)):
+        url = server.url(paths[kind].name)
+        server.clear()
+        t0 = time.perf_counter()
+        with hdmf_lindi.File(url) as f:
+            opened = server.traffic()
+            f["big"][0:1, 0:1]
+        seconds = time.perf_counter() - t0
+        after = server.traffic()
+        size = paths[kind].stat().st_size
+        report.add(f"remote_open_{kind}", "ours", requests=opened.requests,
+                   bytes=opened.bytes + opened.unranged_bytes,
+                   note=f"requests to open (target <= {target}); file {size:,} bytes")
+        report.add(f"remote_open_{kind}+slice", "ours", seconds=seconds,
+                   requests=after.requests, bytes=after.bytes + after.unranged_bytes,
+                   note="open, read ds[0:1, 0:1], close")
 
 
-def bench_remote(paths: dict[str, Path]) -> dict[str, dict[str, float]]:
-    counter: list[str] = []
-    handler = functools.partial(_CountingHandler, directory=str(paths["tar"].parent))
-    _CountingHandler.counter = counter
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    results: dict[str, dict[str, float]] = {}
-    try:
-        for kind in ("json", "tar"):
-            counter.clear()
-            url = f"http://127.0.0.1:{server.server_address[1]}/{paths[kind].name}"
-            t0 = time.perf_counter()
-            with hdmf_lindi.File(url) as f:
-                opened = len(counter)
-                f["big"][0:1, 0:1]
-            results[f"remote_open_{kind}"] = {
-                "requests_to_open": opened,
-                "requests_incl_one_slice": len(counter),
-                "seconds": time.perf_counter() - t0,
-            }
-    finally:
-        server.shutdown()
-        server.server_close()
-    return results
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=None, help="write results here")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = make_files(Path(tmp))
-        local = bench_local(paths, args.repeat)
-        remote = bench_remote(paths)
-    print(f"{'case':<24}{'h5py':>12}{'ours':>12}{'ratio':>8}")
-    for case, r in local.items():
-        r["ratio"] = r["ours"] / r["h5py"]
-        print(f"{case:<24}{r['h5py'] * 1e6:>10.1f}us{r['ours'] * 1e6:>10.1f}us{r['ratio']:>8.2f}")
-    for case, r in remote.items():
-        print(f"{case:<24} requests to open: {r['requests_to_open']}, with one slice: {r['requests_incl_one_slice']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**local, **remote}, indent=2))
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(__doc__.split("\n")[0], argv, lambda p: p.add_argument("--repeat", type=int, default=None))
+    repeat = args.repeat or (2 if args.quick else 5)
+    report = Report("tree", process_state="both libraries warm, in one process, same files")
+    work = args.workdir / "tree"
+    work.mkdir(parents=True, exist_ok=True)
+    # The server's process is forked before this one starts any thread.
+    with ServerProcess(work) as server:
+        paths = make_files(work)
+        local = bench_local(paths, repeat, quick=args.quick)
+        for case, r in local.items():
+            report.add(case, "h5py", seconds=r["h5py"])
+            report.add(case, "ours", seconds=r["ours"])
+            report.ratio(case, "ours", "h5py")
+        bench_remote(server, paths, report)
+    report.note(f"times are the best mean over {repeat} rounds; lower ratio is better "
+                "(targets: small_slice <= 1.0, read_100_chunks <= 2.0)")
+    report.finish(args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import errors
 from .errors import LindiError
 from .format import ExternalLink, Reference, SoftLink, ref_dtype, string_dtype
+from .storage.stats import IOStats, StatsSnapshot, stats
 from .tree import Dataset, File, Group, HardLink
 from .tree.pack import pack
 
@@ -35,6 +36,14 @@ def __getattr__(name: str) -> object:
         from . import verification
 
         return getattr(verification, name)
+    if name == "open_dask":
+        from . import dask  # dask is an optional extra
+
+        return dask.open_dask
+    if name == "to_xarray":
+        from . import xarray_backend  # xarray is an optional extra
+
+        return xarray_backend.to_xarray
     raise AttributeError(f"module 'hdmf_lindi' has no attribute {name!r}")
 
 
@@ -62,11 +71,16 @@ __all__ = [
     "convert",
     "errors",
     "index_hdf5",
+    "open_dask",
     "open_file",
     "pack",
     "read_nwb",
     "ref_dtype",
     "string_dtype",
+    "to_xarray",
     "validate",
     "verify",
+    "IOStats",
+    "StatsSnapshot",
+    "stats",
 ]

@@ -1,114 +1,155 @@
 """The ``hdmf-lindi`` command line: thin calls into the library.
 
 Exit codes: 0 success, 1 a LINDI error (bad input, failed read) or an OS error (permission
-denied, disk full), 2 bad usage. Errors are one line on stderr; ``-v`` adds debug logs and the
-traceback.
+denied, disk full), 2 bad usage, 130 interrupted, 141 standard output closed early (``| head``).
+Errors are one line on stderr; ``-v`` adds debug logs, the traceback, and a summary of the I/O
+the command made (requests, bytes fetched and decoded, cache hits, per source).
+
+Adding a subcommand is one decorated function that builds its parser and names the function
+that runs it::
+
+    @command
+    def _verify(sub: Subcommands) -> None:
+        parser = sub.add_parser("verify", help="...", description="...")
+        parser.add_argument("file", help="...")          # every option needs a help text
+        parser.set_defaults(run=_run_verify)             # _run_verify(args) -> exit code
+
+Subcommands appear in ``hdmf-lindi --help`` in the order they are defined. ``-v``/``--verbose``
+is added to every subcommand automatically. The helpers below (``check_input``,
+``check_output``, ``progress_bar``) give every command the same rules and wording.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from . import __version__
-from .errors import LindiError
+from .errors import LindiError, MissingFileError, ModeError
 from .format.references import ExternalLink, SoftLink
+from .progress import activity, progress_bar
+from .storage import is_hdf5, is_url
+from .storage.compact_tables import table_summary
+from .storage.locations import ChunkLocations, chunk_locations
+from .storage.stats import stats
 from .tree import Dataset, File, Group
 
-__all__ = ["main"]
+__all__ = ["check_input", "check_output", "command", "main"]
 
 logger = logging.getLogger(__name__)
 
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""The argument of a registration function; call ``sub.add_parser(name, ...)`` on it."""
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hdmf-lindi", description="Work with LINDI files.")
-    parser.add_argument("--version", action="version", version=f"hdmf-lindi {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+_REGISTERED: list[Callable[[Subcommands], None]] = []
 
-    index = sub.add_parser("index", help="index an HDF5/NWB file (path or URL) into LINDI, no chunk copied")
-    index.add_argument("source", help="HDF5 file path or http(s) URL")
-    index.add_argument("output", help="destination: .lindi.json, .lindi.tar or .lindi.d")
-    index.add_argument("--url", default=None, help="URL to record in chunk references instead of SOURCE")
-    index.add_argument("--inline-max-elements", type=int, default=1000)
-    index.add_argument("--contiguous-max-chunk-bytes", type=int, default=4 << 20)
-    index.add_argument(
-        "--external-link-chunk-threshold", type=int, default=None,
+
+def command(register: Callable[[Subcommands], None]) -> Callable[[Subcommands], None]:
+    """Register a subcommand: ``register(sub)`` adds its parser and ``set_defaults(run=...)``."""
+    _REGISTERED.append(register)
+    return register
+
+
+# --- rules shared by every command -------------------------------------------------------
+
+
+def check_input(location: str, *, what: str = "input") -> None:
+    """Refuse a local input that does not exist, before any work starts (URLs pass).
+
+    Raises
+    ------
+    MissingFileError
+        If ``location`` is a local path that does not exist.
+    """
+    if not is_url(location) and not os.path.exists(location):
+        raise MissingFileError(f"{location}: no such file or directory (the {what}).")
+
+
+def check_output(location: str, *, force: bool) -> None:
+    """Refuse an output that exists (without ``--force``) or whose directory does not exist.
+
+    Raises
+    ------
+    ModeError
+        If ``location`` exists and ``force`` is False, or is a URL.
+    MissingFileError
+        If the directory that would hold ``location`` does not exist.
+    """
+    if is_url(location):
+        raise ModeError(f"{location}: cannot write to a URL; give a local path.")
+    if os.path.lexists(location) and not force:
+        raise ModeError(f"{location} exists; pass --force to replace it.")
+    parent = os.path.dirname(os.path.abspath(location.rstrip("/") or location))
+    if not os.path.isdir(parent):
+        raise MissingFileError(f"Cannot write {location}: the directory {parent} does not exist.")
+
+
+# --- index ---------------------------------------------------------------------------------
+
+
+@command
+def _index(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "index",
+        help="index an HDF5/NWB file (path or URL) into LINDI, no chunk copied",
+        description="Write a LINDI index of an HDF5 (e.g. NWB) file: its metadata plus references "
+        "to its chunks, which are not copied. The form follows OUT's name.",
+    )
+    parser.add_argument("source", help="HDF5 file path or http(s) URL")
+    parser.add_argument("output", help="destination: .lindi.json, .lindi.tar or .lindi.d")
+    parser.add_argument("--url", default=None, help="URL to record in chunk references instead of SOURCE")
+    parser.add_argument(
+        "--inline-max-elements", type=int, default=1000, metavar="N",
+        help="numeric datasets with fewer elements are copied into the index (default: 1000)",
+    )
+    parser.add_argument(
+        "--contiguous-max-chunk-bytes", type=int, default=4 << 20, metavar="BYTES",
+        help="contiguous datasets are referenced as pieces of at most this many bytes, so that a "
+        "slice does not fetch the whole dataset (default: 4 MiB)",
+    )
+    parser.add_argument(
+        "--external-link-chunk-threshold", type=int, default=None, metavar="N",
         help="datasets with more chunks become external array links (lindi's threshold)",
     )
-    index.add_argument("--quiet", action="store_true", help="no progress output")
-
-    info = sub.add_parser("info", help="print the tree of a LINDI file with shapes, dtypes and chunk locations")
-    info.add_argument("file", help="LINDI file path or URL")
-    info.add_argument("--attrs", action="store_true", help="also print attributes")
-
-    convert = sub.add_parser(
-        "convert",
-        help="convert an NWB file between HDF5 and LINDI, copying the data",
-        description="Read IN (NWB as HDF5 or LINDI, a path or URL) with pynwb and export it to "
-        "OUT: .nwb/.h5/.hdf5 gives HDF5, .lindi.json/.lindi.tar/.lindi.d gives LINDI. Chunks a "
-        "LINDI source references in other files stay references in a LINDI output.",
+    parser.add_argument(
+        "--chunk-table-threshold", type=int, default=10_000, metavar="N",
+        help="datasets with more chunks get a compact chunk table (default: 10000)",
     )
-    convert.add_argument("input", metavar="IN", help="NWB file: HDF5 or LINDI, path or URL")
-    convert.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
-    convert.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
-    convert.add_argument(
-        "--self-contained",
-        action="store_true",
-        help="LINDI OUT: store the bytes of every chunk IN references in other files (fetched "
-        "concurrently, not re-encoded), so OUT reads without them",
+    parser.add_argument(
+        "--no-chunk-tables", action="store_true",
+        help="one JSON reference per chunk, whatever the chunk count",
     )
-
-    pack = sub.add_parser(
-        "pack",
-        help="rewrite a LINDI file without dead bytes, internal chunks in key order "
-        "(or convert it: the form follows OUT's name)",
-        description="Copy IN to OUT as a newly created LINDI file: inline chunks and internal "
-        "blobs are copied in key order, references to other files stay references. OUT may be "
-        "IN itself (packed in place, atomically). The form of OUT follows its name: .json, .d, "
-        "else .lindi.tar.",
-    )
-    pack.add_argument("input", metavar="IN", help="LINDI file path or URL (.lindi.json, .lindi.tar, .lindi.d)")
-    pack.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
-    pack.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
-    pack.add_argument("--quiet", action="store_true", help="no progress output")
-
-    verify = sub.add_parser(
-        "verify",
-        help="check that LINDI files still read as written: referenced sources unchanged, chunks decode",
-        description="For each FILE: check every referenced file or URL (one stat or HEAD each) "
-        "against the identity recorded when it was indexed, and that every chunk reference ends "
-        "inside it; read and decode every inline and internal chunk. Exit 1 on any problem.",
-    )
-    verify.add_argument("files", metavar="FILE", nargs="+", help="LINDI file path or URL")
-    verify.add_argument("--no-decode", action="store_true", help="skip reading and decoding internal chunks")
-    return parser
+    parser.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_index)
 
 
-def _progress(stream: Any) -> Any:
-    def report(count: int, path: str) -> None:
-        if count % 100 == 0:
-            stream.write(f"\rindexed {count} objects ({path[:60]})")
-            stream.flush()
-    return report
-
-
-def _cmd_index(args: argparse.Namespace) -> int:
+def _run_index(args: argparse.Namespace) -> int:
     from .hdf5 import IndexOptions, index_hdf5
 
-    options = IndexOptions(
-        url=args.url,
-        inline_max_elements=args.inline_max_elements,
-        contiguous_max_chunk_bytes=args.contiguous_max_chunk_bytes,
-        external_link_chunk_threshold=args.external_link_chunk_threshold,
-        progress=None if args.quiet else _progress(sys.stderr),
-    )
-    refmap = index_hdf5(args.source, args.output, options=options)
-    if not args.quiet:
-        sys.stderr.write("\r")
+    check_input(args.source)
+    if os.path.isdir(args.source):
+        raise ModeError(f"{args.source} is a directory, not an HDF5 file.")
+    check_output(args.output, force=args.force)
+    with progress_bar("indexing", unit=" objects", quiet=args.quiet) as bar:
+
+        def report(count: int, path: str) -> None:
+            bar.update(count - bar.n)
+
+        options = IndexOptions(
+            url=args.url,
+            inline_max_elements=args.inline_max_elements,
+            contiguous_max_chunk_bytes=args.contiguous_max_chunk_bytes,
+            external_link_chunk_threshold=args.external_link_chunk_threshold,
+            chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
+            progress=report,
+        )
+        refmap = index_hdf5(args.source, args.output, options=options)
     notes = (refmap.generation_metadata or {}).get("notes", [])
     print(f"wrote {args.output}: {len(refmap)} references")
     for note in notes:
@@ -116,31 +157,34 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _where(f: File, ds: Dataset) -> str:
-    refmap = f.container.refmap
-    prefix = ds.name.lstrip("/") + "/"
-    inline = internal = 0
-    urls: set[str] = set()
-    for key in refmap:
-        if not key.startswith(prefix) or "/" in key[len(prefix):] or key[len(prefix):].startswith("."):
-            continue
-        value = refmap.get(key)
-        if isinstance(value, bytes):
-            inline += 1
-        elif value is not None and value.is_internal:
-            internal += 1
-        elif value is not None:
-            urls.add(value.url)
-    parts = [f"{inline} inline"] if inline else []
-    if internal:
-        parts.append(f"{internal} internal")
-    parts += [f"external {u}" for u in sorted(urls)]
-    return ", ".join(parts) or "no chunks"
+# --- info ----------------------------------------------------------------------------------
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
+@command
+def _info(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "info", help="print the tree of a LINDI file with shapes, dtypes and chunk locations"
+    )
+    parser.add_argument("file", help="LINDI file path or URL")
+    parser.add_argument("--attrs", action="store_true", help="also print attributes")
+    parser.add_argument(
+        "--stats", action="store_true",
+        help="also print what reading the file cost: requests, bytes fetched, per source",
+    )
+    parser.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    check_input(args.file)
+    if is_hdf5(args.file):
+        raise ModeError(
+            f"{args.file} is an HDF5 file, not a LINDI file. Index it first: "
+            f"hdmf-lindi index {args.file} OUT.lindi.json"
+        )
     with File(args.file) as f:
         print(f"{f.filename} ({f.container.kind}, {len(f.container.refmap)} references)")
+        locations = chunk_locations(f.container.refmap)
+        no_chunks = ChunkLocations()
         if args.attrs:
             for key, value in f.attrs.items():
                 print(f"  @{key} = {value!r:.80}")
@@ -150,7 +194,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
             if isinstance(node, Dataset):
                 chunks = f" chunks {node.chunks}" if node.chunks else ""
                 codec = f" {node.compression}" if node.compression else ""
-                print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{_where(f, node)}]")
+                table = f.container.refmap.chunk_table(node.name.lstrip("/"))
+                if table is not None and table.compact:
+                    where = table_summary(table)
+                else:
+                    where = locations.get(node.name.lstrip("/"), no_chunks).describe()
+                print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{where}]")
             else:
                 print(f"{pad}{name}/")
             if args.attrs:
@@ -169,37 +218,97 @@ def _cmd_info(args: argparse.Namespace) -> int:
                     walk(node, depth + 1)
 
         walk(f, 1)
+        if args.stats:
+            print(f"stats: {f.stats.describe()}")
     return 0
 
 
-def _cmd_convert(args: argparse.Namespace) -> int:
-    from .conversion import convert
+# --- convert -------------------------------------------------------------------------------
 
-    convert(args.input, args.output, overwrite=args.force, self_contained=args.self_contained)
+
+@command
+def _convert(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "convert",
+        help="convert an NWB file between HDF5 and LINDI, copying the data",
+        description="Read IN (NWB as HDF5 or LINDI, a path or URL) with pynwb and export it to "
+        "OUT: .nwb/.h5/.hdf5 gives HDF5, .lindi.json/.lindi.tar/.lindi.d gives LINDI. Chunks a "
+        "LINDI source references in other files stay references in a LINDI output.",
+    )
+    parser.add_argument("input", metavar="IN", help="NWB file: HDF5 or LINDI, path or URL")
+    parser.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
+    parser.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--self-contained",
+        action="store_true",
+        help="LINDI OUT: store the bytes of every chunk IN references in other files (fetched "
+        "concurrently, not re-encoded), so OUT reads without them",
+    )
+    parser.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .conversion import convert  # no pynwb import for HDF5 -> LINDI
+
+    check_input(args.input)
+    check_output(args.output, force=args.force)
+    with stats() as scope:
+
+        def status() -> str:  # what our reader did (an HDF5 source is read by h5py: nothing)
+            if not scope.bytes_fetched:
+                return ""
+            return f"{scope.bytes_fetched:,} bytes read, {scope.chunks_decoded:,} chunks decoded"
+
+        with activity("converting", status, quiet=args.quiet):
+            convert(args.input, args.output, overwrite=args.force, self_contained=args.self_contained)
     print(f"converted {args.input} -> {args.output}")
     return 0
+
+
+# --- pack ----------------------------------------------------------------------------------
 
 
 def _size(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
-def _cmd_pack(args: argparse.Namespace) -> int:
+@command
+def _pack(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "pack",
+        help="rewrite a LINDI file without dead bytes, internal chunks in key order "
+        "(or convert it: the form follows OUT's name)",
+        description="Copy IN to OUT as a newly created LINDI file: inline chunks and internal "
+        "blobs are copied in key order, references to other files stay references. OUT may be "
+        "IN itself (packed in place, atomically). The form of OUT follows its name: "
+        ".lindi.json, .lindi.tar or .lindi.d.",
+    )
+    parser.add_argument("input", metavar="IN", help="LINDI file path or URL (.lindi.json, .lindi.tar, .lindi.d)")
+    parser.add_argument("output", metavar="OUT", help="destination path; may be IN itself")
+    parser.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--expand-tables", action="store_true",
+        help="write compact chunk tables as one JSON reference per chunk (for tools that need them)",
+    )
+    parser.set_defaults(run=_run_pack)
+
+
+def _run_pack(args: argparse.Namespace) -> int:
     from .tree.pack import pack
 
-    shown = False
+    check_input(args.input)
+    in_place = not is_url(args.input) and os.path.exists(args.output) and os.path.samefile(args.input, args.output)
+    if not in_place:
+        check_output(args.output, force=args.force)
+    with progress_bar("packing", unit="B", unit_scale=True, quiet=args.quiet) as bar:
 
-    def report(chunks: int, nbytes: int) -> None:
-        nonlocal shown
-        shown = True
-        sys.stderr.write(f"\rcopied {chunks} chunks ({nbytes:,} bytes)")
-        sys.stderr.flush()
+        def report(chunks: int, nbytes: int) -> None:
+            bar.update(nbytes - bar.n)
 
-    try:
-        stats = pack(args.input, args.output, overwrite=args.force, progress=None if args.quiet else report)
-    finally:
-        if shown:  # end the progress line, so that a result or an error starts on its own line
-            sys.stderr.write("\n")
+        stats = pack(args.input, args.output, overwrite=args.force or in_place, progress=report,
+                     expand_tables=args.expand_tables)
     print(
         f"packed {stats.source} -> {stats.destination}: {_size(stats.bytes_before)} -> "
         f"{_size(stats.bytes_after)} bytes ({stats.blobs_copied} blobs and "
@@ -208,20 +317,122 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
+# --- verify --------------------------------------------------------------------------------
+
+
+@command
+def _verify(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "verify",
+        help="check that LINDI files still read as written: referenced sources unchanged, chunks decode",
+        description="For each FILE: check every referenced file or URL (one stat or HEAD each) "
+        "against the identity recorded when it was indexed, and that every chunk reference ends "
+        "inside it; read and decode every inline and internal chunk. Exit 1 on any problem.",
+    )
+    parser.add_argument("files", metavar="FILE", nargs="+", help="LINDI file path or URL")
+    parser.add_argument("--no-decode", action="store_true", help="skip reading and decoding internal chunks")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_verify)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
     from .verification import verify
 
     failed = False
-    for path in args.files:
-        try:
-            report = verify(path, decode=not args.no_decode)
-        except (LindiError, OSError) as exc:
-            print(f"{path}: PROBLEMS\n  BAD cannot open: {exc}")
-            failed = True
-            continue
-        print("\n".join(report.lines()))
-        failed = failed or not report.ok
+    many = len(args.files) > 1
+    with progress_bar("verifying", total=len(args.files), unit=" files", quiet=args.quiet or not many) as bar:
+        for path in args.files:
+            try:
+                report = verify(path, decode=not args.no_decode)
+            except (LindiError, OSError) as exc:
+                bar.write(f"{path}: PROBLEMS\n  BAD cannot open: {exc}", file=sys.stdout)
+                failed = True
+            else:
+                bar.write("\n".join(report.lines()), file=sys.stdout)
+                failed = failed or not report.ok
+            bar.update(1)
     return 1 if failed else 0
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+@command
+def _validate(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="validate an NWB file (LINDI or HDF5, path or URL) against its schema with pynwb",
+        description="Check FILE against the NWB schema with pynwb's validator: the namespaces "
+        "cached in the file by default. Prints one line per problem; exits 0 when there is "
+        "none, 1 otherwise.",
+    )
+    parser.add_argument("file", help="NWB file: .lindi.json/.lindi.tar/.lindi.d or .nwb, path or URL")
+    parser.add_argument(
+        "--namespace", default=None, metavar="NAME",
+        help="validate against this namespace only (default: the file's own, e.g. core and its extensions)",
+    )
+    parser.add_argument(
+        "--no-cached-namespaces", action="store_true",
+        help="validate against the namespaces installed with pynwb instead of those cached in the file",
+    )
+    parser.set_defaults(run=_run_validate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from .nwb import validate
+
+    check_input(args.file)
+    problems = validate(args.file, namespace=args.namespace, use_cached_namespaces=not args.no_cached_namespaces)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{args.file}: {len(problems)} validation error{'s' if len(problems) > 1 else ''}")
+        return 1
+    print(f"{args.file}: valid")
+    return 0
+
+
+# --- the entry point -----------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hdmf-lindi", description="Work with LINDI files.")
+    parser.add_argument("--version", action="version", version=f"hdmf-lindi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in _REGISTERED:
+        register(sub)
+    for subparser in sub.choices.values():  # -v also after the subcommand's name
+        if "-v" in subparser._option_string_actions or "--verbose" in subparser._option_string_actions:
+            continue  # the command defines its own
+        subparser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logs and tracebacks"
+        )
+    return parser
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (its write end reports an error)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a capture: not a pipe of ours
+        return False
+    if not hasattr(select, "poll"):  # Windows: a broken pipe here is most likely stdout's
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point standard output at /dev/null so the exit flush is silent."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,16 +442,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"index": _cmd_index, "info": _cmd_info, "convert": _cmd_convert, "pack": _cmd_pack}
-    commands["verify"] = _cmd_verify
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
-        return commands[args.command](args)
-    except (LindiError, OSError) as exc:  # OSError: permission denied, disk full, ...
+        with stats() as scope:
+            code: int = args.run(args)
         if args.verbose:
-            logger.exception("failed")
-        sys.stderr.write(f"hdmf-lindi {args.command}: {exc}\n")
-        return 1
+            sys.stderr.write(f"hdmf-lindi {args.command}: I/O {scope.describe()}\n")
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError as exc:  # "hdmf-lindi info ... | head": the reader has all it wants
+        if _stdout_closed():
+            _silence_stdout()
+            return 141
+        return _report(args, exc)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"hdmf-lindi {args.command}: interrupted\n")
+        return 130
+    except (LindiError, OSError) as exc:  # OSError: permission denied, disk full, ...
+        return _report(args, exc)
+
+
+def _report(args: argparse.Namespace, exc: BaseException) -> int:
+    if args.verbose:
+        logger.error("failed", exc_info=exc)
+    sys.stderr.write(f"hdmf-lindi {args.command}: {exc}\n")
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

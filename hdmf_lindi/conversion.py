@@ -52,19 +52,24 @@ def convert(
     ------
     ModeError
         If ``destination`` exists and ``overwrite`` is False.
+    FileNameError
+        If ``destination`` is neither an HDF5 name nor a LINDI one (``.lindi.json``,
+        ``.lindi.tar``, ``.lindi.d``).
     FormatError
         If the source is not an NWB file (no ``nwb_version``).
     """
     import shutil
 
     from .errors import FormatError, ModeError
-    from .storage import is_hdf5
+    from .storage import is_hdf5, kind_from_suffix
 
     src = os.fspath(source)
     dst = os.fspath(destination)
     if os.path.exists(dst) and not overwrite:
         raise ModeError(f"{dst} exists; pass overwrite=True (hdmf-lindi convert --force) to replace it.")
     to_hdf5 = dst.lower().endswith(_HDF5_SUFFIXES)
+    if not to_hdf5:
+        kind_from_suffix(dst)  # refuses any other name, with the accepted ones
     from_hdf5 = is_hdf5(src)
     built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
     try:

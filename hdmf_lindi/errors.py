@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChunkRefError",
+    "ClosedFileError",
     "ConcurrentModificationError",
     "ContainerPathError",
     "FileLockedError",
@@ -23,11 +24,13 @@ __all__ = [
     "ModeError",
     "NodeExistsError",
     "NodeNotFoundError",
+    "NotPicklableError",
     "ReferenceMapError",
     "RemoteReadError",
     "SourceChangedError",
     "TarLayoutError",
     "UnsupportedError",
+    "FileNameError",
 ]
 
 
@@ -113,6 +116,19 @@ class MissingFileError(ModeError, FileNotFoundError):
     """
 
 
+class ClosedFileError(ModeError, KeyError, RuntimeError):
+    """A file, group, dataset or attribute was used after its file was closed.
+
+    h5py raises ``ValueError``, ``KeyError`` (``f["x"]``, ``attrs["a"]``) or ``RuntimeError``
+    (``ds[...]``) for the same misuse; this class is all three, so code written for h5py keeps
+    catching it (and, as in h5py, ``"x" in f`` is False and ``f.get("x")`` is None).
+    """
+
+    def __str__(self) -> str:
+        # KeyError would repr() the message and wrap it in quotes.
+        return str(self.args[0]) if self.args else ""
+
+
 class UnsupportedError(LindiError, NotImplementedError):
     """Valid input that hdmf_lindi does not handle (yet)."""
 
@@ -153,6 +169,17 @@ class ConcurrentModificationError(LindiError):
     """The file was replaced by another process while this one had it open for writing.
 
     The other process's content is kept; this writer's changes are not saved.
+    """
+
+
+class FileNameError(LindiError, ValueError):
+    """A file name whose suffix does not fit: a LINDI file named ``.nwb``, or an unknown suffix."""
+
+
+class NotPicklableError(LindiError, TypeError):
+    """An object that cannot cross a process boundary (a writable or in-memory file).
+
+    Also a ``TypeError``, which is what ``pickle`` raises for unpicklable objects.
     """
 
 

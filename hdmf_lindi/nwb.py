@@ -21,7 +21,7 @@ from .backend.namespaces import cached_namespace_versions
 from .storage import RemoteOptions
 from .storage.locking import Locking
 from .tree import File
-from .tree.open import open_lindi_or_hdf5
+from .tree.open import as_lindi_file, open_lindi_or_hdf5
 
 __all__ = ["NWBLindiIO", "convert", "read_nwb", "validate"]
 
@@ -98,7 +98,9 @@ class NWBLindiIO(LindiIO):
     extensions
         Extra namespace YAML path(s), or a type map to merge, loaded besides the cached ones.
     file
-        An open :class:`hdmf_lindi.File` to use instead of ``path``.
+        An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
+        ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
+        index; it is closed with the IO, the ``h5py.File`` is left open.
     herd_path, options, allow_local_paths, locking, lock_timeout
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
@@ -124,6 +126,7 @@ class NWBLindiIO(LindiIO):
         lock_timeout: float = 0.0,
     ) -> None:
         del comm
+        file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
         if mode in _CREATE_MODES or manager is not None:
             load_namespaces = False
         if load_namespaces:

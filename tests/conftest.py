@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +38,27 @@ def lindi_samples() -> Path:
         return ensure_lindi_samples()
     except LindiSamplesError as exc:
         pytest.fail(f"The lindi 0.4.6 samples cannot be made:\n{exc}", pytrace=False)
+
+
+# ------------------------------------------------------------------ no silent skips
+# A skipped test checks nothing while the run looks green (a missing tool, a path of one
+# machine): here a skip is reported as a failure, with its reason. Strict xfails (known
+# limitations, which fail when they start passing) are not skips and stay as they are.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"a skipped test is a failure in this suite: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"a skipped module is a failure in this suite: {report.longrepr}"

@@ -18,7 +18,8 @@ the connection, answer slowly or through a bandwidth cap. :meth:`RangeServer.red
 path answer with a redirect (a fixed target, or a callable for a new target each time, as the
 DANDI API hands out presigned URLs). :meth:`RangeServer.reset` clears the log and every switch.
 
-Files are read by range from disk, so large benchmark files cost only the bytes served.
+Files are read by range from disk, so large benchmark files cost only the bytes served;
+:attr:`RangeServer.body_bytes` counts the body bytes sent (benchmarks report it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 __all__ = ["Misbehaviour", "RangeServer", "RequestRecord"]
 
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+_WRITE_PIECE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +226,14 @@ class _Handler(BaseHTTPRequestHandler):
             piece = 16 << 10
             for i in range(0, len(body), piece):
                 self.wfile.write(body[i:i + piece])
+                self.server.owner._count(min(piece, len(body) - i))
                 time.sleep(min(piece, len(body) - i) / bad.bandwidth_bytes_per_s)
             return
-        self.wfile.write(body)
+        # In pieces, so that what a client reads before it hangs up is counted.
+        view = memoryview(body)
+        for i in range(0, len(body), _WRITE_PIECE):
+            self.wfile.write(view[i:i + _WRITE_PIECE])
+            self.server.owner._count(len(view[i:i + _WRITE_PIECE]))
 
 
 class RangeServer:
@@ -240,6 +247,9 @@ class RangeServer:
         """The served directory."""
         self.requests: list[RequestRecord] = []
         """Every answered request, in order."""
+        self.body_bytes = 0
+        """Bytes of response bodies handed to the socket (the whole answers, or what a client
+        read before it hung up, to within 1 MiB)."""
         self._lock = threading.Lock()
         self._everywhere = Misbehaviour()
         self._by_path: dict[str, Misbehaviour] = {}
@@ -325,6 +335,7 @@ class RangeServer:
         """Clear the request log and every fault switch and redirect."""
         with self._lock:
             self.requests.clear()
+            self.body_bytes = 0
             self._everywhere = Misbehaviour()
             self._by_path.clear()
             self._redirects.clear()
@@ -348,6 +359,10 @@ class RangeServer:
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self.requests.append(record)
+
+    def _count(self, nbytes: int) -> None:
+        with self._lock:
+            self.body_bytes += nbytes
 
     def _file(self, path: str) -> Path | None:
         root = self.root.resolve()

@@ -9,6 +9,9 @@ from .datasets import (
     LindiDataset,
 )
 from .io import LindiIO
+from .ragged import install_precision_hook
+
+install_precision_hook()  # VectorIndex widens LindiDatasets on append (ragged.py)
 
 __all__ = [
     "BuilderLindiReferenceDataset",

@@ -17,10 +17,11 @@ import numpy as np
 from hdmf.build import ObjectMapper
 from hdmf.query import BuilderResolver, ContainerResolver, HDMFDataset
 
-from ..errors import UnsupportedError
+from ..errors import NotPicklableError, UnsupportedError
 from ..format.dtypes import is_reference_dtype
 from ..format.references import Reference
 from ..tree import Dataset
+from ..tree.handle import DatasetHandle
 
 if TYPE_CHECKING:
     from .io import LindiIO
@@ -93,6 +94,31 @@ class LindiDataset(HDMFDataset):
     def file(self) -> Any:
         """The open :class:`hdmf_lindi.File`."""
         return self._lindi_dataset.file
+
+    # ------------------------------------------------------------------ pickling
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by location (see :mod:`hdmf_lindi.tree.handle`): a few hundred bytes.
+
+        The copy reads the same dataset, reopened read-only (once per process); it has no IO
+        (``io`` is None). Datasets of references resolve through their IO and do not pickle.
+
+        Raises
+        ------
+        NotPicklableError
+            For a dataset of references, or of a writable or in-memory file.
+        """
+        if type(self) is not LindiDataset:
+            raise NotPicklableError(
+                f"Cannot pickle {self!r}: its elements are references, which resolve to objects "
+                "of the IO that read it. Pickle plain datasets, or the values read from this one."
+            )
+        return (_restore_lindi_dataset, (DatasetHandle.of(self._lindi_dataset),))
+
+    def to_dask(self, chunks: Any = "auto", *, target_bytes: int | None = None, name: str | None = None) -> Any:
+        """Return a ``dask.array.Array`` over this dataset; see :func:`hdmf_lindi.dask.to_dask`."""
+        from ..dask import to_dask  # dask is an optional extra
+
+        return to_dask(self._lindi_dataset, chunks, target_bytes=target_bytes, name=name)
 
     # ------------------------------------------------------------------ array protocol
     @property
@@ -228,6 +254,11 @@ class LindiDataset(HDMFDataset):
     # ------------------------------------------------------------------ references
     def _get_ref(self, ref: Any) -> Any:
         raise NotImplementedError
+
+
+def _restore_lindi_dataset(handle: DatasetHandle) -> LindiDataset:
+    """Unpickle a :class:`LindiDataset`: reopen its file (through the per-process cache)."""
+    return LindiDataset(handle.dataset(), None)  # type: ignore[arg-type]
 
 
 class _ReferenceMixin:

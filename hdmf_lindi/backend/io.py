@@ -7,8 +7,10 @@ through the same path without h5py's per-object costs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,9 @@ from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..storage.locking import Locking
+from ..storage.stats import IOStats
 from ..tree import Dataset, File, Group
-from ..tree.open import open_lindi_or_hdf5
+from ..tree.open import as_lindi_file, open_lindi_or_hdf5
 from .namespaces import cache_namespaces, load_cached_namespaces
 from .reader import BuilderReader
 from .spec_dtypes import restore_attribute_dtypes
@@ -57,7 +60,8 @@ class LindiIO(HDMFIO):
     allow_local_paths
         Whether chunk references to local paths may be read (default: only for local files).
     file
-        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``.
+        An already open :class:`hdmf_lindi.File` to use instead of opening ``path``, or an
+        open read-only ``h5py.File``, which is indexed in memory and read through the index.
     locking, lock_timeout
         The writers' lock of write modes, as for :class:`hdmf_lindi.File`.
 
@@ -90,6 +94,7 @@ class LindiIO(HDMFIO):
             logger.debug("LindiIO ignores %s", sorted(kwargs))
         if mode not in _READ_MODES + _WRITE_MODES:
             raise ModeError(f"Invalid mode {mode!r}; use one of r, r+, a, w, w-, x.")
+        file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
         if path is None and file is None:
             raise ValueError("Either path or file is required.")
         if path is None:
@@ -106,6 +111,8 @@ class LindiIO(HDMFIO):
         self._reader: BuilderReader | None = None
         self._written_builders = WriteStatusTracker()
         self._linked: dict[str, LindiIO] = {}
+        self._commit_depth = 0  # > 0 inside write()/export(): one flush at the end
+        self._stats: IOStats | None = None
         if manager is None:
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         elif isinstance(manager, TypeMap):
@@ -137,17 +144,29 @@ class LindiIO(HDMFIO):
             raise UnsupportedOperation(f"The LINDI file {self.source} is closed.")
         return self._lindi_file
 
+    @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
+
+        They stay readable after :meth:`close`. Files reached through external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything.
+        """
+        if self._stats is None:
+            self._stats = IOStats()
+        return self._stats
+
     def open(self) -> None:
         """Open the file (called by ``HDMFIO.__init__``)."""
         if self._lindi_file is not None:
             return
         if self._given_file is not None:
             self._lindi_file = self._given_file
-            return
-        self._lindi_file = open_lindi_or_hdf5(
-            self._path, self._mode, self._options, self._allow_local,
-            locking=self._locking, lock_timeout=self._lock_timeout,
-        )
+        else:
+            self._lindi_file = open_lindi_or_hdf5(
+                self._path, self._mode, self._options, self._allow_local,
+                locking=self._locking, lock_timeout=self._lock_timeout,
+            )
+        self._stats = self._lindi_file.container.stats
 
     def is_open(self) -> bool:
         """Whether the file is open."""
@@ -165,6 +184,16 @@ class LindiIO(HDMFIO):
         self._lindi_file = None
         if not f.closed:
             f.close()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Close; if the ``with`` block raised, discard its unflushed changes first.
+
+        The same rule as :class:`hdmf_lindi.File`: a block that fails (after ``add_trial``,
+        say) leaves the file in its last flushed state, never half-edited.
+        """
+        if exc_type is not None and self._mode != "r":
+            self._abandon("the 'with' block raised")
+        self.close()
 
     # ------------------------------------------------------------------ hdmf contract
     @staticmethod
@@ -286,28 +315,45 @@ class LindiIO(HDMFIO):
             raise UnsupportedOperation(
                 f"Cannot write to file {self.source} in mode 'r'. Please use mode 'r+', 'w', 'w-', 'x', or 'a'"
             )
-        try:
+        with self._one_commit():
             super().write(container=container, herd=herd, link_data=link_data, exhaust_dci=exhaust_dci)
             if cache_spec:
                 self._cache_spec()
+
+    @contextlib.contextmanager
+    def _one_commit(self) -> Iterator[None]:
+        """Make a write one commit: flushed once at the end, or abandoned as a whole on failure.
+
+        The containers and the namespaces cached with them become visible together; a failure
+        at any point (a builder, the specifications, the flush itself) leaves the file as it
+        was before the write.
+        """
+        self._commit_depth += 1
+        try:
+            yield
+            if self._commit_depth == 1:
+                self.file.flush()
         except BaseException:
             self._abandon()
             raise
+        finally:
+            self._commit_depth -= 1
 
-    def _abandon(self) -> None:
-        """After a failed write: close without flushing, so the file keeps its last flushed state.
+    def _abandon(self, why: str = "a write failed") -> None:
+        """Close without flushing, so the file keeps its last flushed state.
 
         A half-written tree is never published (``close()`` would otherwise flush it). The IO is
         closed afterwards; open the file again to continue.
         """
+        for linked in list(self._linked.values()):
+            linked.close()
+        self._linked.clear()
         f = self._lindi_file
         if f is None or f.closed:
             return
-        logger.warning("A write to %s failed; its unflushed changes are discarded", self.source)
-        container = f.container
-        if not container.read_only:
-            container.read_only = True
-        f.close()
+        if not f.container.read_only:
+            logger.warning("%s: the unflushed changes to %s are discarded", why.capitalize(), self.source)
+        f.discard()
         self._lindi_file = None
 
     def write_builder(
@@ -339,15 +385,11 @@ class LindiIO(HDMFIO):
             export_source=export_source,
             exhaust_dci=exhaust_dci,
         )
-        try:
+        with self._one_commit():
             writer.write_root(builder)
-        except BaseException:
-            self._abandon()
-            raise
         if self._reader is not None:
             # the tree changed: builders read before must not be served for new paths
             self._reader.built.setdefault("/", builder)
-        self.file.flush()
 
     def _builder_of(self, container: HdmfContainer) -> BaseBuilder:
         builder = self.manager.get_builder(container)
@@ -357,8 +399,8 @@ class LindiIO(HDMFIO):
 
     def _cache_spec(self) -> None:
         """Store every namespace of the manager under ``/specifications`` (existing versions kept)."""
-        cache_namespaces(self.file, self.manager.namespace_catalog)
-        self.file.flush()
+        with self._one_commit():
+            cache_namespaces(self.file, self.manager.namespace_catalog)
 
     def export(
         self,
@@ -386,13 +428,14 @@ class LindiIO(HDMFIO):
             )
         write_args["export_source"] = src_io.source
         clear_cache = not write_args.get("link_data", True)
-        super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
-        if cache_spec:
-            catalog = self.manager.namespace_catalog
-            for namespace in src_io.manager.namespace_catalog.namespaces:
-                if namespace not in catalog.namespaces:
-                    catalog.add_namespace(namespace, src_io.manager.namespace_catalog.get_namespace(namespace))
-            self._cache_spec()
+        with self._one_commit():
+            super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+            if cache_spec:
+                catalog = self.manager.namespace_catalog
+                for namespace in src_io.manager.namespace_catalog.namespaces:
+                    if namespace not in catalog.namespaces:
+                        catalog.add_namespace(namespace, src_io.manager.namespace_catalog.get_namespace(namespace))
+                self._cache_spec()
 
     @classmethod
     def export_io(

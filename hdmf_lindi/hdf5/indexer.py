@@ -29,7 +29,7 @@ from ..format.eager import EAGER_INLINE_MAX_BYTES, read_eagerly
 from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
-from ..storage.containers import open_container
+from ..storage.containers import kind_from_suffix, open_container
 from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
 from ..storage.identity import SourceIdentity, local_identity, record_identities
@@ -65,6 +65,11 @@ class IndexOptions:
     external_link_chunk_threshold: int | None = None
     """Chunked datasets with more chunks than this get an ``_EXTERNAL_ARRAY_LINK`` instead of
     chunk references (lindi's ``num_dataset_chunks_threshold``). Defaults to None: never."""
+    chunk_table_threshold: int | None = 10_000
+    """Chunked datasets with more written chunks than this get a compact chunk table (a few
+    bytes per chunk, fetched lazily, see ``docs/format_notes.rst``) instead of one JSON reference
+    per chunk, plus lindi's ``_EXTERNAL_ARRAY_LINK`` so lindi reads them through h5py. None:
+    always one JSON reference per chunk. Defaults to 10,000."""
     progress: Callable[[int, str], None] | None = None
     """Called with (objects indexed so far, path of the current object). While indexing, a
     local or remote source is open with HDF5's evict-on-close, so opening the same file again
@@ -99,6 +104,8 @@ class _Walker:
         self.f = f
         self.url = url
         self.options = options
+        self.source_size: int | None = None
+        """Size of the source file, recorded in compact chunk tables."""
         self.refs: dict[str, Any] = {}
         self.tables: dict[str, ChunkTable] = {}
         self.attr_dtypes: dict[str, dict[str, str]] = {}
@@ -442,12 +449,22 @@ class _Walker:
             table_offsets[flat] = offsets
             table_lengths[flat] = lengths
             self.tables[path] = ChunkTable(self.url, grid, table_offsets, table_lengths)
+            self._mark_compact(path, len(flat))
             return
         # a sparse grid (few chunks written of very many): one entry per written chunk
         prefix = path + "/"
         url = self.url
         for index, offset, length in zip(flat, offsets, lengths, strict=True):
             self.refs[prefix + chunk_key(tuple(int(i) for i in np.unravel_index(index, grid)))] = [url, int(offset), int(length)]
+
+    def _mark_compact(self, path: str, n_chunks: int) -> None:
+        """Hold the table of ``path`` compactly when it has more chunks than the threshold."""
+        threshold = self.options.chunk_table_threshold
+        if threshold is not None and n_chunks > threshold:
+            table = self.tables[path]
+            table.compact = True
+            table.hdf5_path = path
+            table.source_size = self.source_size
 
     def _contiguous(self, path: str, ds: h5py.Dataset, zattrs: dict[str, Any], dtype: np.dtype[Any], fill: Any) -> None:
         shape = tuple(ds.shape)
@@ -553,6 +570,13 @@ def _read_once(name: str | BlockCachedFile) -> h5py.File:
     return h5py.File(name, "r")
 
 
+def _file_size(fileobj: BlockCachedFile) -> int:
+    pos = fileobj.tell()
+    size = fileobj.seek(0, os.SEEK_END)
+    fileobj.seek(pos)
+    return size
+
+
 def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
     if is_url(source):
         fetcher = Fetcher(options=options.remote)
@@ -617,9 +641,13 @@ def index_hdf5(
         If a local source does not exist.
     RemoteReadError
         If a remote source cannot be read.
+    FileNameError
+        If ``destination`` is not named ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
     """
     options = options or IndexOptions()
     source = os.fspath(source)
+    if destination is not None:
+        kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:
         source = pinned.url  # read and referenced from now on
@@ -628,6 +656,7 @@ def index_hdf5(
     try:
         identity = _identity_pinned(source, fetcher)
         walker = _Walker(f, url, options)
+        walker.source_size = _file_size(fileobj) if fileobj is not None else os.path.getsize(source)
         try:
             walker.group("", f.id)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from ..errors import (
     ChunkRefError,
     ConcurrentModificationError,
+    FileNameError,
     FormatError,
     MissingFileError,
     ModeError,
@@ -42,6 +43,7 @@ from .sources import (
     TransientFileSource,
     is_url,
 )
+from .stats import IOStats
 
 __all__ = ["Container", "Mode", "open_container", "sniff_kind", "kind_from_suffix"]
 
@@ -81,6 +83,21 @@ class Container(ABC):
         self._stamp: object = _UNGUARDED
         self._replace_ok = False
         fetcher.expect(read_identities(refmap))  # references are checked against their sources
+        refmap.bind_reader(self._read_ranges, location)
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """Read ``(url, offset, length)`` ranges (chunk-table shards) in one coalesced plan."""
+        plan = [self._plan("chunk table", RangeRef(*r)) for r in ranges]
+        return [bytes(b) for b in self.fetcher.read_many(plan)]
+
+    def _table_sink(self, key: str, data: bytes) -> str:
+        """Store a chunk table's shard bytes as a blob; return its ``./NAME`` url."""
+        return "./" + self._write_blob(key, data)
+
+    @property
+    def stats(self) -> IOStats:
+        """The I/O counters of this container, which are its fetcher's (requests, bytes, cache lookups)."""
+        return self.fetcher.stats
 
     # ------------------------------------------------------------------ reading
     @abstractmethod
@@ -109,6 +126,7 @@ class Container(ABC):
             If an HTTP read fails.
         """
         out: list[bytes | None] = [None] * len(keys)
+        self.refmap.prefetch(keys)
         plan: list[tuple[ByteSource | str, int, int]] = []
         where: list[int] = []
         for i, key in enumerate(keys):
@@ -156,6 +174,7 @@ class Container(ABC):
             If a reference points outside its target.
         """
         done = [False] * len(keys)
+        self.refmap.prefetch(keys)
         for i, (key, view) in enumerate(zip(keys, views, strict=True)):
             value = self.refmap.get(key)
             if not isinstance(value, RangeRef) or value.length != view.nbytes:
@@ -315,14 +334,36 @@ def _stat_stamp(path: str) -> tuple[int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+LINDI_SUFFIXES: dict[str, Kind] = {
+    ".lindi.json": "json", ".lindi.tar": "tar", ".lindi.d": "dir", ".json": "json", ".tar": "tar", ".d": "dir",
+}
+"""The names a new LINDI file may have, and the form each one gives."""
+
+
 def kind_from_suffix(location: str) -> Kind:
-    """Choose the form for a new file from its name: ``.json`` -> json, ``.d`` -> dir, else tar."""
-    name = location.rstrip("/")
-    if name.endswith(".json"):
-        return "json"
-    if name.endswith(".d"):
-        return "dir"
-    return "tar"
+    """Choose the form for a new file from its name: ``.lindi.json`` (or ``.json``) -> json,
+    ``.lindi.tar`` (``.tar``) -> tar, ``.lindi.d`` (``.d``) -> dir.
+
+    Raises
+    ------
+    FileNameError
+        For an HDF5 name (``.nwb``, ``.h5``, ``.hdf5`` ...) or any other suffix, with the list
+        of accepted ones.
+    """
+    name = location.rstrip("/").lower()
+    for suffix, kind in LINDI_SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    accepted = ".lindi.json, .lindi.tar or .lindi.d"
+    if name.endswith(_HDF5_SUFFIXES):
+        raise FileNameError(
+            f"Cannot write a LINDI file named {location}: that name is for an HDF5 file. Name it "
+            f"{accepted} (to write HDF5, use NWBHDF5IO or hdmf-lindi convert)."
+        )
+    raise FileNameError(
+        f"Cannot write a LINDI file named {location}: its name must end in {accepted} "
+        "(or .json, .tar, .d), which picks the form."
+    )
 
 
 def sniff_kind(head: bytes, location: str) -> Kind:

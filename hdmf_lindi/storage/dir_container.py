@@ -112,7 +112,8 @@ class DirContainer(Container):
                 f"{ref.offset + ref.length} of blob {name!r}, which has only {size} bytes.",
                 url=path, key=key,
             )
-        return TransientFileSource(path), ref.offset, ref.offset + ref.length
+        source = TransientFileSource(path, stats=self.fetcher.stats, counted_as=self.location)
+        return source, ref.offset, ref.offset + ref.length
 
     def _write_blob(self, key: str, data: bytes) -> str:
         # docstring inherited
@@ -140,7 +141,9 @@ class DirContainer(Container):
                 self._remove_new_blobs()
             self._new_blobs = []
             raise
-        atomic_write(os.path.join(self._root, JSON_NAME), self.refmap.to_json())
+        atomic_write(
+            os.path.join(self._root, JSON_NAME), self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
+        )
         self.refmap.dirty = False
         if not self._published:
             self._publish()

@@ -33,6 +33,7 @@ from .chunk_cache import DiskChunkCache
 from .identity import SourceIdentity, checks_enabled
 from .ranges import MergedRead, plan_reads
 from .sources import ByteSource, HttpSource, LocalFileSource, RemoteOptions, is_url, make_session
+from .stats import IOStats, record_cache
 
 if TYPE_CHECKING:
     import requests
@@ -154,6 +155,8 @@ class Fetcher:
     cache
         An on-disk cache of remote ranges to use; by default one is made when
         ``options.cache_dir`` is set.
+    stats
+        The counters to record into (see :mod:`~hdmf_lindi.storage.stats`); a new one by default.
     """
 
     def __init__(
@@ -163,7 +166,10 @@ class Fetcher:
         allow_local: bool = True,
         options: RemoteOptions | None = None,
         cache: DiskChunkCache | None = None,
+        stats: IOStats | None = None,
     ) -> None:
+        self.stats = IOStats() if stats is None else stats
+        """Requests, bytes and cache lookups of everything read through this fetcher."""
         self.base_dir = base_dir
         self.allow_local = allow_local
         self.options = options or RemoteOptions()
@@ -193,7 +199,7 @@ class Fetcher:
 
     @property
     def session(self) -> requests.Session:
-        """The pooled HTTP session (process-wide, see :func:`shared_session`)."""
+        """The pooled HTTP session (process-wide, see :func:`~hdmf_lindi.storage.fetcher.shared_session`)."""
         self._check_fork()
         if self._session is None:
             with self._lock:
@@ -253,10 +259,10 @@ class Fetcher:
     def _make_source(self, url: str) -> ByteSource:
         expected = self._expected.get(url)
         if is_url(url):
-            src = HttpSource(url, self.session, self.options)
+            src = HttpSource(url, self.session, self.options, stats=self.stats)
             src.expected = expected
             return src
-        return LocalFileSource(self.local_path(url), expected)
+        return LocalFileSource(self.local_path(url), expected, stats=self.stats)
 
     def local_path(self, url: str) -> str:
         """The local file a reference names: ``file://`` stripped, a relative path looked up in
@@ -316,14 +322,18 @@ class Fetcher:
         out: list[bytes] = [b""] * len(requests_)
         groups: dict[int, tuple[ByteSource, list[int]]] = {}
         cache = self.cache
+        hits = misses = 0
         for i, (target, start, stop) in enumerate(requests_):
             src = self.source(target) if isinstance(target, str) else target
             if cache is not None and isinstance(src, HttpSource) and stop > start:
                 hit = cache.get(src.name, start, stop)
                 if hit is not None:
                     out[i] = hit
+                    hits += 1
                     continue
+                misses += 1
             groups.setdefault(id(src), (src, []))[1].append(i)
+        record_cache(self.stats, hits, misses, disk=True)
         if on_ready is not None:
             pending = {i for _, idx in groups.values() for i in idx}
             done = [i for i in range(len(requests_)) if i not in pending]

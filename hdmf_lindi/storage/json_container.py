@@ -89,7 +89,7 @@ class JsonContainer(Container):
         if not (self.refmap.dirty or self._is_new):
             return
         self._check_commit()
-        atomic_write(self.location, self.refmap.to_json())
+        atomic_write(self.location, self.refmap.to_json(home=self.location))
         self.refmap.dirty = False
         self._is_new = False
         self._committed()

@@ -13,8 +13,8 @@ the result has exactly the layout of a newly created file:
 * dead members of a ``.lindi.tar`` (old ``lindi.json`` and index slots, chunks that were
   rewritten) are left behind, because only what the reference map uses is copied.
 
-The form of the output follows its name, as for every new file: ``.json`` gives a
-``.lindi.json``, ``.d`` a ``.lindi.d``, anything else a ``.lindi.tar``.
+The form of the output follows its name, as for every new file: ``.lindi.json``,
+``.lindi.tar`` or ``.lindi.d`` (any other name is refused).
 
 Packing a file onto itself is allowed and atomic: the new file is built beside the old one and
 replaces it in one ``os.replace`` at the end (for a ``.lindi.d``, one directory swap). A failure
@@ -151,7 +151,7 @@ def _external_tables(refmap: ReferenceMap) -> dict[str, ChunkTable]:
     """The chunk tables of ``refmap`` that point at another file or URL, by array path."""
     paths = (key[:-len(".zarray")].rstrip("/") for key in refmap if key.endswith(".zarray"))
     tables = {path: refmap.chunk_table(path) for path in paths}
-    return {p: t for p, t in tables.items() if t is not None and not t.url.startswith("./")}
+    return {p: t for p, t in tables.items() if t is not None and not any(u.startswith("./") for u in t.urls)}
 
 
 def _outside(tables: dict[str, ChunkTable], key: str) -> bool:
@@ -168,6 +168,7 @@ def _copy(
     dst_dir: str,
     progress: ProgressFn | None,
     rebase_attrs: RebaseAttrsFn | None = None,
+    expand_tables: bool = False,
 ) -> _Counts:
     """Copy every key of ``src`` into ``dst``, internal chunks in batches of ``BATCH_BYTES``.
 
@@ -187,8 +188,9 @@ def _copy(
     counts = _Counts()
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
-        url = rebase(table.url)
-        dst.refmap.set_chunk_table(path, ChunkTable(url, table.grid, table.offsets, table.lengths))
+        carried = table.with_urls(rebase)
+        carried.compact = carried.compact and not expand_tables
+        dst.refmap.set_chunk_table(path, carried)
         counts.kept += table.count
     batch: list[str] = []
     batch_bytes = 0
@@ -234,12 +236,14 @@ def pack(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     rebase_attrs: RebaseAttrsFn | None = None,
+    expand_tables: bool = False,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
     Internal chunks (inline values and ``./NAME`` blobs) are copied in key order; external
     references are kept as references. The form of the output follows the name of
-    ``destination`` (``.json``, ``.d``, else tar), so this also converts between forms.
+    ``destination`` (``.lindi.json``, ``.lindi.tar``, ``.lindi.d``), so this also converts
+    between forms.
 
     Parameters
     ----------
@@ -257,6 +261,9 @@ def pack(
         Rewrites the file names held in a ``.zattrs`` object, given a function that rebases
         one. This layer does not know LINDI's annotations: :func:`hdmf_lindi.pack` passes the
         one that rebases external links and external array links, and is what to call.
+    expand_tables
+        Write compact chunk tables as one JSON reference per chunk (for tools that need them;
+        the default carries them as tables).
 
     Returns
     -------
@@ -303,7 +310,7 @@ def pack(
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
             dst_dir = os.path.dirname(os.path.abspath(dst_location))
-            counts = _copy(src, dst, dst_dir, progress, rebase_attrs)
+            counts = _copy(src, dst, dst_dir, progress, rebase_attrs, expand_tables)
             dst.flush()
         except BaseException:
             dst.read_only = True  # release without publishing anything, as File.__exit__ does

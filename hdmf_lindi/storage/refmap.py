@@ -20,17 +20,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 
 from ..errors import ReferenceMapError
+from .chunk_table import ChunkTable
+from .compact_tables import (
+    EXTRA_KEY,
+    TABLES_KEY,
+    RangeReader,
+    ShardSink,
+    encode_entry,
+    fallback_link,
+    parse_entries,
+    strip_fallback_link,
+)
 
-__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline"]
+__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline"]  # ChunkTable: re-exported
 
 RefValue: TypeAlias = str | dict[str, Any] | list[Any]
 """A raw value of the ``refs`` object, as it appears in the JSON document."""
@@ -75,83 +85,6 @@ def encode_inline(data: bytes) -> str:
     return _BASE64_PREFIX + base64.b64encode(data).decode("ascii")
 
 
-class ChunkTable:
-    """The byte ranges of one array's chunks, as arrays over its chunk grid (one url for all).
-
-    Chunk ``(i, j, ...)`` has store key ``"i.j..."`` under the array's path; entry
-    ``np.ravel_multi_index((i, j, ...), grid)`` of ``offsets`` and ``lengths`` holds its range.
-    A negative offset marks a chunk without a reference (never written: readers use the fill
-    value). The arrays are copied and owned by the table.
-
-    Parameters
-    ----------
-    url
-        The resource every chunk is read from (no ``{{template}}``).
-    grid
-        Number of chunks along each dimension (at least one dimension).
-    offsets, lengths
-        Integers, one per grid entry in C order.
-
-    Raises
-    ------
-    ReferenceMapError
-        If the shapes disagree, a length is negative, or the url holds a template.
-    """
-
-    __slots__ = ("count", "grid", "lengths", "offsets", "url")
-
-    def __init__(self, url: str, grid: tuple[int, ...], offsets: Any, lengths: Any) -> None:
-        self.url = url
-        self.grid = tuple(int(g) for g in grid)
-        self.offsets: np.ndarray[Any, np.dtype[np.int64]] = np.array(offsets, dtype=np.int64).reshape(-1)
-        self.lengths: np.ndarray[Any, np.dtype[np.int64]] = np.array(lengths, dtype=np.int64).reshape(-1)
-        size = math.prod(self.grid)
-        if not self.grid or min(self.grid) < 0 or self.offsets.size != size or self.lengths.size != size:
-            raise ReferenceMapError(
-                f"Chunk table of {url!r}: grid {self.grid} needs {size} offsets and lengths, got "
-                f"{self.offsets.size} and {self.lengths.size}."
-            )
-        present = self.offsets >= 0
-        if np.any(self.lengths[present] < 0):
-            raise ReferenceMapError(f"Chunk table of {url!r} has a negative length.")
-        if "{{" in url:
-            raise ReferenceMapError(f"Chunk table url {url!r} must not use a template.")
-        self.count = int(np.count_nonzero(present))
-        """How many chunks have a reference."""
-
-    def slot(self, chunk: str) -> int | None:
-        """Return the flat index of chunk key ``chunk`` (e.g. ``"3.0"``) if it has a reference."""
-        index = self.index(chunk)
-        return index if index is not None and self.offsets[index] >= 0 else None
-
-    def index(self, chunk: str) -> int | None:
-        """Return the flat grid index named by chunk key ``chunk``, or None if it names none."""
-        parts = chunk.split(".")
-        if len(parts) != len(self.grid):
-            return None
-        index = 0
-        for part, n in zip(parts, self.grid, strict=True):
-            # only canonical decimal keys name a chunk ("03" is another, unrelated key)
-            if not (part.isascii() and part.isdigit()) or (part[0] == "0" and len(part) > 1):
-                return None
-            i = int(part)
-            if i >= n:
-                return None
-            index = index * n + i
-        return index
-
-    def present(self) -> np.ndarray[Any, np.dtype[np.intp]]:
-        """Flat indices of the chunks that have a reference, in C order."""
-        return np.flatnonzero(self.offsets >= 0)
-
-    def chunk_keys(self, indices: np.ndarray[Any, np.dtype[np.intp]]) -> list[str]:
-        """Chunk keys (``"i.j..."``) of flat grid ``indices``."""
-        if len(self.grid) == 1:
-            return list(map(str, indices.tolist()))
-        columns = [map(str, c.tolist()) for c in np.unravel_index(indices, self.grid)]
-        return list(map(".".join, zip(*columns, strict=True)))
-
-
 def _table_keys(path: str, table: ChunkTable) -> list[str]:
     """Full store keys of a table's chunks that have a reference, in grid order."""
     prefix = path + "/" if path else ""
@@ -184,7 +117,7 @@ class ReferenceMap:
     source
         Where the document came from, used in error messages only.
     tables
-        Array path -> :class:`ChunkTable` of its chunk references. An entry of ``refs`` with
+        Array path -> :class:`~hdmf_lindi.storage.refmap.ChunkTable` of its chunk references. An entry of ``refs`` with
         the same key as a table entry wins.
 
     Raises
@@ -213,6 +146,13 @@ class ReferenceMap:
                 )
         self.generation_metadata = generation_metadata
         self.extra: dict[str, Any] = dict(extra or {})
+        self.shard_reader: RangeReader | None = None
+        """Reads the blob-stored shards of lazy chunk tables (set by the container)."""
+        self.home: str | None = None
+        """Location of the container whose blobs the tables' shards are read from."""
+        self._shadowed: list[str] = []
+        self._lazy: set[str] = set()
+        """Paths of the tables that may still have shards to load."""
         self._known_template_urls: set[str] = set()
         """Templated urls already checked to expand (the many chunk references of one file)."""
         self._refs: dict[str, RefValue] = {}
@@ -224,6 +164,7 @@ class ReferenceMap:
             if not isinstance(table, ChunkTable):
                 raise ReferenceMapError(f"Chunk table of {path!r}{_where(source)} must be a ChunkTable.")
             self._tables[path] = table
+        self._lazy = {path for path, table in self._tables.items() if table.pending}
         if self._tables:
             for key in self._refs:
                 self._drop_table_entry(key)
@@ -288,13 +229,45 @@ class ReferenceMap:
                 f"'templates'{_where(source)} must be an object, got {type(templates).__name__}."
             )
         extra = {k: v for k, v in doc.items() if k not in _KNOWN_TOP_KEYS}
-        return cls(
+        ours = extra.get(EXTRA_KEY)
+        entries = ours.get(TABLES_KEY) if isinstance(ours, dict) else None
+        if entries is not None and isinstance(ours, dict):
+            extra[EXTRA_KEY] = {k: v for k, v in ours.items() if k != TABLES_KEY}
+            if not extra[EXTRA_KEY]:
+                del extra[EXTRA_KEY]
+            if isinstance(entries, dict):
+                refs = dict(refs)
+                for path, entry in entries.items():
+                    key = path + "/.zattrs" if path else ".zattrs"
+                    if key in refs and isinstance(entry, dict):
+                        refs[key] = strip_fallback_link(refs[key], entry)
+        refmap = cls(
             refs,
             templates=templates,
             generation_metadata=doc.get("generationMetadata"),
             extra=extra,
             source=source,
         )
+        if entries is not None:
+            tables = parse_entries(entries, refmap._read_ranges, source=source)
+            refmap._tables.update(tables)
+            refmap._lazy = {path for path, table in tables.items() if table.pending}
+            # a refs entry wins over its table's (a chunk appended later): dropped from the
+            # table when first needed, not now (that would load shards at open)
+            for key in refmap._refs:
+                path, _, chunk = key.rpartition("/")
+                table = tables.get(path)
+                if table is not None and table.index(chunk) is not None:
+                    refmap._shadowed.append(key)
+        return refmap
+
+    def _resolve_shadowed(self) -> None:
+        """Drop the table entries of chunk keys that ``refs`` also holds (see from_dict)."""
+        shadowed, self._shadowed = self._shadowed, []
+        dirty = self.dirty
+        for key in shadowed:
+            self._drop_table_entry(key)
+        self.dirty = dirty
 
     def _check_value(self, key: str, value: Any) -> None:
         kind = type(value)
@@ -364,29 +337,62 @@ class ReferenceMap:
         return _TEMPLATE_RE.sub(substitute, url)
 
     # ------------------------------------------------------------------ access
-    def _table_slot(self, key: str) -> tuple[ChunkTable, int] | None:
+    def _table_entry(self, key: str) -> tuple[str, int, int] | None:
         if not self._tables:
             return None
         path, _, chunk = key.rpartition("/")
         table = self._tables.get(path)
         if table is None:
             return None
-        index = table.slot(chunk)
-        return None if index is None else (table, index)
+        index = table.index(chunk)
+        return None if index is None else table.entry(index)
 
     def _drop_table_entry(self, key: str) -> bool:
-        found = self._table_slot(key)
-        if found is None:
+        path, _, chunk = key.rpartition("/")
+        table = self._tables.get(path)
+        if table is None:
             return False
-        table, index = found
-        table.offsets[index] = -1
-        table.count -= 1
-        return True
+        index = table.index(chunk)
+        return index is not None and table.drop(index)
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Load, in one call per table, the shards of lazy chunk tables that hold ``keys``.
+
+        Without it each key's shard is loaded on its first lookup (one read per shard).
+        """
+        if not self._lazy:
+            return
+        lazy = {path: t for path in self._lazy if (t := self._tables.get(path)) is not None and t.pending}
+        self._lazy = set(lazy)
+        if not lazy:
+            return
+        wanted: dict[str, list[str]] = {}
+        for key in keys:
+            path, _, chunk = key.rpartition("/")
+            if path in lazy:
+                wanted.setdefault(path, []).append(chunk)
+        for path, chunks in wanted.items():
+            lazy[path].ensure_keys(chunks)
+
+    def bind_reader(self, reader: RangeReader | None, home: str | None) -> None:
+        """Let lazy chunk tables read shards stored as blobs of the container at ``home``."""
+        self.shard_reader = reader
+        self.home = home
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> Sequence[bytes]:
+        if self.shard_reader is None:
+            raise ReferenceMapError(
+                f"The chunk tables{_where(self.source)} live in blobs of their container, but this "
+                "map was not opened from one: open the file with hdmf_lindi instead."
+            )
+        return self.shard_reader(ranges)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._refs or (isinstance(key, str) and self._table_slot(key) is not None)
+        return key in self._refs or (isinstance(key, str) and self._table_entry(key) is not None)
 
     def __len__(self) -> int:
+        if self._shadowed:
+            self._resolve_shadowed()
         return len(self._refs) + sum(t.count for t in self._tables.values())
 
     def __iter__(self) -> Iterator[str]:
@@ -403,8 +409,18 @@ class ReferenceMap:
         """
         yield from self._refs
         if chunk_tables:
+            if self._shadowed:
+                self._resolve_shadowed()
             for path, table in list(self._tables.items()):
                 yield from _table_keys(path, table)
+
+    def raw_items(self) -> Iterator[tuple[str, RefValue]]:
+        """Iterate over ``(key, raw value)`` of the entries held one by one, in insertion order.
+
+        Chunk-table entries are left out (see :meth:`chunk_table`); values are as :meth:`raw`
+        returns them (templates not expanded). One pass over a large map without a lookup per key.
+        """
+        return iter(self._refs.items())
 
     def keys(self) -> list[str]:
         """Return all store keys (in the order of iteration)."""
@@ -421,11 +437,10 @@ class ReferenceMap:
         value = self._refs.get(key)
         if value is not None:
             return value
-        found = self._table_slot(key)
+        found = self._table_entry(key)
         if found is None:
             raise KeyError(key)
-        table, index = found
-        return [table.url, int(table.offsets[index]), int(table.lengths[index])]
+        return list(found)
 
     def chunk_table(self, path: str) -> ChunkTable | None:
         """Return the chunk table of the array at ``path``, if its chunks are held as one."""
@@ -441,6 +456,8 @@ class ReferenceMap:
         for key in [k for k in self._refs if k.startswith(prefix) and table.index(k[len(prefix):]) is not None]:
             del self._refs[key]
         self._tables[path] = table
+        if table.pending:
+            self._lazy.add(path)
         self.dirty = True
 
     def get(self, key: str) -> bytes | RangeRef | None:
@@ -453,11 +470,8 @@ class ReferenceMap:
         """
         value = self._refs.get(key)
         if value is None:
-            found = self._table_slot(key)
-            if found is None:
-                return None
-            table, index = found
-            return RangeRef(table.url, int(table.offsets[index]), int(table.lengths[index]))
+            found = self._table_entry(key)
+            return None if found is None else RangeRef(*found)
         if isinstance(value, str):
             if value.startswith(_BASE64_PREFIX):
                 try:
@@ -483,7 +497,7 @@ class ReferenceMap:
             If the content is not JSON.
         """
         value = self._refs.get(key)
-        if value is None and self._table_slot(key) is None:
+        if value is None and self._table_entry(key) is None:
             return None
         if isinstance(value, dict):
             return value
@@ -542,26 +556,68 @@ class ReferenceMap:
             self.dirty = True
 
     # ------------------------------------------------------------------ serialising
-    def to_dict(self, *, use_templates: bool = True) -> dict[str, Any]:
+    def _split_tables(self, expand: bool) -> tuple[dict[str, ChunkTable], dict[str, ChunkTable]]:
+        """(tables written as JSON refs, tables written compactly)."""
+        if self._shadowed:
+            self._resolve_shadowed()
+        flat = {p: t for p, t in self._tables.items() if expand or not t.compact}
+        compact = {p: t for p, t in self._tables.items() if p not in flat}
+        return flat, compact
+
+    def _compact_entries(
+        self, refs: dict[str, RefValue], compact: dict[str, ChunkTable], sink: ShardSink | None, home: str | None
+    ) -> dict[str, Any]:
+        """Entries of the compact tables; adds lindi's fallback links to their ``.zattrs`` in ``refs``."""
+        entries: dict[str, Any] = {}
+        reuse = home is not None and home == self.home
+        for path, table in compact.items():
+            entries[path] = encode_entry(path, table, sink, reuse_blobs=reuse)
+            link = fallback_link(table)
+            if link is not None:
+                key = path + "/.zattrs" if path else ".zattrs"
+                zattrs = self.get_json(key) if key in self._refs else {}
+                refs[key] = {**(zattrs or {}), "_EXTERNAL_ARRAY_LINK": link}
+        return entries
+
+    def to_dict(
+        self,
+        *,
+        use_templates: bool = True,
+        expand_tables: bool = False,
+        shard_sink: ShardSink | None = None,
+        home: str | None = None,
+    ) -> dict[str, Any]:
         """Return the JSON document, with ``"version": 1`` and templates for frequent urls.
 
-        Chunk-table entries are spelled out as ``[url, offset, length]`` lists.
+        Chunk tables are spelled out as ``[url, offset, length]`` lists, except compact ones
+        (unless ``expand_tables``), which go under ``"hdmf_lindi": {"chunkTables": ...}``
+        with their shard bytes stored through ``shard_sink`` (a container's blob writer; inline
+        base64 without one). ``home`` is the location being written (blobs of the same
+        container are then reused).
         """
         refs: dict[str, RefValue] = dict(self._refs)
-        for path, table in self._tables.items():
+        flat, compact = self._split_tables(expand_tables)
+        entries = self._compact_entries(refs, compact, shard_sink, home)
+        for path, table in flat.items():
             prefix = path + "/" if path else ""
             indices = table.present()
-            for chunk, offset, length in zip(
-                table.chunk_keys(indices), table.offsets[indices].tolist(), table.lengths[indices].tolist(), strict=True
+            for chunk, url, offset, length in zip(
+                table.chunk_keys(indices), table.urls_of(indices), table.offsets[indices].tolist(),
+                table.lengths[indices].tolist(), strict=True,
             ):
-                refs[prefix + chunk] = [table.url, offset, length]
+                refs[prefix + chunk] = [url, offset, length]
         templates = dict(self.templates)
         if use_templates:
             self._introduce_templates(refs, templates)
-        return self._document(refs, templates)
+        return self._document(refs, templates, entries)
 
-    def _document(self, refs: dict[str, Any], templates: dict[str, str]) -> dict[str, Any]:
+    def _document(
+        self, refs: dict[str, Any], templates: dict[str, str], tables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         doc: dict[str, Any] = dict(self.extra)
+        if tables:
+            ours = doc.get(EXTRA_KEY)
+            doc[EXTRA_KEY] = {**(ours if isinstance(ours, dict) else {}), TABLES_KEY: tables}
         doc["version"] = 1
         if templates:
             doc["templates"] = templates
@@ -570,44 +626,57 @@ class ReferenceMap:
         doc["refs"] = refs
         return doc
 
-    def to_json(self) -> bytes:
+    def to_json(
+        self, *, expand_tables: bool = False, shard_sink: ShardSink | None = None, home: str | None = None
+    ) -> bytes:
         """Serialise to ASCII JSON with sorted keys (indented unless the map is large).
 
         In a large map, the entries of chunk tables are written straight from their arrays,
-        in grid order, at the start of ``refs`` (the other keys stay sorted).
+        in grid order, at the start of ``refs`` (the other keys stay sorted). Compact tables:
+        see :meth:`to_dict`.
         """
-        if not any(t.count for t in self._tables.values()) or len(self) <= _INDENT_MAX_REFS:
-            indent = 2 if len(self) <= _INDENT_MAX_REFS else None
+        flat, compact = self._split_tables(expand_tables)
+        n_refs = len(self._refs) + sum(t.count for t in flat.values())
+        if not any(t.count for t in flat.values()) or n_refs <= _INDENT_MAX_REFS:
+            indent = 2 if n_refs <= _INDENT_MAX_REFS else None
             separators = (",", ": ") if indent else (",", ":")
-            text = json.dumps(
-                self.to_dict(), indent=indent, sort_keys=True, separators=separators, allow_nan=False
-            )
+            doc = self.to_dict(expand_tables=expand_tables, shard_sink=shard_sink, home=home)
+            text = json.dumps(doc, indent=indent, sort_keys=True, separators=separators, allow_nan=False)
             return text.encode("ascii")
         refs: dict[str, Any] = dict(self._refs)
+        entries = self._compact_entries(refs, compact, shard_sink, home)
         templates = dict(self.templates)
         table_counts = Counter[str]()
-        for table in self._tables.values():
-            table_counts[table.url] += table.count
+        for table in flat.values():
+            if table.url_index is None:
+                table_counts[table.url] += table.count
+            else:
+                used = np.bincount(table.url_index[table.offsets >= 0], minlength=len(table.urls))
+                for url, n in zip(table.urls, used.tolist(), strict=True):
+                    table_counts[url] += n
         named = self._introduce_templates(refs, templates, table_counts)
         refs[_TABLES_SENTINEL] = 0  # sorts first in refs; replaced by the tables' entries
         text = json.dumps(
-            self._document(refs, templates), sort_keys=True, separators=(",", ":"), allow_nan=False
+            self._document(refs, templates, entries), sort_keys=True, separators=(",", ":"), allow_nan=False
         )
         marker = '"refs":{' + json.dumps(_TABLES_SENTINEL) + ":0"
-        entries = ",".join(
-            self._table_json(path, table, named) for path, table in self._tables.items() if table.count
-        )
+        parts = [self._table_json(path, table, named) for path, table in flat.items() if table.count]
         head, found, tail = text.partition(marker)
         assert found, "the sentinel key sorts first in refs"
-        return (head + '"refs":{' + entries + tail).encode("ascii")
+        return (head + '"refs":{' + ",".join(p for p in parts if p) + tail).encode("ascii")
 
     @staticmethod
     def _table_json(path: str, table: ChunkTable, named: dict[str, str]) -> str:
         prefix = json.dumps(path + "/" if path else "")[1:-1]
-        name = named.get(table.url)
-        url = json.dumps("{{" + name + "}}" if name is not None else table.url)
         indices = table.present()
         offsets, lengths = table.offsets[indices].tolist(), table.lengths[indices].tolist()
+        if table.url_index is not None:  # several urls: one per entry
+            urls = [json.dumps("{{" + named[u] + "}}" if u in named else u) for u in table.urls]
+            url_of = [urls[i] for i in table.url_index[indices].tolist()]
+            keys = table.chunk_keys(indices)
+            return ",".join(f'"{prefix}{k}":[{u},{o},{n}]' for k, u, o, n in zip(keys, url_of, offsets, lengths, strict=True))
+        name = named.get(table.url)
+        url = json.dumps("{{" + name + "}}" if name is not None else table.url)
         if len(table.grid) == 2:  # the key spelled inside the f-string: no intermediate strings
             rows, cols = (c.tolist() for c in np.unravel_index(indices, table.grid))
             entries = [

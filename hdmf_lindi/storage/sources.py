@@ -45,6 +45,7 @@ from requests.adapters import HTTPAdapter
 from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError, SourceChangedError
 from .dandi import DANDI_API_HOSTS, ApiHosts, PresignedUrl, auth_headers, is_download_url
 from .identity import SourceIdentity, local_identity
+from .stats import IOStats, record_read
 
 __all__ = [
     "ByteSource",
@@ -73,7 +74,7 @@ class RemoteOptions:
     """Tuning of HTTP access. Every default lives here and nowhere else."""
 
     timeout_s: float = 30.0
-    """Read timeout: the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
+    """The read timeout, the longest wait for the next bytes of an answer, in seconds. Defaults to 30."""
     connect_timeout_s: float = 10.0
     """Timeout for establishing a connection, in seconds. Defaults to 10."""
     initial_read_bytes: int = 1 << 20  # 1 MiB
@@ -180,7 +181,7 @@ class LocalFileSource:
         name ...); on a read, if the range lies outside the file.
     """
 
-    def __init__(self, path: str, expected: SourceIdentity | None = None) -> None:
+    def __init__(self, path: str, expected: SourceIdentity | None = None, *, stats: IOStats | None = None) -> None:
         self.name = path
         self.expected = expected
         """The identity recorded for this file, checked when it is opened; None for no check."""
@@ -188,6 +189,7 @@ class LocalFileSource:
         """The identity found when the file was opened."""
         self._fd: int | None = None
         self._lock = threading.Lock()
+        self._stats = stats
 
     def open(self) -> LocalFileSource:
         """Open the file now (so that a later rename does not affect this source)."""
@@ -242,6 +244,7 @@ class LocalFileSource:
                 url=self.name,
             )
         data = os.pread(fd, stop - start, start)
+        record_read(self._stats, self.name, len(data))
         if len(data) != stop - start:
             raise ChunkRefError(
                 f"Byte range {start}-{stop} is outside {self.name!r} ({self.size()} bytes). "
@@ -258,7 +261,9 @@ class LocalFileSource:
         ChunkRefError
             If the file ends before ``view`` is full.
         """
-        if os.preadv(self._open(), [view], start) != view.nbytes:
+        got = os.preadv(self._open(), [view], start)
+        record_read(self._stats, self.name, got)
+        if got != view.nbytes:
             raise ChunkRefError(
                 f"Byte range {start}-{start + view.nbytes} is outside {self.name!r} ({self.size()} "
                 "bytes). The reference points past the end of its target; the file may be truncated.",
@@ -307,16 +312,24 @@ def answer_identity(status: int, headers: Mapping[str, str]) -> SourceIdentity |
 
 
 class TransientFileSource:
-    """A local file opened for each read and closed right after (for many small blob files)."""
+    """A local file opened for each read and closed right after (for many small blob files).
 
-    def __init__(self, path: str) -> None:
+    Reads are counted in ``stats`` under ``counted_as`` (e.g. the directory holding the blob
+    files), so that thousands of blobs do not make thousands of per-source entries.
+    """
+
+    def __init__(self, path: str, *, stats: IOStats | None = None, counted_as: str | None = None) -> None:
         self.name = path
+        self._stats = stats
+        self._counted_as = counted_as or path
 
     def read_range(self, start: int, stop: int) -> bytes:
         # docstring inherited
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            return fh.read(stop - start)
+            data = fh.read(stop - start)
+        record_read(self._stats, self._counted_as, len(data))
+        return data
 
     def read_into(self, start: int, view: memoryview) -> None:
         """Fill ``view`` with the bytes starting at ``start``.
@@ -328,7 +341,9 @@ class TransientFileSource:
         """
         with open(self.name, "rb") as fh:
             fh.seek(start)
-            if fh.readinto(view) != view.nbytes:
+            got = fh.readinto(view)
+            record_read(self._stats, self._counted_as, got)
+            if got != view.nbytes:
                 raise ChunkRefError(f"Byte range starting at {start} is outside {self.name!r}.", url=self.name)
 
     def size(self) -> int:
@@ -432,12 +447,20 @@ class HttpSource:
         The session to send requests through (see :func:`make_session`).
     options
         Timeouts, retries and the DANDI host table.
+    stats
+        The counters of the file this source reads for (see :mod:`~hdmf_lindi.storage.stats`).
     """
 
     def __init__(
-        self, url: str, session: requests.Session, options: RemoteOptions | None = None
+        self,
+        url: str,
+        session: requests.Session,
+        options: RemoteOptions | None = None,
+        *,
+        stats: IOStats | None = None,
     ) -> None:
         self.name = url
+        self._stats = stats
         self._session = session
         self._options = options or RemoteOptions()
         self._size: int | None = None
@@ -473,6 +496,7 @@ class HttpSource:
         """
         with self._lock:
             self.requests_made += 1
+        record_read(self._stats, self.name, 0)  # the request; its bytes once they are in
         headers = {
             "User-Agent": _USER_AGENT,
             "Accept-Encoding": "identity",  # byte ranges of the stored bytes, never re-encoded ones
@@ -499,6 +523,7 @@ class HttpSource:
                 else:
                     # One read of the whole body (requests' .content reads it 10 KiB at a time).
                     body = response.raw.read()
+                record_read(self._stats, self.name, len(body), requests=0)
                 answer = _Answer(response.status_code, response.headers, body, response.is_redirect)
             finally:
                 response.raw.release_conn()
@@ -603,6 +628,7 @@ class HttpSource:
                     delay = max(delay, exc.retry_after_s)
                 with self._lock:
                     self.retries += 1
+                record_read(self._stats, self.name, 0, requests=0, retries=1)
                 logger.debug("retry %d of %s %s in %.3f s: %s", attempts, self.name, byte_range, delay, exc.message)
                 time.sleep(delay)
 

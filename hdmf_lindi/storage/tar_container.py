@@ -185,7 +185,7 @@ class TarContainer(Container):
         ContainerPathError
             If a member name escapes the archive.
         """
-        source = LocalFileSource(location)
+        source = LocalFileSource(location, stats=fetcher.stats)
         records, refmap = _load_layout(source.read_range, source.size(), location)
         container = cls(location, refmap, fetcher, records, source, read_only=read_only)
         if not read_only:
@@ -243,7 +243,7 @@ class TarContainer(Container):
             _TRAILER,
         ])
         os.write(fd, blob)
-        source = LocalFileSource(path).open()
+        source = LocalFileSource(path, stats=fetcher.stats).open()
         container = cls(location, refmap, fetcher, records, source, read_only=False)
         container._fd = fd
         container._path = path
@@ -348,7 +348,7 @@ class TarContainer(Container):
             return
         assert self._fd is not None and self._path is not None
         self._check_commit()
-        data = self.refmap.to_json()
+        data = self.refmap.to_json(shard_sink=self._table_sink, home=self.location)
         old_json = self._by_name[JSON_NAME]
         old_index = self._by_name[INDEX_NAME]
         if self._published or not self._rewrite_in_place(data, old_json, old_index):

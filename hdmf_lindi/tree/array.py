@@ -31,6 +31,7 @@ from ..format.objects import (
 from ..format.references import Reference
 from ..format.zarr_v2 import ArrayMeta, chunk_key
 from ..storage.containers import Container
+from ..storage.stats import record_cache, record_decode
 from .selection import ChunkPart, Selection
 
 __all__ = ["ArrayEngine", "ChunkCache"]
@@ -63,7 +64,7 @@ os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 class ChunkCache:
-    """An LRU cache of decoded chunks, bounded in bytes.
+    """An LRU cache of decoded chunks, bounded in bytes; safe to share between threads.
 
     Parameters
     ----------
@@ -75,6 +76,7 @@ class ChunkCache:
         self.max_bytes = max_bytes
         self._data: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()  # readers share the cache: dask threads, the decode pool
         self.hits = 0
         self.misses = 0
 
@@ -84,29 +86,35 @@ class ChunkCache:
 
     def get(self, key: str) -> np.ndarray[Any, Any] | None:
         """Return the cached chunk for a store key, or None."""
-        arr = self._data.get(key)
-        if arr is None:
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
-        return arr
+        with self._lock:
+            arr = self._data.get(key)
+            if arr is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return arr
 
     def put(self, key: str, arr: np.ndarray[Any, Any]) -> None:
         """Cache a decoded chunk (made read-only)."""
         cost = self._cost(arr)
         if cost > self.max_bytes // 4 or self.max_bytes == 0:
             return
-        self.discard(key)
         arr.flags.writeable = False
-        self._data[key] = arr
-        self._bytes += cost
-        while self._bytes > self.max_bytes:
-            _, old = self._data.popitem(last=False)
-            self._bytes -= self._cost(old)
+        with self._lock:
+            self._discard(key)
+            self._data[key] = arr
+            self._bytes += cost
+            while self._bytes > self.max_bytes:
+                _, old = self._data.popitem(last=False)
+                self._bytes -= self._cost(old)
 
     def discard(self, key: str) -> None:
         """Forget a key (after it was rewritten)."""
+        with self._lock:
+            self._discard(key)
+
+    def _discard(self, key: str) -> None:
         old = self._data.pop(key, None)
         if old is not None:
             self._bytes -= self._cost(old)
@@ -142,6 +150,7 @@ class ArrayEngine:
         self.meta = meta
         self.dtype = dtype
         self.cache = cache
+        self._stats = container.stats  # the file's I/O counters (decodes, cache lookups)
         self._prefix = path + "/" if path else ""
         self._chunk_nbytes = math.prod(meta.chunks) * meta.dtype.itemsize
         self._direct_ok = not meta.pipeline.has_codecs and meta.dtype.kind in "iufb" and dtype == meta.dtype
@@ -236,6 +245,8 @@ class ArrayEngine:
         keys = [self._prefix + chunk_key(i) for i in indices]
         out: list[np.ndarray[Any, Any] | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, arr in enumerate(out) if arr is None]
+        stats = self._stats
+        record_cache(stats, len(keys) - len(missing), len(missing))
         if place is not None:
             for i, arr in enumerate(out):
                 if arr is not None:
@@ -243,7 +254,11 @@ class ArrayEngine:
         if missing:
 
             def decode_place(i: int, data: Any) -> np.ndarray[Any, Any]:
-                arr = self._fill_chunk() if data is None else self._decode(keys[i], data)
+                if data is None:
+                    arr = self._fill_chunk()
+                else:
+                    arr = self._decode(keys[i], data)
+                    record_decode(stats, arr.nbytes)
                 if place is not None:
                     place(i, arr)
                 return arr

@@ -22,6 +22,7 @@ class AttributeManager:
         self._path = path
 
     def _raw(self) -> dict[str, Any]:
+        self._state.check_open()
         return self._state.zattrs(self._path)
 
     def _visible(self) -> dict[str, Any]:

@@ -142,6 +142,13 @@ def copy_dataset(
     src_refmap = src_state.refmap
     keys = _keys if _keys is not None else _chunk_keys(src_state, src._path).get(src._path, [])
     prefix = src._path + "/"
+    table = src_refmap.chunk_table(src._path)
+    if table is not None and table.compact and not any(u.startswith("./") for u in table.urls):
+        # a compact table of external references travels whole, as a table
+        compact = table
+        keys = [k for k in keys if (i := compact.index(k[len(prefix):])) is None or compact.entry(i) is None]
+    else:
+        table = None
     ranges: list[tuple[str, str, int, int]] = []
     stored: list[tuple[str, bytes]] = []
     internal: list[str] = []
@@ -164,6 +171,8 @@ def copy_dataset(
     container = dst_state.container
     container.set_metadata(_join(path, ".zarray"), dict(src_refmap.get_json(_join(src._path, ".zarray"))))
     _write_attrs(src, path, dst_state, zattrs, without_attrs)
+    if table is not None:
+        dst_state.refmap.set_chunk_table(path, table.with_urls(rebase.data_file))
     for rest, url, offset, length in ranges:
         dst_state.refmap.set_range(_join(path, rest), url, offset, length)
     for rest, data in stored:

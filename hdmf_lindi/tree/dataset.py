@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from .state import _join
 __all__ = ["AsStrView", "AsTypeView", "Dataset"]
 
 _REFERENCE_OBJECT = re.compile(rb'\{\s*"_REFERENCE"\s*:')
+_EXTERNAL_LOCK = threading.Lock()
 
 
 class Dataset(_Node):
@@ -67,6 +69,7 @@ class Dataset(_Node):
         """
         if int(np.prod(meta.shape)) == 0:
             return False
+        self._state.check_open()
         data = self._state.container.read(_join(self._path, ".".join("0" * len(meta.chunks))) if meta.chunks else "0")
         if data is None:
             prefix = self._path + "/"
@@ -176,6 +179,7 @@ class Dataset(_Node):
             yield self[i]
 
     def __getitem__(self, key: Any) -> Any:
+        self._state.check_open()
         engine = self._engine()
         if engine.plain:
             value = engine.read_within_chunk(key)
@@ -216,7 +220,9 @@ class Dataset(_Node):
         from ..hdf5.external import ExternalFiles  # lazy: h5py lives in hdf5/
 
         if self._state.external is None:
-            self._state.external = ExternalFiles(self._state.container.fetcher)
+            with _EXTERNAL_LOCK:  # threads reading at once share one set of opened HDF5 files
+                if self._state.external is None:
+                    self._state.external = ExternalFiles(self._state.container.fetcher)
         link = self._external
         assert link is not None
         return self._state.external.read(str(link["url"]), str(link["name"]), key)
@@ -236,6 +242,23 @@ class Dataset(_Node):
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
         arr = np.asarray(self[()] if self._scalar else self[...])
         return arr.astype(dtype) if dtype is not None else arr
+
+    def to_dask(self, chunks: Any = "auto", *, target_bytes: int | None = None, name: str | None = None) -> Any:
+        """Return a lazy ``dask.array.Array`` over this dataset (the ``dask`` extra).
+
+        Blocks are whole storage chunks grown to ``target_bytes`` (dask's ``array.chunk-size``
+        by default); tasks hold a small handle and reopen the file by location, so the array
+        works with threads, processes and ``dask.distributed``. See
+        :func:`hdmf_lindi.dask.to_dask`.
+
+        Raises
+        ------
+        NotPicklableError
+            If the file is writable or in memory.
+        """
+        from ..dask import to_dask  # dask is an optional extra, imported when asked for
+
+        return to_dask(self, chunks, target_bytes=target_bytes, name=name)
 
     def astype(self, dtype: Any) -> AsTypeView:
         """Return a view that reads this dataset converted to ``dtype`` (``ds.astype("f4")[:10]``)."""
@@ -333,8 +356,75 @@ class Dataset(_Node):
         self._state.container.set_metadata(_join(self._path, ".zarray"), zarray)
         self._state.engines.pop(self._path, None)
 
+    def retype(self, dtype: Any) -> None:
+        """Store the dataset with another numeric dtype, in place (e.g. ``uint8`` -> ``uint16``).
+
+        Shape, chunking, compression and attributes are kept; every stored chunk is rewritten
+        with the new dtype (chunks referenced in another file become chunks of this one). What
+        a growing ragged index needs (hdmf's ``VectorIndex`` widening on append).
+
+        Raises
+        ------
+        ModeError
+            If the file is read-only (``ClosedFileError`` if closed).
+        TypeError
+            If either dtype is not numeric, or a stored value does not fit the new dtype.
+        UnsupportedError
+            For an external array link, or a filter whose configuration depends on the dtype.
+        """
+        self._state.check_writable()
+        new = np.dtype(dtype)
+        engine = self._engine()
+        old = engine.dtype
+        if new == old:
+            return
+        if old.kind not in "biuf" or new.kind not in "iuf" or (old.kind == "f" and new.kind != "f"):
+            raise TypeError(
+                f"retype converts between numeric dtypes (not from floating point to integers); "
+                f"'{self.name}' has dtype {old}, asked {new}."
+            )
+        if self._external is not None:
+            raise UnsupportedError(f"'{self.name}' links to an HDF5 dataset and cannot be rewritten.")
+        values = np.asarray(self[...])
+        converted = values.astype(new)
+        if not np.can_cast(old, new, "safe") and not _fits(values, converted, new):
+            raise TypeError(f"The values of '{self.name}' do not fit dtype {new} (stored as {old}).")
+        zarray = engine.meta.to_dict()
+        zarray["dtype"] = new.str
+        if zarray["filters"]:
+            filters = []
+            for codec in zarray["filters"]:
+                if codec.get("id") == "shuffle" and "elementsize" in codec:
+                    codec = {**codec, "elementsize": new.itemsize}
+                elif "dtype" in codec or "astype" in codec:
+                    raise UnsupportedError(
+                        f"Cannot change the dtype of '{self.name}': its filter {codec.get('id')!r} is "
+                        "configured for the old dtype."
+                    )
+                filters.append(codec)
+            zarray["filters"] = filters
+        prefix = self._path + "/"
+        for key in [k for k in self._state.refmap if k.startswith(prefix) and not k[len(prefix):].startswith(".")]:
+            self._state.container.delete(key)
+            self._state.cache.discard(key)
+        self._state.container.set_metadata(_join(self._path, ".zarray"), zarray)
+        self._state.engines.pop(self._path, None)
+        self[...] = converted
+
     def __repr__(self) -> str:
+        if self._state.closed:
+            return "<Closed LINDI dataset>"
         return f'<LINDI dataset "{self.name}": shape {self.shape}, type "{self.dtype.str}">'
+
+
+def _fits(values: np.ndarray[Any, Any], converted: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> bool:
+    """Whether numeric ``values`` are held exactly by ``dtype`` (``converted`` is them cast to it)."""
+    if values.size == 0:
+        return True
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.min <= int(values.min()) and int(values.max()) <= info.max
+    return bool(np.array_equal(converted.astype(values.dtype), values))
 
 
 class _ReadView:

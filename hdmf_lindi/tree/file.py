@@ -9,9 +9,11 @@ from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
 from ..storage.sources import RemoteOptions
+from ..storage.stats import IOStats
 from .array import CHUNK_CACHE_BYTES
 from .group import Group
 from .state import _FileState
+from .unclosed import close_when_dropped
 
 __all__ = ["File"]
 
@@ -49,6 +51,14 @@ class File(Group):
         If the file is not a LINDI file.
     RemoteReadError
         If fetching a remote file fails.
+
+    Notes
+    -----
+    As in h5py, a writable file that is never closed is flushed when it is garbage-collected
+    (the File and every group and dataset of it are gone) or at interpreter exit; if that flush
+    fails, a :class:`~hdmf_lindi.errors.LindiWarning` says so and the file keeps its last
+    flushed state. After ``close()`` (or the end of a ``with`` block) its groups, datasets and
+    attributes raise :class:`~hdmf_lindi.errors.ClosedFileError`.
     """
 
     def __init__(
@@ -73,7 +83,16 @@ class File(Group):
             )
         state = _FileState(container, chunk_cache_bytes)
         state.file = self
+        state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
+
+    @classmethod
+    def _of_state(cls, state: _FileState) -> File:
+        """A File object for an open file whose first File object was dropped (nodes outlive it)."""
+        f = cls.__new__(cls)
+        Group.__init__(f, state, "")
+        state.file = f
+        return f
 
     def open_linked(self, link: ExternalLink, at: str = "") -> File:
         """Open (once, read-only) the file an external link of this file points to.
@@ -108,6 +127,15 @@ class File(Group):
         return self._state.container
 
     @property
+    def stats(self) -> IOStats:
+        """The file's I/O counters (requests, bytes fetched and decoded, cache hits, per source).
+
+        They stay readable after :meth:`close`. Files opened to follow external links count in
+        their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything in a block.
+        """
+        return self._state.container.stats
+
+    @property
     def closed(self) -> bool:
         """Whether the file was closed."""
         return self._state.container.closed
@@ -119,29 +147,52 @@ class File(Group):
         ------
         ModeError
             If the file is read-only.
+        ClosedFileError
+            If the file is closed.
         """
+        self._state.check_open()
         self._state.container.flush()
 
     def close(self) -> None:
-        """Flush pending changes (writable files) and release resources."""
-        if self._state.external is not None:
-            self._state.external.close()
-        for linked in self._state.linked.values():
-            linked.close()
-        self._state.linked.clear()
-        self._state.container.close()
+        """Flush pending changes (writable files) and release resources.
+
+        Afterwards the file's groups, datasets and attributes raise
+        :class:`~hdmf_lindi.errors.ClosedFileError` on use. Safe to call twice.
+        """
+        self._close(flush=True)
+
+    def discard(self) -> None:
+        """Close without flushing: changes since the last flush are dropped.
+
+        The file keeps its last flushed state (a new file in mode ``w`` is never created, and
+        its temporary file is removed). What ``with`` does when its block raises.
+        """
+        self._close(flush=False)
+
+    def _close(self, *, flush: bool) -> None:
+        state = self._state
+        try:
+            if state.external is not None:
+                state.external.close()
+            for linked in state.linked.values():
+                linked.close()
+            state.linked.clear()
+        finally:
+            container = state.container
+            if not flush and not container.closed and not container.read_only:
+                container.read_only = True  # nothing is published: release only
+            try:
+                container.close()
+            finally:
+                if state.finalizer is not None:
+                    state.finalizer.detach()
 
     def __enter__(self) -> File:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None and not self._state.container.read_only:
-            # Do not publish a half-written state: release without flushing.
-            container = self._state.container
-            container.read_only = True
-            container.close()
-            return
-        self.close()
+        # A block that raised must not publish a half-written state: release without flushing.
+        self._close(flush=exc_type is None)
 
     def __bool__(self) -> bool:
         return not self.closed

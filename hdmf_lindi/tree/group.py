@@ -67,6 +67,7 @@ class Group(_Node):
     # ------------------------------------------------------------------ lookup
     def _resolve(self, name: str | bytes, *, follow_last: bool = True) -> str:
         """Return the store path of ``name`` relative to this group, following soft links."""
+        self._state.check_open()
         name = _text(name)
         base = "" if name.startswith("/") else self._path
         parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -124,6 +125,7 @@ class Group(_Node):
         return target
 
     def _deref(self, ref: Reference) -> Group | Dataset:
+        self._state.check_open()
         path = _normpath(ref.path)
         if self._state.index.kind(path) is None and path != "":
             raise NodeNotFoundError(f"Reference target {ref.path!r} does not exist in this file.")
@@ -178,6 +180,7 @@ class Group(_Node):
 
     def keys(self) -> list[str]:
         """Return member names, sorted (as h5py lists them by default)."""
+        self._state.check_open()
         return self._state.index.children(self._path)
 
     def __iter__(self) -> Iterator[str]:
@@ -463,4 +466,6 @@ class Group(_Node):
         self._state.engines = {p: e for p, e in self._state.engines.items() if p != path and not p.startswith(prefix)}
 
     def __repr__(self) -> str:
+        if self._state.closed:
+            return "<Closed LINDI group>"
         return f'<LINDI group "{self.name}" ({len(self)} members)>'

@@ -31,11 +31,14 @@ class NodeIndex:
                 kinds.setdefault(parent, "group")
             elif base == ".zarray":
                 kinds[parent] = "array"
-        self._kinds = kinds
+        children: dict[str, set[str]] = {}
         for path in kinds:
             if path:
                 parent, _, name = path.rpartition("/")
-                self._children.setdefault(parent, set()).add(name)
+                children.setdefault(parent, set()).add(name)
+        # published whole, children first: a thread that sees _kinds set sees the children too
+        self._children = children
+        self._kinds = kinds
         return kinds
 
     def kind(self, path: str) -> Kind | None:

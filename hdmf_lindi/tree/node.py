@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..format.references import Reference
 from .attrs import AttributeManager
+from .handle import FileHandle, reopen_node
 from .state import _FileState
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ class _Node:
     @property
     def file(self) -> File:
         """The file the node belongs to."""
-        assert self._state.file is not None
         return self._state.file
 
     @property
@@ -57,3 +57,17 @@ class _Node:
 
     def __hash__(self) -> int:
         return hash((id(self._state), self._path))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by location: the file's handle and the node's path (see :mod:`.handle`).
+
+        Unpickling reopens the file read-only, once per process, and checks it is the same
+        file (:class:`~hdmf_lindi.errors.SourceChangedError` if not).
+
+        Raises
+        ------
+        NotPicklableError
+            For a file open for writing, closed, or over an in-memory reference map.
+        """
+        assert self._state.file is not None
+        return (reopen_node, (FileHandle.of(self._state.file), self._path))

@@ -7,13 +7,14 @@ The one place that decides how a path or URL becomes a ``File`` when it may name
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from ..errors import ModeError
+from ..errors import ModeError, UnsupportedError
 from ..storage import RemoteOptions, is_hdf5, is_url
 from ..storage.locking import Locking
 from .file import File
 
-__all__ = ["open_lindi_or_hdf5"]
+__all__ = ["as_lindi_file", "open_lindi_or_hdf5"]
 
 
 def open_lindi_or_hdf5(
@@ -52,3 +53,48 @@ def open_lindi_or_hdf5(
     if allow_local_paths is None:
         allow_local_paths = not is_url(location)
     return File(refmap, options=options, allow_local_paths=allow_local_paths)
+
+
+def as_lindi_file(
+    file: Any, mode: str = "r", options: RemoteOptions | None = None, allow_local_paths: bool | None = None
+) -> File | None:
+    """The :class:`File` to use for a ``file=`` argument: a ``File`` as it is, an open ``h5py.File``
+    indexed in memory (read-only; the h5py file itself is not touched), None for None.
+
+    ``NWBHDF5IO(file=h5py.File(...))`` code therefore runs with ``NWBLindiIO``: the data are
+    read through the index, straight from the HDF5 file.
+
+    Raises
+    ------
+    ModeError
+        For an ``h5py.File`` with a writable ``mode``, or one open for writing, or closed.
+    UnsupportedError
+        For an ``h5py.File`` not backed by a file on disk, or any other kind of object.
+    """
+    if file is None or isinstance(file, File):
+        return file
+    if type(file).__module__.split(".")[0] == "h5py" and hasattr(file, "filename"):
+        if not file:
+            raise ModeError("The h5py.File given as file= is closed; pass an open file, or its path.")
+        name = file.filename
+        if mode != "r":
+            raise ModeError(
+                f"An h5py.File ({name}) opens read-only, through an in-memory LINDI index: use mode "
+                f"'r', not {mode!r}. To write HDF5 use NWBHDF5IO; to write LINDI, give a "
+                ".lindi.json/.lindi.tar/.lindi.d path."
+            )
+        if file.mode != "r":
+            raise ModeError(
+                f"The h5py.File {name} is open for writing (mode {file.mode!r}), so its chunks may "
+                "still move. Close it and pass h5py.File(name, 'r'), or the path itself."
+            )
+        if not os.path.isfile(name):
+            raise UnsupportedError(
+                f"The h5py.File {name!r} is not backed by a file on disk (a file object or an "
+                "in-memory driver), so it cannot be indexed. Pass its path or URL instead."
+            )
+        return open_lindi_or_hdf5(name, "r", options, allow_local_paths)
+    raise UnsupportedError(
+        f"file= takes an open hdmf_lindi.File or h5py.File, not {type(file).__name__}. Pass a "
+        "path or URL as the first argument instead."
+    )

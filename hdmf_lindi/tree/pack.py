@@ -22,6 +22,7 @@ def pack(
     *,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    expand_tables: bool = False,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -35,4 +36,7 @@ def pack(
     >>> stats.bytes_before, stats.bytes_after  # doctest: +SKIP
     (48234496, 4218880)
     """
-    return _pack_keys(source, destination, overwrite=overwrite, progress=progress, rebase_attrs=rebase_link_files)
+    return _pack_keys(
+        source, destination, overwrite=overwrite, progress=progress, rebase_attrs=rebase_link_files,
+        expand_tables=expand_tables,
+    )

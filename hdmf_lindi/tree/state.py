@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ChunkRefError, NodeNotFoundError, RemoteReadError
+from ..errors import ChunkRefError, ClosedFileError, NodeNotFoundError, RemoteReadError
 from ..format.references import ExternalLink
 from ..storage.containers import Container
 from ..storage.refmap import ReferenceMap
@@ -91,12 +92,59 @@ class _FileState:
         self.linked: dict[str, File] = {}
         """On the root of a chain of external links: the files opened to follow them, by
         location, shared by the whole chain and closed with the root."""
-        self.link_root: _FileState = self
+        self._link_root: _FileState | None = None
         self._link_hops = threading.local()
-        self.file: File | None = None
-        """The File of these nodes (set by File)."""
+        self._file: weakref.ref[File] | None = None
+        self.finalizer: weakref.finalize | None = None
+        """Closes (flushing) the container when the last node of the file goes away or at exit
+        (set by File; see unclosed.py)."""
+
+    @property
+    def link_root(self) -> _FileState:
+        """The root of the chain of external links this file was opened through (else itself).
+
+        Not stored as ``self``: a state must not be in a reference cycle, so that dropping the
+        last node of a file closes it at once (see unclosed.py).
+        """
+        return self if self._link_root is None else self._link_root
+
+    @link_root.setter
+    def link_root(self, root: _FileState) -> None:
+        self._link_root = None if root is self else root
+
+    @property
+    def file(self) -> File:
+        """The File of these nodes.
+
+        Held weakly, so that dropping the File and every node closes (and flushes) the file;
+        a node that outlives its File object gets a new one for the same open file.
+        """
+        f = self._file() if self._file is not None else None
+        if f is None:
+            from .file import File  # file.py builds on this module
+
+            f = File._of_state(self)
+        return f
+
+    @file.setter
+    def file(self, f: File) -> None:
+        self._file = weakref.ref(f)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the file was closed."""
+        return self.container.closed
+
+    def check_open(self) -> None:
+        """Raise :class:`ClosedFileError` if the file was closed (as h5py refuses closed ids)."""
+        if self.container.closed:
+            raise ClosedFileError(
+                f"{self.container.location} is closed; reopen it to use its groups, datasets "
+                "and attributes."
+            )
 
     def zattrs(self, path: str) -> dict[str, Any]:
+        """The ``.zattrs`` of ``path`` (annotations included); metadata stays readable after close."""
         value = self.refmap.get_json(_join(path, ".zattrs"))
         return value if isinstance(value, dict) else {}
 
@@ -136,7 +184,6 @@ class _FileState:
         root = self.link_root
         for state in (self, root):
             if _location_key(state.container.location) == _location_key(name):
-                assert state.file is not None
                 return state.file  # a link into an open file sees its changes
         linked = root.linked.get(name)
         if linked is None or linked.closed:
@@ -194,6 +241,7 @@ class _FileState:
         return None
 
     def check_writable(self) -> None:
+        self.check_open()
         self.container._check_writable()
 
     def attr_dtypes(self, path: str) -> dict[str, str]:

@@ -161,6 +161,7 @@ def test_self_contained_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[s
         np.testing.assert_array_equal(f["acquisition/ts/data"][...], DATA)
 
 
+@pytest.mark.filterwarnings("ignore:lzf compression may not be available")
 def test_convert_of_a_filter_without_codec_goes_through_pynwb(tmp_path: Path) -> None:
     """lzf has no numcodecs codec: the index would link to the source, so convert exports instead."""
     src = tmp_path / "in.nwb"

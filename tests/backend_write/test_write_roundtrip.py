@@ -140,17 +140,22 @@ def test_extensions_argument(extension_path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["session.nwb", "session", "session.lindi"])
-def test_other_suffixes_get_the_tar_form(tmp_path: Path, name: str) -> None:
-    """Any suffix but the three LINDI ones is written as a tar; reading sniffs the content."""
+def test_other_suffixes_are_refused_for_new_files_and_sniffed_for_existing_ones(tmp_path: Path, name: str) -> None:
+    """A new file needs one of the LINDI names (the name picks the form); an existing file is
+    opened whatever its name, by its content."""
     from pynwb.testing.mock.base import mock_TimeSeries
     from pynwb.testing.mock.file import mock_NWBFile
 
     path = tmp_path / name
     nwbfile = mock_NWBFile()
     mock_TimeSeries(name="series", data=np.arange(10, dtype="int32"), nwbfile=nwbfile)
-    with NWBLindiIO(path, "w") as io:
+    with pytest.raises(hdmf_lindi.errors.FileNameError, match=".lindi.json, .lindi.tar or .lindi.d"):
+        NWBLindiIO(path, "w")
+    assert not path.exists()
+    written = tmp_path / "written.lindi.tar"
+    with NWBLindiIO(written, "w") as io:
         io.write(nwbfile)
-    assert path.is_file() and path.read_bytes()[257:262] == b"ustar"
+    path.write_bytes(written.read_bytes())
     disguised = tmp_path / "disguised.lindi.json"  # the suffix lies: the content decides
     disguised.write_bytes(path.read_bytes())
     for candidate in (path, disguised):

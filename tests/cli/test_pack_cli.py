@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_terminal import run_on_terminal
 
 import hdmf_lindi
 from hdmf_lindi.cli import main
@@ -40,7 +41,7 @@ def test_pack_prints_sizes(tmp_path: Path, updated_tar: Path, capsys: pytest.Cap
     out = tmp_path / "out.lindi.tar"
     assert main(["pack", str(updated_tar), str(out)]) == 0
     captured = capsys.readouterr()
-    assert captured.err == "\rcopied 10 chunks (80,000 bytes)\n"  # one batch: progress once
+    assert captured.err == ""  # not a terminal: no progress bar, no carriage returns
     line = captured.out.strip()
     match = re.fullmatch(
         rf"packed {re.escape(str(updated_tar))} -> {re.escape(str(out))}: ([\d,]+) -> ([\d,]+) "
@@ -56,23 +57,17 @@ def test_pack_prints_sizes(tmp_path: Path, updated_tar: Path, capsys: pytest.Cap
     assert i == 9
 
 
-def test_progress_per_batch_and_quiet(
-    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from hdmf_lindi.storage import pack as pack_module
-
-    monkeypatch.setattr(pack_module, "BATCH_BYTES", 30_000)  # 4 chunks of 8000 bytes per batch
-    assert main(["pack", str(updated_tar), str(tmp_path / "a.lindi.tar")]) == 0
-    assert capsys.readouterr().err == (
-        "\rcopied 4 chunks (32,000 bytes)\rcopied 8 chunks (64,000 bytes)"
-        "\rcopied 10 chunks (80,000 bytes)\n"
-    )
-    assert main(["pack", "--quiet", str(updated_tar), str(tmp_path / "b.lindi.tar")]) == 0
-    assert capsys.readouterr().err == ""
+def test_progress_on_a_terminal_is_cleared_and_quiet_hides_it(tmp_path: Path, updated_tar: Path) -> None:
+    code, shown = run_on_terminal(["pack", str(updated_tar), str(tmp_path / "a.lindi.tar")])
+    assert code == 0
+    assert "packing" in shown  # the bar was drawn ...
+    assert shown.endswith("\r") and not shown.rsplit("\r", 2)[-2].strip()  # ... and erased
+    code, shown = run_on_terminal(["pack", "--quiet", str(updated_tar), str(tmp_path / "b.lindi.tar")])
+    assert (code, shown) == (0, "")
 
 
-def test_error_after_progress_starts_its_own_line(
-    tmp_path: Path, updated_tar: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_error_after_progress_starts_on_a_clean_line(
+    tmp_path: Path, updated_tar: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hdmf_lindi.storage import pack as pack_module
 
@@ -87,11 +82,12 @@ def test_error_after_progress_starts_its_own_line(
     data[entry["d"]:entry["d"] + entry["s"]] = text + b" " * (entry["s"] - len(text))
     updated_tar.write_bytes(bytes(data))
     out = tmp_path / "out.lindi.tar"
-    assert main(["pack", str(updated_tar), str(out)]) == 1
-    lines = capsys.readouterr().err.split("\n")
-    assert lines[0] == "\rcopied 4 chunks (32,000 bytes)\rcopied 8 chunks (64,000 bytes)"
-    assert lines[1].startswith("hdmf-lindi pack: Chunk 'x/9.0' of ") and "not in the archive's index" in lines[1]
-    assert lines[2:] == [""]
+    code, shown = run_on_terminal(["pack", str(updated_tar), str(out)])
+    assert code == 1
+    bar, error = shown.rsplit("\r", 1)  # the bar is erased, then the error starts at column 0
+    assert "packing" in bar and not bar.rsplit("\r", 1)[-1].strip()
+    assert error.startswith("hdmf-lindi pack: Chunk 'x/9.0' of ") and "not in the archive's index" in error
+    assert error.endswith("\n") and error.count("\n") == 1
     assert not out.exists()
 
 
@@ -109,7 +105,7 @@ def test_existing_output_needs_force(tmp_path: Path, updated_tar: Path, capsys: 
     out.write_bytes(b"keep me")
     assert main(["pack", str(updated_tar), str(out)]) == 1
     err = capsys.readouterr().err
-    assert err == f"hdmf-lindi pack: {out} already exists; refusing to overwrite it. Pass overwrite=True (--force on the command line) to replace it.\n"
+    assert err == f"hdmf-lindi pack: {out} exists; pass --force to replace it.\n"
     assert out.read_bytes() == b"keep me"
     assert main(["pack", "--force", str(updated_tar), str(out)]) == 0
     np.testing.assert_array_equal(_values(out)[0], _values(updated_tar)[0])
@@ -151,7 +147,7 @@ def test_unwritable_destination_exits_1(tmp_path: Path, updated_tar: Path, capsy
     out = tmp_path / "no" / "such" / "dir" / "out.lindi.tar"
     assert main(["pack", str(updated_tar), str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("hdmf-lindi pack: [Errno 2] No such file or directory") and err.count("\n") == 1
+    assert err == f"hdmf-lindi pack: Cannot write {out}: the directory {out.parent} does not exist.\n"
 
 
 @pytest.mark.parametrize(
