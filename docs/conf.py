@@ -33,7 +33,7 @@ exclude_patterns = ["_build"]
 # standard library's and other packages' objects cannot be linked: those, and only those, are
 # not reported.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(os|io|collections\.abc|typing|ctypes|concurrent\.futures|threading|hdmf|pynwb|numpy|numcodecs|requests|h5py|tqdm|zarr)(\..*)?"),
+    (r"py:.*", r"(os|io|collections\.abc|typing|ctypes|concurrent\.futures|threading|hdmf|pynwb|numpy|numcodecs|requests|h5py|tqdm|zarr|dask|da|distributed|xarray|xr|np|pandas)(\..*)?"),
     (r"py:exc", r"UnsupportedOperation"),
     # the shard codec is internal (docs/format_notes.rst describes the layout it reads)
     (r"py:class", r"hdmf_lindi\.storage\.chunk_table_codec\..*"),

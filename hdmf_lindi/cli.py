@@ -27,17 +27,20 @@ import os
 import select
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import __version__
 from .errors import LindiError, MissingFileError, ModeError
 from .format.references import ExternalLink, SoftLink
-from .progress import activity, progress_bar
+from .progress import activity, is_terminal, progress_bar
 from .storage import is_hdf5, is_url
 from .storage.compact_tables import table_summary
 from .storage.locations import ChunkLocations, chunk_locations
 from .storage.stats import stats
 from .tree import Dataset, File, Group
+
+if TYPE_CHECKING:
+    from .batch import BatchRecord
 
 __all__ = ["check_input", "check_output", "command", "main"]
 
@@ -126,6 +129,7 @@ def _index(sub: Subcommands) -> None:
     )
     parser.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
     parser.set_defaults(run=_run_index)
 
 
@@ -148,6 +152,7 @@ def _run_index(args: argparse.Namespace) -> int:
             external_link_chunk_threshold=args.external_link_chunk_threshold,
             chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
             progress=report,
+            metadata_as_text=args.metadata_as_text,
         )
         refmap = index_hdf5(args.source, args.output, options=options)
     notes = (refmap.generation_metadata or {}).get("notes", [])
@@ -245,6 +250,7 @@ def _convert(sub: Subcommands) -> None:
         help="LINDI OUT: store the bytes of every chunk IN references in other files (fetched "
         "concurrently, not re-encoded), so OUT reads without them",
     )
+    parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
     parser.set_defaults(run=_run_convert)
 
 
@@ -261,7 +267,10 @@ def _run_convert(args: argparse.Namespace) -> int:
             return f"{scope.bytes_fetched:,} bytes read, {scope.chunks_decoded:,} chunks decoded"
 
         with activity("converting", status, quiet=args.quiet):
-            convert(args.input, args.output, overwrite=args.force, self_contained=args.self_contained)
+            convert(
+                args.input, args.output, overwrite=args.force, self_contained=args.self_contained,
+                metadata_as_text=args.metadata_as_text,
+            )
     print(f"converted {args.input} -> {args.output}")
     return 0
 
@@ -292,6 +301,15 @@ def _pack(sub: Subcommands) -> None:
         "--expand-tables", action="store_true",
         help="write compact chunk tables as one JSON reference per chunk (for tools that need them)",
     )
+    spelling = parser.add_mutually_exclusive_group()
+    spelling.add_argument(
+        "--metadata-as-text", dest="metadata_as_text", action="store_const", const=True, default=None,
+        help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects" + " (default: keep IN's spelling)",
+    )
+    spelling.add_argument(
+        "--metadata-as-objects", dest="metadata_as_text", action="store_const", const=False,
+        help="write metadata values as embedded JSON objects (lindi's spelling)",
+    )
     parser.set_defaults(run=_run_pack)
 
 
@@ -308,7 +326,7 @@ def _run_pack(args: argparse.Namespace) -> int:
             bar.update(nbytes - bar.n)
 
         stats = pack(args.input, args.output, overwrite=args.force or in_place, progress=report,
-                     expand_tables=args.expand_tables)
+                     expand_tables=args.expand_tables, metadata_as_text=args.metadata_as_text)
     print(
         f"packed {stats.source} -> {stats.destination}: {_size(stats.bytes_before)} -> "
         f"{_size(stats.bytes_after)} bytes ({stats.blobs_copied} blobs and "
@@ -390,6 +408,118 @@ def _run_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.file}: valid")
     return 0
+
+
+# --- many files: index-many, index-dandiset, convert-many ----------------------------------
+
+
+def _add_batch_options(parser: argparse.ArgumentParser, forms: list[str], default_form: str) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--form", choices=forms, default=default_form, help=f"output form (default: {default_form})")
+    parser.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="worker processes (default: 4 per core, at most 32; 1 runs every file in this process)",
+    )
+    parser.add_argument("--scheduler", default=None, metavar="ADDR", help="address of a dask.distributed scheduler to run on")
+    parser.add_argument("--manifest", default=None, metavar="FILE", help="JSON Lines manifest (default: DIR/manifest.jsonl)")
+    parser.add_argument(
+        "--retries", type=int, default=2, metavar="N", help="retries of a file after a transient failure (default: 2)"
+    )
+    parser.add_argument("--no-resume", dest="resume", action="store_false", help="redo the files already done")
+    parser.add_argument("--force", dest="resume", action="store_false", help="the same as --no-resume")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+@command
+def _index_many(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "index-many", help="index many HDF5/NWB files (paths or URLs) in parallel, resumably",
+        description="Index every SOURCE into DIR/<file name>.lindi.json on a process pool (or a dask "
+        "scheduler). One manifest line per file says what happened; a second run skips the files "
+        "whose source is unchanged. Exit 1 if any file failed.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="HDF5 file path or http(s) URL")
+    _add_batch_options(parser, ["json", "tar", "dir"], "json")
+    parser.set_defaults(run=_run_index_many)
+
+
+@command
+def _index_dandiset(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "index-dandiset", help="index every NWB asset of a DANDI dandiset (Neurosift's layout)",
+        description="List the assets of a dandiset version through the DANDI API and index each "
+        "blob into DIR/dandisets/<id>/assets/<asset id>/nwb.lindi.json.",
+    )
+    parser.add_argument("dandiset", metavar="ID[@VERSION]", help="e.g. 000017 or 000017@0.220126.1853")
+    parser.add_argument("--glob", default="*.nwb", help="asset paths to index (default: *.nwb)")
+    parser.add_argument("--api-url", default=None, help="DANDI API URL (default: that of --instance)")
+    parser.add_argument(
+        "--instance", default="dandi", choices=["dandi", "dandi-staging", "dandi-sandbox"],
+        help="the DANDI archive (default: dandi)",
+    )
+    _add_batch_options(parser, ["json", "tar", "dir"], "json")
+    parser.set_defaults(run=_run_index_dandiset)
+
+
+@command
+def _convert_many(sub: Subcommands) -> None:
+    parser = sub.add_parser(
+        "convert-many", help="convert many NWB files (HDF5 or LINDI) in parallel, copying the data",
+        description="Convert every SOURCE into DIR/<file name> plus the suffix of --form, as "
+        "'convert' does, on a process pool; resumable like index-many.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NWB file (HDF5 or LINDI), path or URL")
+    _add_batch_options(parser, ["tar", "json", "dir", "nwb"], "tar")
+    parser.set_defaults(run=_run_convert_many)
+
+
+def _batch_run(args: argparse.Namespace, what: str, run: Callable[..., list[BatchRecord]]) -> int:
+    """Run a batch with progress from completed futures: a bar on a terminal, else one plain
+    line per file on standard error; print a summary; exit 1 if any file failed."""
+    counts: dict[str, int] = {}
+    terminal = is_terminal(sys.stderr)
+    with progress_bar(what, unit=" files", quiet=args.quiet) as bar:
+
+        def report(record: BatchRecord, done: int, total: int) -> None:
+            counts[record.status] = counts.get(record.status, 0) + 1
+            if terminal:
+                bar.total = total
+                bar.set_postfix(counts, refresh=False)
+                bar.update(1)
+            elif not args.quiet:
+                sys.stderr.write(f"{done}/{total} {record.status} {record.source}\n")
+                sys.stderr.flush()
+
+        records = run(
+            form=args.form, max_workers=args.jobs, scheduler=args.scheduler, manifest=args.manifest,
+            resume=args.resume, retries=args.retries, progress=report,
+        )
+    tally = {s: sum(1 for r in records if r.status == s) for s in ("ok", "skipped", "unsupported", "failed")}
+    print(f"{what} {len(records)} files: " + ", ".join(f"{v} {k}" for k, v in tally.items()))
+    for record in records:
+        if record.status == "failed":
+            print(f"failed: {record.source}: {record.error_type}: {record.error_message}")
+    return 1 if tally["failed"] else 0
+
+
+def _run_index_many(args: argparse.Namespace) -> int:
+    from .batch import index_many
+
+    return _batch_run(args, "indexed", lambda **kw: index_many(args.sources, args.out, **kw))
+
+
+def _run_index_dandiset(args: argparse.Namespace) -> int:
+    from .batch import index_dandiset
+
+    return _batch_run(args, "indexed", lambda **kw: index_dandiset(
+        args.dandiset, args.out, glob=args.glob or None, api_url=args.api_url, instance=args.instance, **kw
+    ))
+
+
+def _run_convert_many(args: argparse.Namespace) -> int:
+    from .batch import convert_many
+
+    return _batch_run(args, "converted", lambda **kw: convert_many(args.sources, args.out, **kw))
 
 
 # --- the entry point -----------------------------------------------------------------------

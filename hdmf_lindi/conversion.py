@@ -29,8 +29,12 @@ def convert(
     overwrite: bool = False,
     options: RemoteOptions | None = None,
     self_contained: bool = False,
+    metadata_as_text: bool = False,
 ) -> None:
     """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
+
+    ``metadata_as_text`` writes a LINDI destination's metadata values as JSON text (kerchunk's
+    spelling, for clients such as zarrita) instead of embedded objects.
 
     The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
     written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
@@ -73,7 +77,7 @@ def convert(
     from_hdf5 = is_hdf5(src)
     built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
     try:
-        if from_hdf5 and not to_hdf5 and _index_and_embed(src, built, self_contained or not is_url(src), options):
+        if from_hdf5 and not to_hdf5 and not metadata_as_text and _index_and_embed(src, built, self_contained or not is_url(src), options):
             if os.path.isdir(dst):
                 shutil.rmtree(dst)
             os.replace(built, dst)
@@ -86,7 +90,7 @@ def convert(
             _, version = src_io.nwb_version
             if version is None:
                 raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
-            dst_io: Any = _NWBHDF5Export(built, "w") if to_hdf5 else NWBLindiIO(built, "w")
+            dst_io: Any = _NWBHDF5Export(built, "w") if to_hdf5 else NWBLindiIO(built, "w", metadata_as_text=metadata_as_text)
             with dst_io:
                 dst_io.export(src_io=src_io, write_args={"link_data": False})
         if self_contained and not to_hdf5:

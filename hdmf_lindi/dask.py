@@ -153,7 +153,7 @@ def open_dask(
 
     The file is opened read-only through this process's cache of open files (so it stays open
     for the array's tasks; see :mod:`hdmf_lindi.tree.handle`). Other parameters as
-    :func:`to_dask` and :class:`~hdmf_lindi.File`.
+    :func:`hdmf_lindi.dask.to_dask` and :class:`~hdmf_lindi.File`.
 
     Raises
     ------

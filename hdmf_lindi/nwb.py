@@ -101,7 +101,7 @@ class NWBLindiIO(LindiIO):
         An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
         ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
         index; it is closed with the IO, the ``h5py.File`` is left open.
-    herd_path, options, allow_local_paths, locking, lock_timeout
+    herd_path, options, allow_local_paths, locking, lock_timeout, metadata_as_text
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -124,6 +124,7 @@ class NWBLindiIO(LindiIO):
         allow_local_paths: bool | None = None,
         locking: Locking = None,
         lock_timeout: float = 0.0,
+        metadata_as_text: bool | None = None,
     ) -> None:
         del comm
         file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
@@ -150,6 +151,7 @@ class NWBLindiIO(LindiIO):
             file=file,
             locking=locking,
             lock_timeout=lock_timeout,
+            metadata_as_text=metadata_as_text,
         )
 
     @property

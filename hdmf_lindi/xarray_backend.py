@@ -14,7 +14,7 @@ materialised) or the timestamps otherwise, and an ``electrodes`` region becomes 
 coordinate (the electrode ids it selects). Other datasets get ``<name>_dim_<i>`` dimensions.
 Compound datasets and datasets of references have no xarray form and are left out.
 
-:func:`to_xarray` does the same for a pynwb ``TimeSeries`` object (duck-typed: pynwb is not
+:func:`hdmf_lindi.to_xarray` does the same for a pynwb ``TimeSeries`` object (duck-typed: pynwb is not
 imported here), e.g. one read with :class:`~hdmf_lindi.NWBLindiIO`.
 """
 
@@ -139,7 +139,7 @@ def group_to_dataset(
 ) -> xr.Dataset:
     """Return the datasets of ``group`` as a lazily indexed ``xarray.Dataset``.
 
-    Each variable is a :class:`LindiBackendArray` whose encoding's ``preferred_chunks`` are
+    Each variable is a ``LindiBackendArray`` whose encoding's ``preferred_chunks`` are
     whole storage chunks grown to ``target_bytes`` (see :func:`hdmf_lindi.dask.aligned_chunks`),
     so ``chunks={}`` in ``xr.open_dataset`` makes dask arrays of them. The group's file must be
     open read-only from a path or URL (tasks reopen it by location). See the module docstring
@@ -271,6 +271,12 @@ class LindiBackendEntrypoint(BackendEntrypoint):
 def to_xarray(timeseries: Any, *, target_bytes: int | None = None) -> xr.DataArray:
     """Return a pynwb ``TimeSeries`` as a lazy ``xarray.DataArray`` with ``(time, channel)`` dims.
 
+    The ``time`` coordinate is a lazy ``RangeIndex`` for a rate-based series (nothing is
+    materialised) and the timestamps otherwise; an ``electrodes`` region gives the ``channel``
+    coordinate (electrode ids); ``unit``, ``conversion``, ``offset``, ``resolution``, ``rate``
+    and ``starting_time`` go into ``attrs`` (values are as stored: multiply by ``conversion``
+    and add ``offset`` for ``unit``).
+
     Parameters
     ----------
     timeseries
@@ -279,11 +285,6 @@ def to_xarray(timeseries: Any, *, target_bytes: int | None = None) -> xr.DataArr
     target_bytes
         dask block size (see :func:`hdmf_lindi.dask.to_dask`).
 
-    The ``time`` coordinate is a lazy ``RangeIndex`` for a rate-based series (nothing is
-    materialised) and the timestamps otherwise; an ``electrodes`` region gives the ``channel``
-    coordinate (electrode ids); ``unit``, ``conversion``, ``offset``, ``resolution``, ``rate``
-    and ``starting_time`` go into ``attrs`` (values are as stored: multiply by ``conversion``
-    and add ``offset`` for ``unit``).
     """
     data = timeseries.data
     if hasattr(data, "to_dask"):

@@ -225,15 +225,23 @@ class _Handler(BaseHTTPRequestHandler):
         if bad.bandwidth_bytes_per_s:
             piece = 16 << 10
             for i in range(0, len(body), piece):
-                self.wfile.write(body[i:i + piece])
-                self.server.owner._count(min(piece, len(body) - i))
+                self._write_counted(body[i:i + piece])
                 time.sleep(min(piece, len(body) - i) / bad.bandwidth_bytes_per_s)
             return
         # In pieces, so that what a client reads before it hangs up is counted.
         view = memoryview(body)
         for i in range(0, len(body), _WRITE_PIECE):
-            self.wfile.write(view[i:i + _WRITE_PIECE])
-            self.server.owner._count(len(view[i:i + _WRITE_PIECE]))
+            self._write_counted(view[i:i + _WRITE_PIECE])
+
+    def _write_counted(self, piece: bytes | memoryview) -> None:
+        # Counted before the write (and taken back if it fails): a client that has read the
+        # whole body and then asks for the count must find these bytes in it.
+        self.server.owner._count(len(piece))
+        try:
+            self.wfile.write(piece)
+        except OSError:
+            self.server.owner._count(-len(piece))
+            raise
 
 
 class RangeServer:

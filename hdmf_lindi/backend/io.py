@@ -64,6 +64,9 @@ class LindiIO(HDMFIO):
         open read-only ``h5py.File``, which is indexed in memory and read through the index.
     locking, lock_timeout
         The writers' lock of write modes, as for :class:`hdmf_lindi.File`.
+    metadata_as_text
+        How a written file spells its metadata values, as for :class:`hdmf_lindi.File`
+        (True: JSON text, for kerchunk clients such as zarrita; None keeps the file's spelling).
 
     Raises
     ------
@@ -87,6 +90,7 @@ class LindiIO(HDMFIO):
         aws_region: str | None = None,
         locking: Locking = None,
         lock_timeout: float = 0.0,
+        metadata_as_text: bool | None = None,
         **kwargs: Any,
     ) -> None:
         del driver, aws_region  # accepted for NWBHDF5IO compatibility (pynwb passes them)
@@ -106,6 +110,7 @@ class LindiIO(HDMFIO):
         self._allow_local = allow_local_paths
         self._locking = locking
         self._lock_timeout = lock_timeout
+        self._metadata_as_text = metadata_as_text
         self._given_file = file
         self._lindi_file: File | None = None
         self._reader: BuilderReader | None = None
@@ -117,7 +122,7 @@ class LindiIO(HDMFIO):
             manager = BuildManager(TypeMap(NamespaceCatalog()))
         elif isinstance(manager, TypeMap):
             manager = BuildManager(manager)
-        source = self._path if is_url(self._path) else str(Path(self._path).absolute())
+        source = self._path if is_url(self._path) or "://" in self._path else str(Path(self._path).absolute())
         super().__init__(manager=manager, source=source, herd_path=herd_path)
 
     # ------------------------------------------------------------------ life cycle
@@ -166,6 +171,8 @@ class LindiIO(HDMFIO):
                 self._path, self._mode, self._options, self._allow_local,
                 locking=self._locking, lock_timeout=self._lock_timeout,
             )
+        if self._metadata_as_text is not None and self._mode not in _READ_MODES:
+            self._lindi_file.metadata_as_text = self._metadata_as_text
         self._stats = self._lindi_file.container.stats
 
     def is_open(self) -> bool:

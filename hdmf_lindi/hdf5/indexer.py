@@ -91,10 +91,28 @@ class IndexOptions:
     ``VectorIndex`` datasets) are copied inline up to this decoded size, so that
     ``NWBLindiIO(index).read()`` fetches nothing but the index (see ``format/eager.py``); 0 turns
     this off. Defaults to 64 KiB."""
+    only: tuple[str, ...] | None = None
+    """Index only these objects (paths such as ``"/units"``), everything below them, and the
+    groups on the way to them (with their attributes); the rest of the file is not walked, so
+    reading one table of a large remote file costs only that table's metadata. Defaults to
+    None: the whole file."""
+    metadata_as_text: bool = False
+    """Write metadata values (``.zattrs``, ``.zgroup``, ``.zarray``) as JSON text, kerchunk's
+    spelling that JavaScript clients such as zarrita read, instead of embedded JSON objects
+    (lindi's spelling). Both are read by lindi and hdmf_lindi. Defaults to False."""
 
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
+
+
+def _on_the_way(path: str, only: tuple[str, ...]) -> bool:
+    """Whether ``path`` (no leading slash) is one of ``only``, above one, or below one."""
+    for wanted in only:
+        wanted = wanted.strip("/")
+        if path == wanted or wanted.startswith(path + "/") or path.startswith(wanted + "/") or not wanted:
+            return True
+    return False
 
 
 class _Walker:
@@ -227,6 +245,8 @@ class _Walker:
         links.iterate(lambda raw, info: children.append((raw, info.type, info.u)), info=True)
         for raw_name, link_type, addr in children:
             child = _join(path, raw_name.decode("utf-8", errors="surrogateescape"))
+            if self.options.only is not None and not _on_the_way(child, self.options.only):
+                continue
             if link_type == h5py.h5l.TYPE_SOFT:
                 link_path = links.get_val(raw_name).decode("utf-8", errors="surrogateescape")
                 # HDF5 resolves a relative target against the link's group; lindi from the root
@@ -679,7 +699,8 @@ def index_hdf5(
         metadata["dandi"] = pinned.metadata
     extra = {"hdmf_lindi": {"attributeDtypes": walker.attr_dtypes}} if walker.attr_dtypes else None
     refmap = ReferenceMap(
-        walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra
+        walker.refs, generation_metadata=metadata, source=source, tables=walker.tables, extra=extra,
+        metadata_as_text=options.metadata_as_text,
     )
     if identity is not None:  # what the references were made against (see storage.identity)
         if url != (source if is_url(source) else os.path.abspath(source)):

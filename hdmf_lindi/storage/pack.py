@@ -237,6 +237,7 @@ def pack(
     progress: ProgressFn | None = None,
     rebase_attrs: RebaseAttrsFn | None = None,
     expand_tables: bool = False,
+    metadata_as_text: bool | None = None,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -264,6 +265,9 @@ def pack(
     expand_tables
         Write compact chunk tables as one JSON reference per chunk (for tools that need them;
         the default carries them as tables).
+    metadata_as_text
+        Write metadata values as JSON text (kerchunk's spelling, for clients such as zarrita)
+        if True, as embedded JSON objects (lindi's) if False; None keeps the source's spelling.
 
     Returns
     -------
@@ -309,6 +313,9 @@ def pack(
         try:
             dst.refmap.generation_metadata = src.refmap.generation_metadata
             dst.refmap.extra = dict(src.refmap.extra)
+            dst.refmap.metadata_as_text = (
+                src.refmap.metadata_as_text if metadata_as_text is None else metadata_as_text
+            )
             dst_dir = os.path.dirname(os.path.abspath(dst_location))
             counts = _copy(src, dst, dst_dir, progress, rebase_attrs, expand_tables)
             dst.flush()

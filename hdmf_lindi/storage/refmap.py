@@ -40,7 +40,7 @@ from .compact_tables import (
     strip_fallback_link,
 )
 
-__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline"]  # ChunkTable: re-exported
+__all__ = ["ChunkTable", "RangeRef", "RefValue", "ReferenceMap", "encode_inline", "is_metadata_key"]  # ChunkTable: re-exported
 
 RefValue: TypeAlias = str | dict[str, Any] | list[Any]
 """A raw value of the ``refs`` object, as it appears in the JSON document."""
@@ -52,6 +52,34 @@ _KNOWN_TOP_KEYS = frozenset({"refs", "version", "templates", "generationMetadata
 _INDENT_MAX_REFS = 5000  # above this many refs the document is written compactly
 _TABLES_SENTINEL = "\x00chunk tables"  # placeholder key of to_json's fast path
 _MAX_STOP = 2**63 - 1  # offset + length of a reference must fit a signed 64-bit file offset
+_METADATA_NAMES = (".zattrs", ".zgroup", ".zarray", "zarr.json")
+
+
+def is_metadata_key(key: str) -> bool:
+    """Whether ``key`` names a Zarr metadata document (``.zattrs``, ``.zgroup``, ``.zarray``, ``zarr.json``)."""
+    return key.endswith(_METADATA_NAMES) and key.rpartition("/")[2] in _METADATA_NAMES
+
+
+def _as_object(value: Any) -> Any:
+    """A metadata value spelled as JSON text, parsed when it is a JSON object; else ``value``."""
+    if isinstance(value, str) and not value.startswith(_BASE64_PREFIX):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        return parsed if isinstance(parsed, dict) else value
+    return value
+
+
+def _spells_metadata_as_text(refs: Mapping[str, Any]) -> bool:
+    """Whether a document's metadata values are all JSON text (kerchunk's spelling), with at least one."""
+    seen = False
+    for key, value in refs.items():
+        if is_metadata_key(key):
+            if not isinstance(value, str):
+                return False
+            seen = True
+    return seen
 
 
 class RangeRef(NamedTuple):
@@ -119,6 +147,10 @@ class ReferenceMap:
     tables
         Array path -> :class:`~hdmf_lindi.storage.refmap.ChunkTable` of its chunk references. An entry of ``refs`` with
         the same key as a table entry wins.
+    metadata_as_text
+        Write the values of metadata keys (``.zattrs``, ``.zgroup``, ``.zarray``) as JSON text,
+        kerchunk's spelling that JavaScript clients such as zarrita need, instead of embedded
+        JSON objects (lindi's spelling, the default). Both are read either way.
 
     Raises
     ------
@@ -135,8 +167,11 @@ class ReferenceMap:
         extra: Mapping[str, Any] | None = None,
         source: str | None = None,
         tables: Mapping[str, ChunkTable] | None = None,
+        metadata_as_text: bool = False,
     ) -> None:
         self.source = source
+        self.metadata_as_text = metadata_as_text
+        """Whether metadata values are written as JSON text rather than embedded objects."""
         self.templates: dict[str, str] = dict(templates or {})
         for name, url in self.templates.items():
             if not isinstance(url, str):
@@ -229,6 +264,7 @@ class ReferenceMap:
                 f"'templates'{_where(source)} must be an object, got {type(templates).__name__}."
             )
         extra = {k: v for k, v in doc.items() if k not in _KNOWN_TOP_KEYS}
+        as_text = _spells_metadata_as_text(refs)
         ours = extra.get(EXTRA_KEY)
         entries = ours.get(TABLES_KEY) if isinstance(ours, dict) else None
         if entries is not None and isinstance(ours, dict):
@@ -240,13 +276,14 @@ class ReferenceMap:
                 for path, entry in entries.items():
                     key = path + "/.zattrs" if path else ".zattrs"
                     if key in refs and isinstance(entry, dict):
-                        refs[key] = strip_fallback_link(refs[key], entry)
+                        refs[key] = strip_fallback_link(_as_object(refs[key]), entry)
         refmap = cls(
             refs,
             templates=templates,
             generation_metadata=doc.get("generationMetadata"),
             extra=extra,
             source=source,
+            metadata_as_text=as_text,
         )
         if entries is not None:
             tables = parse_entries(entries, refmap._read_ranges, source=source)
@@ -579,6 +616,22 @@ class ReferenceMap:
                 refs[key] = {**(zattrs or {}), "_EXTERNAL_ARRAY_LINK": link}
         return entries
 
+    def _spell_metadata(self, refs: dict[str, RefValue]) -> None:
+        """Spell every metadata value of ``refs`` as JSON text or as an object (``metadata_as_text``)."""
+        for key, value in refs.items():
+            if not is_metadata_key(key):
+                continue
+            if self.metadata_as_text:
+                if isinstance(value, dict):
+                    refs[key] = json.dumps(value, sort_keys=True, allow_nan=False)
+            elif isinstance(value, str):
+                try:
+                    obj = self.get_json(key)
+                except ReferenceMapError:
+                    continue  # not JSON: kept as it was, readers report it
+                if isinstance(obj, dict):
+                    refs[key] = obj
+
     def to_dict(
         self,
         *,
@@ -598,6 +651,7 @@ class ReferenceMap:
         refs: dict[str, RefValue] = dict(self._refs)
         flat, compact = self._split_tables(expand_tables)
         entries = self._compact_entries(refs, compact, shard_sink, home)
+        self._spell_metadata(refs)
         for path, table in flat.items():
             prefix = path + "/" if path else ""
             indices = table.present()
@@ -645,6 +699,7 @@ class ReferenceMap:
             return text.encode("ascii")
         refs: dict[str, Any] = dict(self._refs)
         entries = self._compact_entries(refs, compact, shard_sink, home)
+        self._spell_metadata(refs)
         templates = dict(self.templates)
         table_counts = Counter[str]()
         for table in flat.values():

@@ -40,6 +40,11 @@ class File(Group):
         follows ``HDMF_LINDI_USE_FILE_LOCKING``); see :mod:`~hdmf_lindi.storage.locking`.
     lock_timeout
         Seconds to wait for another writer to close the file. Defaults to 0: fail at once.
+    metadata_as_text
+        How a writable file spells its metadata values when written: True as JSON text
+        (kerchunk's spelling, which JavaScript clients such as zarrita need), False as embedded
+        JSON objects (lindi's). None, the default, keeps the file's spelling (objects for a new
+        file). Both spellings are read; see ``docs/format_notes.rst``.
 
     Raises
     ------
@@ -71,6 +76,7 @@ class File(Group):
         chunk_cache_bytes: int = CHUNK_CACHE_BYTES,
         locking: Locking = None,
         lock_timeout: float = 0.0,
+        metadata_as_text: bool | None = None,
     ) -> None:
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
@@ -85,6 +91,8 @@ class File(Group):
         state.file = self
         state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
+        if metadata_as_text is not None:
+            self.metadata_as_text = metadata_as_text
 
     @classmethod
     def _of_state(cls, state: _FileState) -> File:
@@ -134,6 +142,21 @@ class File(Group):
         their own ``stats``; ``with hdmf_lindi.stats() as s:`` counts everything in a block.
         """
         return self._state.container.stats
+
+    @property
+    def metadata_as_text(self) -> bool:
+        """Whether metadata values are written as JSON text (kerchunk's spelling) rather than
+        embedded JSON objects (lindi's). Setting it on a writable file rewrites the file in that
+        spelling on the next flush."""
+        return self._state.container.refmap.metadata_as_text
+
+    @metadata_as_text.setter
+    def metadata_as_text(self, value: bool) -> None:
+        refmap = self._state.container.refmap
+        if bool(value) != refmap.metadata_as_text:
+            refmap.metadata_as_text = bool(value)
+            if not self._state.container.read_only:
+                refmap.dirty = True
 
     @property
     def closed(self) -> bool:

@@ -6,12 +6,12 @@ secret: a DANDI token is read from each process's own environment), ``allow_loca
 chunk-cache budget and the identity of the file (a
 :class:`~hdmf_lindi.storage.identity.SourceIdentity`: size and modification time of a local
 file; size, ETag and Last-Modified of a remote one). Unpickling costs nothing; the first read in a process opens the file
-through :data:`OPEN_FILES`, a bounded per-process LRU of open files (xarray's
+through ``OPEN_FILES``, a bounded per-process LRU of open files (xarray's
 ``CachingFileManager`` idea), so a dask worker opens each file once, however many tasks read it.
 
 A :class:`DatasetHandle` adds the path of a dataset and its shape, dtype and chunks (so that
 dask can plan without opening anything) and reads like an array. In the process that made it,
-it reads through the live dataset it was made from; elsewhere through :data:`OPEN_FILES`.
+it reads through the live dataset it was made from; elsewhere through ``OPEN_FILES``.
 
 Before a handle reads through a reopened file, the file's identity is compared with the one the
 handle carries: a file replaced since the handle was made (a rewritten index, an amended tar)
@@ -208,7 +208,7 @@ class FileHandle:
         return dataclasses.replace(_DEFAULT_OPTIONS, **dict(self.options)) if self.options else _DEFAULT_OPTIONS
 
     def open(self) -> File:
-        """Return the file, opened (once per process) through :data:`OPEN_FILES`.
+        """Return the file, opened (once per process) through ``OPEN_FILES``.
 
         Raises
         ------

@@ -37,6 +37,10 @@ def open_lindi_or_hdf5(
         If an HDF5 file cannot be indexed.
     """
     location = os.fspath(location)
+    if location.startswith("dandi://"):
+        from .dandi_open import open_dandi  # resolved through the DANDI API (see there)
+
+        return open_dandi(location, mode, options)
     if not is_hdf5(location):
         return File(
             location, mode, options=options, allow_local_paths=allow_local_paths,

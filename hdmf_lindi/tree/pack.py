@@ -23,6 +23,7 @@ def pack(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     expand_tables: bool = False,
+    metadata_as_text: bool | None = None,
 ) -> PackStats:
     """Write ``source`` to ``destination`` as a newly created LINDI file, without dead bytes.
 
@@ -38,5 +39,5 @@ def pack(
     """
     return _pack_keys(
         source, destination, overwrite=overwrite, progress=progress, rebase_attrs=rebase_link_files,
-        expand_tables=expand_tables,
+        expand_tables=expand_tables, metadata_as_text=metadata_as_text,
     )

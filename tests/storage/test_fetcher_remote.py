@@ -55,9 +55,9 @@ def far_ranges(n: int) -> list[tuple[int, int]]:
 # ------------------------------------------------------------------------------ concurrency
 
 
-@pytest.mark.parametrize(("max_workers", "min_rtts", "max_rtts"), [(8, 1, 4), (2, 4, 7.5)])
+@pytest.mark.parametrize(("max_workers", "min_rtts"), [(8, 1), (2, 4)])
 def test_far_ranges_run_concurrently_within_the_bound(
-    http_server: RangeServer, urls: list[str], max_workers: int, min_rtts: float, max_rtts: float
+    http_server: RangeServer, urls: list[str], max_workers: int, min_rtts: float
 ) -> None:
     http_server.misbehave(latency_s=LATENCY_S)
     ranges = far_ranges(8)
@@ -73,8 +73,12 @@ def test_far_ranges_run_concurrently_within_the_bound(
         fetcher.close()
     assert [bytes(b) for b in out] == [DATA[s:e] for s, e in ranges]
     assert len(http_server.requests) == 8
-    # 8 requests at 8 workers: about one round trip (sequential: 8); at 2 workers: four.
-    assert min_rtts * LATENCY_S <= elapsed <= max_rtts * LATENCY_S, elapsed
+    # 8 requests at 2 workers take at least four round trips. Concurrency is shown by the
+    # connections the server saw (each in-flight request needs its own), not by an upper time
+    # bound, which a loaded machine breaks: more than one connection, never more than the bound.
+    assert min_rtts * LATENCY_S <= elapsed, elapsed
+    connections = {r.client_port for r in http_server.requests}
+    assert 2 <= len(connections) <= max_workers, connections
 
 
 def test_connections_are_pooled_and_reused(http_server: RangeServer, urls: list[str]) -> None:
