@@ -244,12 +244,18 @@ def _convert(sub: Subcommands) -> None:
     parser.add_argument("output", metavar="OUT", help="destination path; its suffix picks the format")
     parser.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--self-contained",
+        action="store_true",
+        help="LINDI OUT: store the bytes of every chunk IN references in other files (fetched "
+        "concurrently, not re-encoded), so OUT reads without them",
+    )
     parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
     parser.set_defaults(run=_run_convert)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .nwb import convert
+    from .conversion import convert  # no pynwb import for HDF5 -> LINDI
 
     check_input(args.input)
     check_output(args.output, force=args.force)
@@ -261,7 +267,10 @@ def _run_convert(args: argparse.Namespace) -> int:
             return f"{scope.bytes_fetched:,} bytes read, {scope.chunks_decoded:,} chunks decoded"
 
         with activity("converting", status, quiet=args.quiet):
-            convert(args.input, args.output, overwrite=args.force, metadata_as_text=args.metadata_as_text)
+            convert(
+                args.input, args.output, overwrite=args.force, self_contained=args.self_contained,
+                metadata_as_text=args.metadata_as_text,
+            )
     print(f"converted {args.input} -> {args.output}")
     return 0
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from hdmf.build import BuildManager, TypeMap
 from hdmf.container import Container as HdmfContainer
-from pynwb import NWBFile, get_manager, get_type_map
+from pynwb import NWBHDF5IO, NWBFile, get_manager, get_type_map
 from pynwb import validate as _pynwb_validate
 
+from .backend.hdf5_export import DirectChunkExportMixin
 from .backend.io import LindiIO
 from .backend.namespaces import cached_namespace_versions
-from .storage import RemoteOptions, is_url
+from .storage import RemoteOptions
 from .storage.locking import Locking
 from .tree import File
 from .tree.open import as_lindi_file, open_lindi_or_hdf5
@@ -243,78 +244,8 @@ def validate(
         io.close()
 
 
-_HDF5_SUFFIXES = (".nwb", ".h5", ".hdf5")
+class _NWBHDF5Export(DirectChunkExportMixin, NWBHDF5IO):
+    """``NWBHDF5IO`` that writes exported LINDI datasets with their chunks and filters kept."""
 
 
-def convert(
-    source: str | os.PathLike[str],
-    destination: str | os.PathLike[str],
-    *,
-    overwrite: bool = False,
-    options: RemoteOptions | None = None,
-    metadata_as_text: bool = False,
-) -> None:
-    """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
-
-    ``metadata_as_text`` writes a LINDI destination's metadata values as JSON text (kerchunk's
-    spelling, for clients such as zarrita) instead of embedded objects.
-
-    The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
-    written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
-    ``.lindi.tar``, ``.lindi.d``). The source may be HDF5 or LINDI, local or a URL. Chunks that a
-    LINDI source references in another file are copied as references when the destination is
-    LINDI, and read and written when it is HDF5.
-
-    Raises
-    ------
-    ModeError
-        If ``destination`` exists and ``overwrite`` is False.
-    FileNameError
-        If ``destination`` is neither an HDF5 name nor a LINDI one (``.lindi.json``,
-        ``.lindi.tar``, ``.lindi.d``).
-    FormatError
-        If the source is not an NWB file (no ``nwb_version``).
-    """
-    import shutil
-
-    from pynwb import NWBHDF5IO
-
-    from .errors import FormatError, ModeError
-    from .storage import is_hdf5, kind_from_suffix
-
-    src = os.fspath(source)
-    dst = os.fspath(destination)
-    if os.path.exists(dst) and not overwrite:
-        raise ModeError(f"{dst} exists; pass overwrite=True (hdmf-lindi convert --force) to replace it.")
-    to_hdf5 = dst.lower().endswith(_HDF5_SUFFIXES)
-    if not to_hdf5:
-        kind_from_suffix(dst)  # refuses any other name, with the accepted ones
-    from_hdf5 = is_hdf5(src)
-    built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
-    try:
-        src_io: Any = NWBHDF5IO(src, "r") if from_hdf5 and not is_url(src) else NWBLindiIO(src, "r", options=options)
-        with src_io:
-            _, version = src_io.nwb_version
-            if version is None:
-                raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
-            dst_io: Any = NWBHDF5IO(built, "w") if to_hdf5 else NWBLindiIO(built, "w", metadata_as_text=metadata_as_text)
-            with dst_io:
-                dst_io.export(src_io=src_io, write_args={"link_data": False})
-        if os.path.isdir(dst):
-            shutil.rmtree(dst)
-        os.replace(built, dst)
-    except BaseException:
-        if os.path.isdir(built):
-            shutil.rmtree(built, ignore_errors=True)
-        elif os.path.exists(built):
-            os.remove(built)
-        raise
-    logger.info("converted %s -> %s", src, dst)
-
-
-def _lindi_suffix(dst: str) -> str:
-    """The temporary name keeps the destination's LINDI suffix (it decides the form)."""
-    for suffix in (".lindi.json", ".lindi.tar", ".lindi.d", ".json", ".tar", ".d"):
-        if dst.endswith(suffix):
-            return suffix
-    return ".lindi.tar"
+from .conversion import convert  # noqa: E402 - re-exported here, where it used to live

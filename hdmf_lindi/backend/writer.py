@@ -24,8 +24,10 @@ from hdmf.spec import DtypeSpec, RefSpec
 
 from ..errors import UnsupportedError
 from ..format.dtypes import is_reference_dtype, ref_dtype, string_dtype
+from ..format.eager import EAGER_INLINE_MAX_BYTES, EAGER_TYPES
 from ..format.references import ExternalLink, Reference, SoftLink
 from ..storage import is_url
+from ..storage.containers import INLINE_MAX_BYTES
 from ..tree import Dataset, File, Group
 from ..tree.copy import copy_dataset
 from .dataio import StorageSettings, settings_from_dataio
@@ -249,7 +251,14 @@ class BuilderWriter:
         dtype = builder.dtype
         if isinstance(data, LindiDataset) and self._write_lindi_data(parent, builder, data, settings):
             return
-        ds = self._create(parent, name, data, dtype, settings)
+        container = self._file.container
+        if _read_eagerly(builder, data):
+            # hdmf reads these while constructing: inline chunks spare a request per table
+            container.inline_max_bytes = EAGER_INLINE_MAX_BYTES
+        try:
+            ds = self._create(parent, name, data, dtype, settings)
+        finally:
+            container.inline_max_bytes = INLINE_MAX_BYTES
         if ds is not None:
             self._set_attributes(ds, builder.attributes)
         self._mark(builder)
@@ -311,6 +320,10 @@ class BuilderWriter:
         if isinstance(data, str | bytes | datetime.datetime | datetime.date):
             return parent.create_dataset(name, data=_to_text(data), dtype=string_dtype(), **kwargs)
         if _is_lazy_array(data):
+            if not any(v not in (None, False) for v in kwargs.values()):
+                encoded = _copy_encoded(parent, name, data, want)
+                if encoded is not None:
+                    return encoded
             return self._copy_blocks(parent, name, data, want, _inherit_layout(data, settings, kwargs))
         arr = self._as_array(data, want)
         if arr.ndim == 0 and kwargs["chunks"] is not None:
@@ -420,6 +433,41 @@ class BuilderWriter:
         else:
             self._pending.append((ds, iterator))
         return ds
+
+
+def _read_eagerly(builder: DatasetBuilder, data: Any) -> bool:
+    """Whether hdmf may read the dataset while constructing (its chunks are then kept inline).
+
+    Table ``id`` columns and ``VectorIndex`` datasets (``format/eager.py``), and text or
+    reference datasets, which an index of an HDF5 file always holds inline too.
+    """
+    if builder.attributes.get("neurodata_type") in EAGER_TYPES:
+        return True
+    try:
+        want = spec_dtype(builder.dtype)
+    except TypeError:
+        want = None
+    if want is not None:
+        return want.kind == "O"
+    return isinstance(data, list | tuple) and bool(data) and isinstance(data[0], str | bytes)
+
+
+def _copy_encoded(parent: Group, name: str, data: Any, want: np.dtype[Any] | None) -> Dataset | None:
+    """Copy a chunked HDF5 dataset's chunks as they are encoded, or None to decode and re-encode.
+
+    Used when the data come with no storage settings of their own (an export from
+    ``NWBHDF5IO``): chunk shape, filters and bytes are the source's, nothing is decompressed.
+    """
+    source = getattr(data, "dataset", data) if isinstance(data, HDMFDataset) else data
+    if type(source).__module__.split(".")[0] != "h5py":
+        return None
+    from ..hdf5.encoded import encoded_source  # lazy: h5py lives in hdf5/
+    from ..tree.encoded import create_encoded
+
+    encoded = encoded_source(source)
+    if encoded is None or (want is not None and np.dtype(encoded.zarray["dtype"]) != want):
+        return None
+    return create_encoded(parent, name, encoded.zarray, encoded.chunks())
 
 
 def _inherit_layout(data: Any, settings: StorageSettings, kwargs: dict[str, Any]) -> dict[str, Any]:

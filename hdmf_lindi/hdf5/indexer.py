@@ -25,6 +25,7 @@ from ..errors import IndexingError, LindiError, NodeNotFoundError, UnsupportedEr
 from ..format.attrs import ANNOTATION_KEYS, dtype_tag, encode_attr
 from ..format.codecs import JSON2_CONFIG
 from ..format.dtypes import compound_to_annotation
+from ..format.eager import EAGER_INLINE_MAX_BYTES, read_eagerly
 from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
@@ -85,6 +86,11 @@ class IndexOptions:
     storage blob it redirects to, which stays valid when the asset id is dropped; the asset is
     kept in ``generationMetadata["dandi"]``. An embargoed blob, which cannot be read without the
     API, keeps the asset URL. False keeps the asset URL always. Defaults to True."""
+    inline_eager_max_bytes: int = EAGER_INLINE_MAX_BYTES
+    """Datasets hdmf reads while constructing containers (table ``id`` columns and
+    ``VectorIndex`` datasets) are copied inline up to this decoded size, so that
+    ``NWBLindiIO(index).read()`` fetches nothing but the index (see ``format/eager.py``); 0 turns
+    this off. Defaults to 64 KiB."""
     only: tuple[str, ...] | None = None
     """Index only these objects (paths such as ``"/units"``), everything below them, and the
     groups on the way to them (with their attributes); the rest of the file is not walked, so
@@ -413,7 +419,8 @@ class _Walker:
             self._inline(path, zattrs, np.asarray(value, dtype=base).reshape(1), scalar=True)
             return
         size = math.prod(shape)
-        if 0 < size < self.options.inline_max_elements:
+        small = 0 < size < self.options.inline_max_elements
+        if small or read_eagerly(zattrs, size * base.itemsize, self.options.inline_eager_max_bytes):
             try:  # small: copy the values, whatever the layout
                 data = self.types.read_dataset(dsid, shape, info)
             except OSError:  # e.g. external raw files that cannot be read: decided below
@@ -425,7 +432,7 @@ class _Walker:
         if plist.get_external_count() > 0:
             raise UnmappableFilter("the dataset's data lives in external raw files")
         layout = plist.get_layout()
-        if 0 < size < self.options.inline_max_elements or layout == h5py.h5d.COMPACT:
+        if small or layout == h5py.h5d.COMPACT:
             data = np.empty(shape, dtype=base)
             dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, data)
             self._inline(path, zattrs, data, scalar=False)

@@ -17,6 +17,10 @@ _T = TypeVar("_T")
 BLOCK_BYTES = 8 << 10  # 8 KiB aligned blocks
 HEAD_BYTES = 16 << 10  # 16 KiB: superblock and root group, read with the size in one request
 TAIL_BYTES = 256 << 10  # 256 KiB: where h5py and pynwb leave most metadata of a written file
+TAIL_FRACTION = 100  # ... or 1/100 of the file, if larger (up to MAX_TAIL_BYTES)
+MAX_TAIL_BYTES = 16 << 20  # 16 MiB: the tail (with its extensions) grows no larger
+TAIL_REACH = 4  # a miss within this many tail lengths before the tail extends it (see _extend_tail)
+EXTEND_MIN_FILE_BYTES = 4 << 20  # smaller files: no extension (it would mostly read data chunks)
 MAX_REQUEST_BYTES = 4 << 20  # 4 MiB: growing requests stop here
 NEAR_FACTOR = 32  # a miss this many request lengths from the previous request grows the next one
 MAX_CACHED_BYTES = 64 << 20  # 64 MiB
@@ -38,7 +42,11 @@ class BlockCachedFile(io.RawIOBase):
 
     * the first request reads the head of the file and learns its size (no separate size probe
       when the source can do both at once);
-    * the first miss in the last ``TAIL_BYTES`` reads that whole tail in one request;
+    * the first miss in the tail reads that whole tail in one request: the last ``TAIL_BYTES``,
+      or 1% of the file when larger (the size is known from the first request);
+    * a miss just before the tail (within ``TAIL_REACH`` tail lengths) extends the tail
+      backwards in one request (to at least twice its length), so that a pynwb file whose
+      late metadata spans more than the first guess is still read in three requests;
     * any other miss reads one small aligned block, so isolated B-tree nodes cost little;
     * a miss close to the previous request (within ``NEAR_FACTOR`` times its length) doubles the
       request size, up to ``MAX_REQUEST_BYTES``, so that a file dense with metadata is read in
@@ -82,8 +90,11 @@ class BlockCachedFile(io.RawIOBase):
             self._store(0, head)
         else:
             self._size = self._call(source.size)
-        self._tail_start = max(0, self._size - TAIL_BYTES) // block_bytes * block_bytes
+        tail = min(max(TAIL_BYTES, self._size // TAIL_FRACTION), MAX_TAIL_BYTES)
+        self._tail_start = max(0, self._size - tail) // block_bytes * block_bytes
         self._tail_pending = self._tail_start >= head_bytes
+        self._head_end = head_bytes
+        self._extensions = 0
 
     def readable(self) -> bool:
         return True
@@ -145,6 +156,8 @@ class BlockCachedFile(io.RawIOBase):
                 self._tail_pending = False
                 self._read(self._tail_start, self._size)
                 continue
+            if self._extend_tail(i):
+                continue
             want = max(self._next_span(i * block), last - i + 1)
             stop = i + 1
             while stop < min(i + want, n_blocks) and stop not in blocks:
@@ -152,6 +165,43 @@ class BlockCachedFile(io.RawIOBase):
             self._read(i * block, min(stop * block, self._size))
             self._last = (i * block, min(stop * block, self._size))
             i = stop
+
+    def _extend_tail(self, index: int) -> bool:
+        """Read the tail further back if block ``index`` lies just before it; True if read.
+
+        pynwb's late metadata (object headers, heaps, B-tree nodes of the last objects written)
+        sits at the end of the file, over a span the first tail guess may not cover. A miss
+        within ``TAIL_REACH`` tail lengths before the tail reads, in one request, everything
+        from the miss (or from half the tail's length before the tail, if earlier; a whole
+        tail length once the tail was read) to the tail -- and the tail itself if it was not
+        read yet. This happens at most twice (the first
+        time with the tail), never over blocks already read, and not in files smaller than
+        ``EXTEND_MIN_FILE_BYTES``, where the fixed tail is already a large share and the span
+        before it is mostly data chunks.
+        """
+        block = self._block
+        start = index * block
+        if self._size < EXTEND_MIN_FILE_BYTES or self._extensions >= 2:
+            return False
+        if start >= self._tail_start or start < self._head_end:
+            return False
+        length = self._size - self._tail_start
+        if start < self._tail_start - TAIL_REACH * length or 2 * length > MAX_TAIL_BYTES:
+            return False
+        # with the tail: half its length again before it (the metadata span of pynwb's files
+        # rarely exceeds 1.5 tails); later: doubling what has been read
+        margin = length // 2 if self._tail_pending else length
+        first = max(self._head_end // block, min(index, (self._tail_start - margin) // block))
+        stop = -(-self._size // block) if self._tail_pending else self._tail_start // block
+        while first < index and first in self._blocks:
+            first += 1
+        if any(i in self._blocks for i in range(first, stop)):
+            return False  # some of it was read already: read block by block instead
+        self._read(first * block, min(stop * block, self._size))
+        self._tail_start = first * block
+        self._tail_pending = False
+        self._extensions += 1
+        return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")

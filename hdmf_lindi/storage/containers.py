@@ -66,6 +66,9 @@ class Container(ABC):
 
     kind: ClassVar[Kind]
     supports_blobs: ClassVar[bool] = False
+    inline_max_bytes: int = INLINE_MAX_BYTES
+    """Chunks shorter than this are stored inline even where blobs are supported; a writer
+    raises it for a moment for chunks every reader fetches at once (``format/eager.py``)."""
 
     def __init__(
         self, location: str, refmap: ReferenceMap, fetcher: Fetcher, *, read_only: bool
@@ -205,7 +208,7 @@ class Container(ABC):
             If the container is read-only or closed.
         """
         self._check_writable()
-        if self.supports_blobs and len(data) >= INLINE_MAX_BYTES:
+        if self.supports_blobs and len(data) >= max(INLINE_MAX_BYTES, self.inline_max_bytes):
             name = self._write_blob(key, data)
             self.refmap.set_range(key, "./" + name, 0, len(data))
         else:

@@ -95,7 +95,8 @@ def test_export_from_hdf5_keeps_compression(corpus: Corpus, corpus_h5: dict[str,
         assert (f["acquisition/compressed/data"].chunks, f["acquisition/compressed/data"].compression) == ((500, 4), "gzip")
     with File(lindi) as f:
         ds = f["acquisition/compressed/data"]
-        assert (ds.chunks, ds.compression) == ((500, 4), "gzip")
+        # HDF5's gzip filter writes zlib streams: the chunks are copied as they are, codec zlib
+        assert (ds.chunks, ds.compression) == ((500, 4), "zlib")
 
 
 def _lindi_copy(corpus: Corpus, path: Path) -> None:
