@@ -1,25 +1,23 @@
 """Source identities for resume, as the manifest stores them (JSON objects).
 
-A thin layer over :mod:`hdmf_lindi.storage.identity`: one probe costs one ``stat`` for a local
-file and one request (a HEAD, else a 1-byte GET) for a URL, sent through the process-wide
-session so that probing many files of one host reuses its connections.
+A thin layer over :mod:`hdmf_lindi.storage.identity`, whose probe costs one ``stat`` for a
+local file and one request (a HEAD, else a 1-byte GET) for a URL, on the process-wide session.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from ..errors import NodeNotFoundError, ReferenceMapError
-from ..storage.fetcher import shared_session
-from ..storage.identity import SourceIdentity, local_identity
-from ..storage.sources import HttpSource, RemoteOptions, is_url
+from ..errors import ReferenceMapError
+from ..storage import identity
+from ..storage.identity import SourceIdentity
+from ..storage.sources import RemoteOptions
 
 __all__ = ["identities_match", "probe_identity"]
 
 
 def probe_identity(location: str, options: RemoteOptions | None = None) -> dict[str, Any]:
-    """Return the identity of ``location`` now, as JSON: one ``stat``, or one request for a URL.
+    """Return the identity of ``location`` now, as JSON (:func:`hdmf_lindi.storage.identity.probe_identity`).
 
     Raises
     ------
@@ -28,13 +26,7 @@ def probe_identity(location: str, options: RemoteOptions | None = None) -> dict[
     RemoteReadError
         If the URL cannot be read.
     """
-    if is_url(location):
-        options = options or RemoteOptions()
-        return HttpSource(location, shared_session(options), options).probe().to_json()
-    try:
-        return local_identity(os.stat(location)).to_json()
-    except FileNotFoundError as exc:
-        raise NodeNotFoundError(f"Cannot index {location}: no such file.") from exc
+    return identity.probe_identity(location, options).to_json()
 
 
 def identities_match(recorded: dict[str, Any] | None, found: dict[str, Any]) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReferenceMapError
+from ..errors import NodeNotFoundError, ReferenceMapError
 from .refmap import ReferenceMap
 
 if TYPE_CHECKING:
@@ -163,18 +163,18 @@ def probe_identity(location: str, options: RemoteOptions | None = None) -> Sourc
     RemoteReadError
         If the URL cannot be read.
     """
-    from .sources import (  # sources imports this module
-        HttpSource,
-        RemoteOptions,
-        is_url,
-        make_session,
-    )
+    from .fetcher import shared_session  # fetcher and sources import this module
+    from .sources import HttpSource, RemoteOptions, is_url
 
     if is_url(location):
+        # the process-wide session: probing many files of one host reuses its connections
         options = options or RemoteOptions()
-        return HttpSource(location, make_session(options), options).probe()
+        return HttpSource(location, shared_session(options), options).probe()
     path = location[len("file://"):] if location.startswith("file://") else location
-    return local_identity(os.stat(path))
+    try:
+        return local_identity(os.stat(path))
+    except FileNotFoundError as exc:
+        raise NodeNotFoundError(f"Cannot probe {location}: no such file.") from exc
 
 
 def local_identity(st: os.stat_result) -> SourceIdentity:
