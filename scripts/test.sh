@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q -e ".[test]"
 # lindi 0.4.6 needs zarr 2: it gets its own virtual environment (.venv-lindi).
 .venv/bin/python tests/interop/lindi_env.py
+# hdmf-zarr 0.14 (the Zarr v3 convention) needs Python >= 3.12: its own venv (.venv-hdmf-zarr).
+.venv/bin/python tests/interop/hdmf_zarr_env.py
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest -n 2 -q "$@"

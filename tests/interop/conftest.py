@@ -94,3 +94,23 @@ def run_lindi(_lindi_env: tuple[str | None, str]) -> Callable[..., str]:
         return proc.stdout
 
     return run
+
+
+hdmf_zarr_env = _load("_hdmf_lindi_interop_hdmf_zarr_env", HERE / "hdmf_zarr_env.py")
+
+
+@pytest.fixture(scope="session")
+def hdmf_zarr_python() -> str:
+    """Path of a python with hdmf-zarr 0.14 and zarr 3 (Python >= 3.12).
+
+    Made once per checkout by ``hdmf_zarr_env.py``; the tests fail, never skip, if it cannot be
+    had (for instance when the machine has no Python >= 3.12).
+    """
+    try:
+        return str(hdmf_zarr_env.ensure_hdmf_zarr_python())
+    except hdmf_zarr_env.HdmfZarrEnvError as exc:
+        pytest.fail(
+            "The hdmf-zarr 0.14 environment for the Zarr v3 interoperability tests is "
+            f"unavailable:\n{exc}",
+            pytrace=False,
+        )
