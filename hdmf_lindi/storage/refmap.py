@@ -22,7 +22,7 @@ import binascii
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
@@ -69,6 +69,17 @@ def _as_object(value: Any) -> Any:
             return value
         return parsed if isinstance(parsed, dict) else value
     return value
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    """Whether a parsed JSON value holds a NaN or infinite float (which strict JSON cannot spell)."""
+    if isinstance(obj, float):
+        return obj != obj or obj in (float("inf"), float("-inf"))
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_nonfinite(v) for v in obj)
+    return False
 
 
 def _spells_metadata_as_text(refs: Mapping[str, Any]) -> bool:
@@ -219,6 +230,9 @@ class ReferenceMap:
                 self._drop_table_entry(key)
         self.dirty = False
         """Whether the map changed since it was loaded or last marked clean."""
+        self.translate: Callable[[ReferenceMap], ReferenceMap] | None = None
+        """A dialect's writer: :meth:`to_json` serialises ``translate(self)`` instead of the model
+        (set by ``format/`` for files written as Zarr v3; the model stays LINDI v2)."""
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -680,7 +694,7 @@ class ReferenceMap:
                     obj = self.get_json(key)
                 except ReferenceMapError:
                     continue  # not JSON: kept as it was, readers report it
-                if isinstance(obj, dict):
+                if isinstance(obj, dict) and not _has_nonfinite(obj):  # bare NaN tokens stay text
                     refs[key] = obj
 
     def to_dict(
@@ -740,6 +754,8 @@ class ReferenceMap:
         in grid order, at the start of ``refs`` (the other keys stay sorted). Compact tables:
         see :meth:`to_dict`.
         """
+        if self.translate is not None:  # another dialect: only refs, no hdmf_lindi chunk tables
+            return self.translate(self).to_json(expand_tables=True, home=home)
         flat, compact = self._split_tables(expand_tables)
         n_refs = len(self._refs) + sum(t.count for t in flat.values())
         if not any(t.count for t in flat.values()) or n_refs <= _INDENT_MAX_REFS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..format.references import ExternalLink
+from ..format.zarr_v3_write import check_dialect, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
@@ -45,6 +46,11 @@ class File(Group):
         (kerchunk's spelling, which JavaScript clients such as zarrita need), False as embedded
         JSON objects (lindi's). None, the default, keeps the file's spelling (objects for a new
         file). Both spellings are read; see ``docs/format_notes.rst``.
+    dialect
+        What a writable file is written as: ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads) or
+        ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads). None, the
+        default, keeps the file's dialect (``"lindi"`` for a new file); see
+        ``docs/zarr3.rst``.
 
     Raises
     ------
@@ -77,6 +83,7 @@ class File(Group):
         locking: Locking = None,
         lock_timeout: float = 0.0,
         metadata_as_text: bool | None = None,
+        dialect: str | None = None,
     ) -> None:
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
@@ -93,6 +100,8 @@ class File(Group):
         super().__init__(state, "")
         if metadata_as_text is not None:
             self.metadata_as_text = metadata_as_text
+        if dialect is not None:
+            self.dialect = dialect
 
     @classmethod
     def _of_state(cls, state: _FileState) -> File:
@@ -157,6 +166,31 @@ class File(Group):
             refmap.metadata_as_text = bool(value)
             if not self._state.container.read_only:
                 refmap.dirty = True
+
+    @property
+    def dialect(self) -> str:
+        """What the file is written as: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (Zarr v3). Setting it
+        on a writable file rewrites the file in that dialect on the next flush."""
+        return "lindi" if self._state.container.refmap.translate is None else "zarr3"
+
+    @dialect.setter
+    def dialect(self, value: str) -> None:
+        check_dialect(value)
+        if value == self.dialect:
+            return
+        container = self._state.container
+        refmap = container.refmap
+        if value == "zarr3":
+            read = container.read_many
+
+            def translate(model: ReferenceMap) -> ReferenceMap:
+                return to_zarr3(model, read)
+
+            refmap.translate = translate
+        else:
+            refmap.translate = None
+        if not container.read_only:
+            refmap.dirty = True
 
     @property
     def closed(self) -> bool:
