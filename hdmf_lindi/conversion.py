@@ -30,11 +30,15 @@ def convert(
     options: RemoteOptions | None = None,
     self_contained: bool = False,
     metadata_as_text: bool = False,
+    dialect: str = "lindi",
 ) -> None:
     """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
 
     ``metadata_as_text`` writes a LINDI destination's metadata values as JSON text (kerchunk's
-    spelling, for clients such as zarrita) instead of embedded objects.
+    spelling, for clients such as zarrita) instead of embedded objects. ``dialect="zarr3"``
+    writes a LINDI destination in the shared Zarr v3 convention (hdmf-zarr 0.14 reads it): the
+    conversion is made as LINDI v2 and translated as the last step, chunk references copied as
+    references and inline chunks as bytes (only text, reference and compound arrays are recoded).
 
     The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
     written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
@@ -65,8 +69,10 @@ def convert(
     import shutil
 
     from .errors import FormatError, ModeError
+    from .format.zarr_v3_write import check_dialect
     from .storage import is_hdf5, kind_from_suffix
 
+    check_dialect(dialect)
     src = os.fspath(source)
     dst = os.fspath(destination)
     if os.path.exists(dst) and not overwrite:
@@ -78,6 +84,7 @@ def convert(
     built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
     try:
         if from_hdf5 and not to_hdf5 and not metadata_as_text and _index_and_embed(src, built, self_contained or not is_url(src), options):
+            _set_dialect(built, dialect)
             if os.path.isdir(dst):
                 shutil.rmtree(dst)
             os.replace(built, dst)
@@ -98,6 +105,8 @@ def convert(
 
             with File(built, "a") as out:
                 embed_references(out)
+        if not to_hdf5:
+            _set_dialect(built, dialect)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
         os.replace(built, dst)
@@ -108,6 +117,13 @@ def convert(
             os.remove(built)
         raise
     logger.info("converted %s -> %s", src, dst)
+
+
+def _set_dialect(built: str, dialect: str) -> None:
+    """Rewrite the LINDI v2 file ``built`` in ``dialect`` (nothing to do for ``"lindi"``)."""
+    if dialect != "lindi":
+        with File(built, "a") as out:
+            out.dialect = dialect
 
 
 def _index_and_embed(src: str, built: str, embed: bool, options: RemoteOptions | None) -> bool:

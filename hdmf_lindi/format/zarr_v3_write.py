@@ -351,6 +351,50 @@ def _text_chunks(meta: ArrayMeta, scalar: bool) -> tuple[int, ...]:
     return tuple(max(c, 1) for c in meta.chunks)
 
 
+def _rechunk_contiguous(
+    meta: ArrayMeta, values: dict[str, RefValue]
+) -> tuple[tuple[int, ...], dict[str, RefValue]] | None:
+    """New (chunks, chunk values) for an uncompressed array split along axis 0 with a short
+    last piece (LINDI's and our indexer's split of a contiguous HDF5 dataset), else None.
+
+    Zarr v3 readers need every stored chunk at full size; lindi zero-pads a short one. The
+    pieces are consecutive ranges of one file, so the same bytes are described again with a
+    row count that divides the array's (or as one chunk when no such count is near the old
+    piece size); nothing is read.
+    """
+    shape, chunks, itemsize = meta.shape, meta.chunks, meta.dtype.itemsize
+    if not shape or tuple(chunks[1:]) != tuple(shape[1:]) or not shape[0]:
+        return None
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    full = chunks[0] * row
+    n = -(-shape[0] // chunks[0])
+    suffix = ".0" * (len(shape) - 1)
+    refs = [values.get(f"{i}{suffix}") for i in range(n)]
+    if not all(isinstance(r, list) and len(r) == 3 for r in refs):
+        return None
+    pieces: list[list[Any]] = refs  # type: ignore[assignment]
+    total = shape[0] * row
+    if pieces[-1][2] >= total - (n - 1) * full and pieces[-1][2] == full:
+        return None  # no short piece
+    url, base = pieces[0][0], pieces[0][1]
+    for i, (u, offset, length) in enumerate(pieces):
+        want = full if i < n - 1 else total - (n - 1) * full
+        if u != url or offset != base + i * full or length != want:
+            return None
+    rows = max((d for d in _divisors(shape[0]) if d * row <= full), default=1)
+    if rows * row * 16 < full:  # no divisor near the piece size: one chunk
+        rows = shape[0]
+    out: dict[str, RefValue] = {}
+    for i in range(shape[0] // rows):
+        out[f"{i}{suffix}"] = [url, base + i * rows * row, rows * row]
+    return (rows, *shape[1:]), out
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in small]
+
+
 # ---------------------------------------------------------------------------- translation
 class _Translator:
     def __init__(self, refmap: ReferenceMap, read: ReadFn) -> None:
@@ -429,10 +473,7 @@ class _Translator:
         attributes["_DTYPE"] = dtype.name
         shape = () if scalar else meta.shape
         chunks = () if scalar else meta.chunks
-        doc = _array_doc(shape, chunks, dtype.name, _fill(meta.fill_value, dtype), _codecs(meta, f"/{path}"), attributes)
-        self._meta(path, doc)
-        for chunk, value in node.chunks.items():
-            self.out[_v3_key(path, chunk, scalar or not meta.shape)] = value
+        values: dict[str, RefValue] = dict(node.chunks)
         table = self.refmap.chunk_table(path)
         if table is not None:
             table.load_all()
@@ -441,9 +482,15 @@ class _Translator:
                 table.chunk_keys(indices), table.urls_of(indices), table.offsets[indices].tolist(),
                 table.lengths[indices].tolist(), strict=True,
             ):
-                key = _v3_key(path, chunk, scalar or not meta.shape)
-                if chunk not in node.chunks:
-                    self.out[key] = [url, offset, length]
+                values.setdefault(chunk, [url, offset, length])
+        if not scalar and not meta.pipeline.has_codecs:
+            rechunked = _rechunk_contiguous(meta, values)
+            if rechunked is not None:
+                chunks, values = rechunked
+        doc = _array_doc(shape, chunks, dtype.name, _fill(meta.fill_value, dtype), _codecs(meta, f"/{path}"), attributes)
+        self._meta(path, doc)
+        for chunk, value in values.items():
+            self.out[_v3_key(path, chunk, scalar or not meta.shape)] = value
 
     def _text(self, path: str, node: _Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
         values = _read_whole(meta, path, node, self.refmap, self.read)
