@@ -155,7 +155,7 @@ def test_metadata_follows_the_convention(written: tuple[Path, dict[str, np.ndarr
     assert _meta(doc, "num/zlib/bei4/zarr.json")["codecs"][0]["configuration"] == {"endian": "big"}
     blosc = _meta(doc, "num/blosc_auto/u1/zarr.json")["codecs"][1]
     assert blosc["name"] == "blosc" and blosc["configuration"]["shuffle"] == "bitshuffle"
-    for key, value in refs.items():
+    for key in refs:
         if key.endswith("zarr.json") and _meta(doc, key)["node_type"] == "array":
             meta = _meta(doc, key)
             assert "_DTYPE" in meta["attributes"] or isinstance(meta["data_type"], dict), key
