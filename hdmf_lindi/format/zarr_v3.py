@@ -25,8 +25,10 @@ What maps to what:
 * numeric and bool arrays -> their NumPy type (the ``bytes`` codec's endianness), the
   bytes-to-bytes codecs as numcodecs filters (``zstd``, ``gzip``, ``blosc``, ``crc32c``,
   ``numcodecs.<id>``); ``sharding_indexed`` -> :mod:`.v3_codecs`' sharding decoder;
-* float attributes written as bare ``NaN``/``Infinity`` tokens become LINDI's strings; strings
-  ``"NaN"`` are floats in the model (zindi's spelling; see :func:`translate_v3` for hdmf-zarr's);
+* float attributes written as bare ``NaN``/``Infinity`` tokens become LINDI's strings (floats in
+  the model); the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats in zindi's files
+  and text in hdmf-zarr's (layout §3.10), kept as text by a recorded attribute tag
+  (``format.attrs.TEXT_TAG``);
 * hidden: ``_LINKS``, ``_DTYPE``, ``_REFERENCE_FIELDS``, ``zarr_link``, ``zarr_dtype`` (they are
   turned into the model's own annotations) and ``_ARRAY_DIMENSIONS`` (hdmf-zarr's dimension
   labels, which HDF5 and HDMF's data do not have).
@@ -51,6 +53,7 @@ import numpy as np
 from ..errors import MetadataError, ReferenceMapError, UnsupportedError
 from ..storage.refmap import ReferenceMap
 from . import v3_codecs
+from .attrs import TEXT_TAG
 from .codecs import JSON2_CONFIG
 from .dtypes import REFERENCE_TYPE
 from .zarr_v2 import encode_fill_value
@@ -63,6 +66,8 @@ Writer = Literal["hdmf-zarr", "zindi"]
 """Which tool's spelling a v3 document follows (layout §8.D); it only decides NaN strings."""
 
 _ROOT_KEY = "zarr.json"
+EXTRA_KEY = "hdmf_lindi"
+"""The top-level key of what hdmf_lindi records beyond lindi (``tree/state.py``'s)."""
 _HIDDEN = frozenset({"_LINKS", "_DTYPE", "_REFERENCE_FIELDS", "_ARRAY_DIMENSIONS", "zarr_link", "zarr_dtype"})
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _NUMERIC = {
@@ -151,11 +156,24 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
-def _attributes(attrs: dict[str, Any], path: str) -> dict[str, Any]:
+def _only_nonfinite_text(value: Any) -> bool:
+    """Whether ``value`` is ``"NaN"``/``"Infinity"``/``"-Infinity"`` or a (nested) list of only those."""
+    if isinstance(value, str):
+        return value in _NONFINITE
+    if isinstance(value, list) and value:
+        return all(_only_nonfinite_text(v) for v in value)
+    return False
+
+
+def _attributes(attrs: dict[str, Any], path: str, text_tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The model's ``.zattrs`` of v3 attributes; ``text_tags`` (hdmf-zarr's files) collects the
+    names of text attributes the model would read as floats (see format.attrs.TEXT_TAG)."""
     out: dict[str, Any] = {}
     for name, value in attrs.items():
         if name in _HIDDEN:
             continue
+        if text_tags is not None and _only_nonfinite_text(value):
+            text_tags[name] = TEXT_TAG
         if name == ".specloc" and not path and isinstance(value, str):
             target = value if value.startswith("/") else "/" + value
             value = {"_REFERENCE": {"object_id": None, "path": target, "source": ".", "source_object_id": None}}
@@ -490,10 +508,7 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
     Returns
     -------
     V3Translation
-        The model and what was learnt. In the model a string attribute ``"NaN"`` (and
-        ``"Infinity"``, ``"-Infinity"``) reads as a float, as zindi means it; hdmf-zarr writes
-        float attributes as bare tokens, so in its files such a string was text (layout §3.10),
-        which the model cannot tell (see docs/format_notes.rst).
+        The model and what was learnt (which writer's spelling the document follows).
 
     Raises
     ------
@@ -531,12 +546,16 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
     writer = _detect_writer(refmap, nodes)
     out: dict[str, Any] = {}
     arrays: dict[str, tuple[tuple[str, str], int, bool]] = {}
+    tags: dict[str, dict[str, str]] = {}
     for path in sorted(nodes):
         doc = nodes[path]
         attrs = doc.get("attributes") or {}
+        text_tags: dict[str, str] | None = {} if writer == "hdmf-zarr" else None
         if doc["node_type"] == "group":
             out[_join(path, ".zgroup")] = {"zarr_format": 2}
-            zattrs = _attributes(attrs, path)
+            zattrs = _attributes(attrs, path, text_tags)
+            if text_tags:
+                tags["/" + path] = text_tags
             if zattrs:
                 out[_join(path, ".zattrs")] = zattrs
             for name, link in _links(attrs, path, root_name, source).items():
@@ -550,7 +569,9 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             continue
         model = _array(doc, path, source)
         out[_join(path, ".zarray")] = model.zarray
-        zattrs = {**_attributes(attrs, path), **model.annotations}
+        zattrs = {**_attributes(attrs, path, text_tags), **model.annotations}
+        if text_tags:
+            tags["/" + path] = text_tags
         if zattrs:
             out[_join(path, ".zattrs")] = zattrs
         ndim = len(doc["shape"])
@@ -582,5 +603,9 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             len(translation.dropped_keys), source, translation.dropped_keys[0],
         )
     extra = {k: v for k, v in refmap.extra.items() if k not in ("sources",)}
+    if tags:
+        ours = dict(extra.get(EXTRA_KEY) or {})
+        ours["attributeDtypes"] = {**(ours.get("attributeDtypes") or {}), **tags}
+        extra[EXTRA_KEY] = ours
     translation.refmap = ReferenceMap(out, templates=refmap.templates, extra=extra, source=source)
     return translation
