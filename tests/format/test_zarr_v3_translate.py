@@ -378,3 +378,18 @@ def test_keys_of_no_node_are_left_out() -> None:
                                         "x/c/9/9": "zz", "stray/c/0": "q"}))
     assert sorted(result.dropped_keys) == ["stray/c/0", "x/c/9/9"]
     assert "x/0" in result.refmap
+
+
+def test_a_missing_struct_chunk_reads_zeros_empty_text_and_null_references(tmp_path: Path) -> None:
+    data_type = {"name": "struct", "configuration": {"fields": [
+        {"name": "x", "data_type": "float64"},
+        {"name": "t", "data_type": {"name": "fixed_length_utf32", "configuration": {"length_bytes": 8}}},
+        {"name": "r", "data_type": {"name": "fixed_length_utf32", "configuration": {"length_bytes": 8}}}]}}
+    rows = np.array([(1.5, "a", "/g"), (2.5, "b", "/g")], dtype=[("x", "<f8"), ("t", "<U2"), ("r", "<U2")])
+    refs = {"zarr.json": GROUP, "g/zarr.json": GROUP,
+            "p/zarr.json": array_doc([4], data_type, chunks=[2], attributes={"_REFERENCE_FIELDS": ["r"]}),
+            "p/c/0": b64(rows.tobytes())}
+    with open_doc(tmp_path, refs) as f:
+        got = f["p"][()]
+        assert got["x"].tolist() == [1.5, 2.5, 0.0, 0.0] and got["t"].tolist() == ["a", "b", "", ""]
+        assert [r.path if r is not None else None for r in got["r"]] == ["/g", "/g", None, None]
