@@ -47,6 +47,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urljoin
 
 import numpy as np
 
@@ -493,7 +494,14 @@ def _model_chunk_key(rest: str, encoding: tuple[str, str], ndim: int) -> str | N
 
 
 # ---------------------------------------------------------------------------- translation
-def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
+def _rebase(url: str, base_url: str | None) -> str:
+    """A relative file name of a chunk reference, resolved against a remote document's URL."""
+    if base_url is None or "://" in url or url.startswith(("/", "./", "{{")):
+        return url
+    return urljoin(base_url, url)
+
+
+def translate_v3(refmap: ReferenceMap, *, root_name: str = "", base_url: str | None = None) -> V3Translation:
     """Translate a Zarr v3 reference map into the LINDI v2 model (pure; no chunk is read).
 
     Parameters
@@ -504,6 +512,10 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
         The store's own file or directory name; external links (``_LINKS`` with another
         ``source``) are relative to the store root and are made relative to the directory
         holding the store.
+    base_url
+        The URL of a remote document: chunk references naming a relative file (zindi writes
+        the HDF5 file's name as it was given, e.g. ``zindi_mock.nwb``) are resolved against it,
+        as a local document's are against its directory.
 
     Returns
     -------
@@ -596,6 +608,8 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             translation.dropped_keys.append(key)
             continue
         if not empty:
+            if base_url is not None and type(value) is list:
+                value = [_rebase(value[0], base_url), *value[1:]]
             out[_join(array, chunk)] = value
     if translation.dropped_keys:
         logger.info(
@@ -607,5 +621,6 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
         ours = dict(extra.get(EXTRA_KEY) or {})
         ours["attributeDtypes"] = {**(ours.get("attributeDtypes") or {}), **tags}
         extra[EXTRA_KEY] = ours
-    translation.refmap = ReferenceMap(out, templates=refmap.templates, extra=extra, source=source)
+    templates = {name: _rebase(url, base_url) for name, url in refmap.templates.items()}
+    translation.refmap = ReferenceMap(out, templates=templates, extra=extra, source=source)
     return translation
