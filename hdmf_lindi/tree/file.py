@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
+from ..errors import UnsupportedError
 from ..format.references import ExternalLink
 from ..format.zarr_v3_write import check_dialect, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
-from ..storage.sources import RemoteOptions
+from ..storage.sources import RemoteOptions, is_url
 from ..storage.stats import IOStats
 from .array import CHUNK_CACHE_BYTES
 from .group import Group
@@ -94,7 +95,14 @@ class File(Group):
                 location, mode, options=options, allow_local_paths=allow_local_paths,
                 locking=locking, lock_timeout=lock_timeout,
             )
+        try:
+            dialect = _adopt_dialect(container)
+        except BaseException:
+            container.read_only = True  # nothing to publish: release only
+            container.close()
+            raise
         state = _FileState(container, chunk_cache_bytes)
+        state.dialect = dialect
         state.file = self
         state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
@@ -257,3 +265,33 @@ class File(Group):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"mode {self.mode}"
         return f'<LINDI file "{self.filename}" ({state})>'
+
+
+def _adopt_dialect(container: Container) -> str:
+    """Translate a Zarr v3 document into the model the tree reads, in place; return the dialect.
+
+    ``"zarr3"`` for a v3 document (``format/zarr_v3.py``), ``"lindi"`` otherwise.
+
+    Raises
+    ------
+    UnsupportedError
+        For a v3 document opened for writing (saving back as v3 is not available yet).
+    MetadataError
+        For malformed v3 metadata.
+    """
+    from ..format.zarr_v3 import is_zarr_v3, translate_v3
+
+    refmap = container.refmap
+    if not is_zarr_v3(refmap):
+        return "lindi"
+    if not container.read_only:
+        raise UnsupportedError(
+            f"{container.location} is a Zarr v3 document; it opens read-only (mode 'r') for now. "
+            "Convert it to a LINDI file to modify it."
+        )
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    base_url = container.location if is_url(container.location) else None
+    model = translate_v3(refmap, root_name=root_name, base_url=base_url).refmap
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    return "zarr3"

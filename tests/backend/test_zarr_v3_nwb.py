@@ -1,0 +1,55 @@
+"""NWB files in the Zarr v3 convention read through ``NWBLindiIO`` (fixtures in tests/fixtures).
+
+* zindi's document of ``zindi_mock.nwb`` reads equal, container by container, to ``NWBHDF5IO``'s
+  read of that HDF5 file;
+* hdmf-zarr's ``nwb_tables`` packed as a reference file system reads (its comparison with
+  ``NWBZarrIO`` runs in the hdmf-zarr environment: ``tests/interop/test_v3read_hdmf_zarr.py``)
+  and, served over HTTP, costs one request.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from backend_reads import assert_same_tree
+from httpserver import RangeServer
+from pynwb import NWBHDF5IO
+
+from hdmf_lindi import NWBLindiIO
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "zarr-v3-samples"
+
+
+def test_zindi_document_reads_like_nwbhdf5io_on_its_hdf5() -> None:
+    with NWBHDF5IO(SAMPLES / "zindi_mock.nwb", "r") as h5io, NWBLindiIO(str(SAMPLES / "zindi_mock.zindi.json"), "r") as io:
+        expected = h5io.read()
+        actual = io.read()
+        assert_same_tree(expected, actual)
+        assert len(expected.all_children()) > 20
+        es = actual.acquisition["es"]
+        np.testing.assert_array_equal(es.data[:], expected.acquisition["es"].data[:])
+        assert es.electrodes.table is actual.electrodes
+
+
+def test_hdmf_zarr_rfs_reads_its_tables() -> None:
+    with NWBLindiIO(str(SAMPLES / "nwb_tables.rfs.json"), "r") as io:
+        nwbfile = io.read()
+        assert nwbfile.identifier == "nwb-tables"
+        units = nwbfile.units.to_dataframe()
+        assert units["quality"].tolist()[:2] == ["good", "mua"] and "obs_intervals" in units
+        electrodes = nwbfile.electrodes.to_dataframe()
+        assert electrodes["x"].tolist() == [0.0, 1.0, 2.0, 3.0] and np.isnan(electrodes["z"]).all()
+        assert {g.name for g in electrodes["group"]} == {"shank0"}
+        events = nwbfile.processing["behavior"]["events"].to_dataframe()
+        assert events["flags"].tolist() == [True, False] and [list(w) for w in events["words"]] == [["x", "yy"], ["zzz"]]
+
+
+def test_remote_v3_document_read_is_one_request(http_server: RangeServer) -> None:
+    shutil.copy(SAMPLES / "nwb_tables.rfs.json", http_server.root / "t.json")
+    http_server.reset()
+    with NWBLindiIO(http_server.url("t.json"), "r") as io:
+        nwbfile = io.read()
+        nwbfile.units.to_dataframe()  # every chunk is inline
+    assert [r.path for r in http_server.requests] == ["/t.json"]
