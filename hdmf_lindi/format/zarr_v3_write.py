@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import DialectError
 from ..storage.refmap import ReferenceMap, RefValue, encode_inline
+from .attrs import TEXT_TAG
 from .objects import decode_object_chunk
 from .references import REFERENCE_KEY
 from .zarr_v2 import ArrayMeta
@@ -63,7 +64,7 @@ _VLEN_UTF8 = {"name": "vlen-utf8", "configuration": {}}
 _BYTES_TO_BYTES = frozenset({"zlib", "shuffle", "fletcher32", "lz4", "bz2", "lzma", "crc32", "adler32", "zstd", "gzip", "blosc"})
 _ARRAY_TO_ARRAY = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "astype", "packbits"})
 _BLOSC_SHUFFLE = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
-_STRING_CHUNK_ELEMENTS = 1 << 16
+_SHARDING_ID = "hdmf_lindi.v3_sharding"
 
 
 def check_dialect(dialect: str) -> str:
@@ -149,10 +150,13 @@ def _map_nested(items: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
     return [_map_nested(v, fn) if isinstance(v, list) else fn(v) for v in items]
 
 
-def _attributes(zattrs: dict[str, Any], path: str) -> dict[str, Any]:
+def _attributes(zattrs: dict[str, Any], path: str, tags: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in zattrs.items():
         if name in _HIDDEN:
+            continue
+        if tags and tags.get(name) == TEXT_TAG:  # text that reads like a float: stays text
+            out[name] = value
             continue
         if name == ".specloc" and isinstance(value, dict):
             body = value.get(REFERENCE_KEY)
@@ -214,6 +218,8 @@ def _v3_codec(config: dict[str, Any], dtype: np.dtype[Any], where: str) -> tuple
         return "bb", {"name": "zstd", "configuration": {
             "level": int(rest.get("level", 0)), "checksum": bool(rest.get("checksum", False)),
         }}
+    if cid == "crc32c":
+        return "bb", {"name": "crc32c"}
     if cid == "gzip":
         return "bb", {"name": "gzip", "configuration": {"level": int(rest.get("level", 5))}}
     if cid in _BYTES_TO_BYTES:
@@ -229,10 +235,28 @@ def _v3_codec(config: dict[str, Any], dtype: np.dtype[Any], where: str) -> tuple
 def _codecs(meta: ArrayMeta, where: str) -> list[dict[str, Any]]:
     stages: dict[str, list[dict[str, Any]]] = {"aa": [], "bb": []}
     configs = list(meta.filters or []) + ([meta.compressor] if meta.compressor is not None else [])
+    serializer = _bytes_codec(meta.dtype)
+    if configs and configs[0].get("id") == _SHARDING_ID:  # a v3 file's shards, read into the model
+        serializer = _sharding(configs.pop(0), where)
     for config in configs:
         stage, codec = _v3_codec(config, meta.dtype, where)
         stages[stage].append(codec)
-    return [*stages["aa"], _bytes_codec(meta.dtype), *stages["bb"]]
+    return [*stages["aa"], serializer, *stages["bb"]]
+
+
+def _sharding(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """``sharding_indexed`` again from the model's sharding decoder (``format/v3_codecs.py``)."""
+    inner_dtype = np.dtype(config["dtype"])
+    inner = [_bytes_codec(inner_dtype)]
+    for c in config.get("codecs") or []:
+        inner.append(_v3_codec(c, inner_dtype, where)[1])
+    index = [{"name": "bytes", "configuration": {"endian": "little"}}]
+    if config.get("index_checksum", True):
+        index.append({"name": "crc32c"})
+    return {"name": "sharding_indexed", "configuration": {
+        "chunk_shape": list(config["chunk_shape"]), "codecs": inner, "index_codecs": index,
+        "index_location": config.get("index_location", "end"),
+    }}
 
 
 def _fill(value: Any, dtype: np.dtype[Any]) -> Any:
@@ -426,12 +450,19 @@ class _Translator:
                 up = up.rpartition("/")[0] if up else None
         for path in groups:
             node = self.nodes.get(path, _Node())
-            attributes = _attributes(node.zattrs, path)
+            attributes = _attributes(node.zattrs, path, self._tags(path))
             links = self.links.get(path)
             if links:
                 attributes["_LINKS"] = sorted(links, key=lambda e: e["name"])
             self._meta(path, {"zarr_format": 3, "node_type": "group", "attributes": attributes})
         return self.out
+
+    def _tags(self, path: str) -> dict[str, Any] | None:
+        """The recorded attribute dtypes of ``path`` (``tree/state.py``'s ``attributeDtypes``)."""
+        ours = self.refmap.extra.get("hdmf_lindi")
+        table = ours.get("attributeDtypes") if isinstance(ours, dict) else None
+        entry = table.get("/" + path) if isinstance(table, dict) else None
+        return entry if isinstance(entry, dict) else None
 
     def _meta(self, path: str, doc: dict[str, Any]) -> None:
         key = _join(path, "zarr.json")
@@ -457,7 +488,7 @@ class _Translator:
             )
         meta = ArrayMeta.from_dict(node.zarray, where=where)
         scalar = bool(node.zattrs.get("_SCALAR")) and meta.shape in ((1,), ())
-        attributes = _attributes(node.zattrs, path)
+        attributes = _attributes(node.zattrs, path, self._tags(path))
         compound = node.zattrs.get("_COMPOUND_DTYPE")
         if compound is not None:
             self._compound(path, node, meta, scalar, compound, attributes)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from ..errors import UnsupportedError
+from ..errors import ModeError
 from ..format.references import ExternalLink
 from ..format.zarr_v3_write import check_dialect, to_zarr3
 from ..storage.containers import Container, open_container
@@ -86,6 +87,8 @@ class File(Group):
         metadata_as_text: bool | None = None,
         dialect: str | None = None,
     ) -> None:
+        if dialect is not None:
+            check_dialect(dialect)  # before the file is opened (and locked)
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
 
@@ -96,13 +99,13 @@ class File(Group):
                 locking=locking, lock_timeout=lock_timeout,
             )
         try:
-            dialect = _adopt_dialect(container)
+            read_as = _adopt_dialect(container)
         except BaseException:
             container.read_only = True  # nothing to publish: release only
             container.close()
             raise
         state = _FileState(container, chunk_cache_bytes)
-        state.dialect = dialect
+        state.dialect = read_as
         state.file = self
         state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
@@ -177,9 +180,10 @@ class File(Group):
 
     @property
     def dialect(self) -> str:
-        """What the file is written as: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (Zarr v3). Setting it
-        on a writable file rewrites the file in that dialect on the next flush."""
-        return "lindi" if self._state.container.refmap.translate is None else "zarr3"
+        """The file's dialect: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (the shared Zarr v3
+        convention), as read, or as set. Setting it on a writable file rewrites the file in that
+        dialect on the next flush."""
+        return self._state.dialect
 
     @dialect.setter
     def dialect(self, value: str) -> None:
@@ -187,18 +191,11 @@ class File(Group):
         if value == self.dialect:
             return
         container = self._state.container
-        refmap = container.refmap
-        if value == "zarr3":
-            read = container.read_many
-
-            def translate(model: ReferenceMap) -> ReferenceMap:
-                return to_zarr3(model, read)
-
-            refmap.translate = translate
-        else:
-            refmap.translate = None
-        if not container.read_only:
-            refmap.dirty = True
+        if container.read_only:
+            raise ModeError(f"{container.location} is read-only; open it in mode 'a' to change its dialect.")
+        container.refmap.translate = _zarr3_translator(container) if value == "zarr3" else None
+        container.refmap.dirty = True
+        self._state.dialect = value
 
     @property
     def closed(self) -> bool:
@@ -284,14 +281,21 @@ def _adopt_dialect(container: Container) -> str:
     refmap = container.refmap
     if not is_zarr_v3(refmap):
         return "lindi"
-    if not container.read_only:
-        raise UnsupportedError(
-            f"{container.location} is a Zarr v3 document; it opens read-only (mode 'r') for now. "
-            "Convert it to a LINDI file to modify it."
-        )
     root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
     base_url = container.location if is_url(container.location) else None
     model = translate_v3(refmap, root_name=root_name, base_url=base_url).refmap
     model.bind_reader(container._read_ranges, container.location)
     container.refmap = model
+    if not container.read_only:  # saved back as Zarr v3
+        model.translate = _zarr3_translator(container)
     return "zarr3"
+
+
+def _zarr3_translator(container: Container) -> Callable[[ReferenceMap], ReferenceMap]:
+    """The Zarr v3 writer of ``container``'s model (recoded chunks are read through it)."""
+    read = container.read_many
+
+    def translate(model: ReferenceMap) -> ReferenceMap:
+        return to_zarr3(model, read)
+
+    return translate

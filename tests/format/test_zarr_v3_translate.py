@@ -363,12 +363,17 @@ def test_damaged_vlen_chunk_is_a_chunk_error(tmp_path: Path) -> None:
         f["s"][()]
 
 
-def test_v3_files_open_read_only_for_now(tmp_path: Path) -> None:
+def test_v3_files_opened_for_writing_are_saved_back_as_v3(tmp_path: Path) -> None:
+    """(v3write) A v3 document opened in mode "a" is written back in the zarr3 dialect."""
     path = write_doc(tmp_path / "d.json", {"zarr.json": GROUP})
-    with pytest.raises(UnsupportedError, match="read-only"):
-        File(path, "a")
-    with File(path, "r") as f:  # the failed open released the writers' lock
-        assert f.mode == "r"
+    with File(path, "a") as f:
+        assert f.dialect == "zarr3"
+        f.attrs["added"] = 3
+        f.create_dataset("x", data=[1, 2, 3])
+    refs = json.loads(path.read_text())["refs"]
+    assert "zarr.json" in refs and "x/zarr.json" in refs and ".zgroup" not in refs
+    with File(path, "r") as f:
+        assert f.dialect == "zarr3" and f.attrs["added"] == 3 and f["x"][()].tolist() == [1, 2, 3]
     with pytest.raises(ModeError):
         File(path, "w-")
 

@@ -177,3 +177,13 @@ def test_convert_lindi_to_zarr3_keeps_remote_chunk_refs(written: dict[str, tuple
     assert chunk(docs[1], f"{key}/c/0/0") == chunk(docs[0], f"{key}/0.0")
     assert os.path.samefile(chunk(docs[1], f"{key}/c/0/0")[0], nwb)
     assert "zarr.json" in docs[1]["refs"] and ".zgroup" not in docs[1]["refs"]
+
+
+@pytest.mark.parametrize("name", ["main", "hdf5"])
+def test_our_reader_reads_our_zarr3_equal(name: str, written: dict[str, tuple[Path, Path]]) -> None:
+    """The round trip through hdmf_lindi's own v3 reader (``format/zarr_v3.py``)."""
+    source, v3 = written[name]
+    ours: Any = NWBHDF5IO(str(source), "r") if name == "hdf5" else NWBLindiIO(str(source), "r")
+    with ours, NWBLindiIO(str(v3), "r") as again:
+        assert again.file.dialect == "zarr3"
+        assert_same_tree(ours.read(), again.read())
