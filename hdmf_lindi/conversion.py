@@ -94,6 +94,7 @@ def convert(
 
         src_io: Any = NWBHDF5IO(src, "r") if from_hdf5 and not is_url(src) else NWBLindiIO(src, "r", options=options)
         with src_io:
+            from_zarr3 = getattr(getattr(src_io, "file", None), "dialect", "lindi") == "zarr3"
             _, version = src_io.nwb_version
             if version is None:
                 raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
@@ -106,7 +107,7 @@ def convert(
             with File(built, "a") as out:
                 embed_references(out)
         if not to_hdf5:
-            _set_dialect(built, dialect)
+            _set_dialect(built, dialect, from_zarr3=from_zarr3)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
         os.replace(built, dst)
@@ -119,9 +120,13 @@ def convert(
     logger.info("converted %s -> %s", src, dst)
 
 
-def _set_dialect(built: str, dialect: str) -> None:
-    """Rewrite the LINDI v2 file ``built`` in ``dialect`` (nothing to do for ``"lindi"``)."""
-    if dialect != "lindi":
+def _set_dialect(built: str, dialect: str, *, from_zarr3: bool = False) -> None:
+    """Rewrite the LINDI v2 file ``built`` in ``dialect``.
+
+    For ``"lindi"`` there is nothing to do unless the source was Zarr v3 (``from_zarr3``): its
+    arrays were copied with the v3 reader's own codecs, which are rewritten in lindi's form.
+    """
+    if dialect != "lindi" or from_zarr3:
         with File(built, "a") as out:
             out.dialect = dialect
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..errors import ModeError
 from ..format.references import ExternalLink
-from ..format.zarr_v3_write import check_dialect, to_zarr3
+from ..format.zarr_v3_write import check_dialect, normalise_to_lindi, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
@@ -182,19 +182,29 @@ class File(Group):
     def dialect(self) -> str:
         """The file's dialect: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (the shared Zarr v3
         convention), as read, or as set. Setting it on a writable file rewrites the file in that
-        dialect on the next flush."""
+        dialect on the next flush. Setting ``"lindi"`` also rewrites the arrays that hold the
+        Zarr v3 reader's own codecs (strings, references, structs and shards read from a v3 file,
+        or copied from one) in lindi's form, so that lindi reads the file."""
         return self._state.dialect
 
     @dialect.setter
     def dialect(self, value: str) -> None:
         check_dialect(value)
-        if value == self.dialect:
-            return
         container = self._state.container
+        if value == self.dialect and (value == "zarr3" or container.read_only):
+            return
         if container.read_only:
             raise ModeError(f"{container.location} is read-only; open it in mode 'a' to change its dialect.")
-        container.refmap.translate = _zarr3_translator(container) if value == "zarr3" else None
-        container.refmap.dirty = True
+        changed = value != self.dialect
+        if value == "zarr3":
+            container.refmap.translate = _zarr3_translator(container)
+        else:  # the v3 reader's own codecs (also in arrays copied from a v3 file) must not reach LINDI v2
+            container.refmap.translate = None
+            if normalise_to_lindi(container.refmap, container.read_many, container.store_chunk):
+                self._state.engines.clear()  # their codecs changed
+                changed = True
+        if changed:
+            container.refmap.dirty = True
         self._state.dialect = value
 
     @property

@@ -266,3 +266,25 @@ def test_saved_again_stays_zarr3(tmp_path: Path) -> None:
     with hdmf_lindi.File(path, "a") as f:
         f.dialect = "lindi"  # and back: LINDI v2 again
     assert ".zgroup" in _doc(path)["refs"]
+
+
+def test_zarr3_to_lindi_rewrites_the_v3_readers_codecs(tmp_path: Path) -> None:
+    path = tmp_path / "x.lindi.json"
+    compound = np.array([(1, 2.0, b"ab")], dtype=[("a", "<i4"), ("b", "<f8"), ("c", "S2")])
+    with hdmf_lindi.File(path, "w", dialect="zarr3") as f:
+        f.create_dataset("s", data=["a", "bé"])
+        f.create_dataset("r", data=[Reference("/s")])
+        f.create_dataset("c", data=compound)
+        f.create_dataset("n", data=np.arange(10), compression="gzip")
+    before = _doc(path)["refs"]["n/c/0"]
+    with hdmf_lindi.File(path, "a") as f:
+        f.dialect = "lindi"
+        assert f["s"][()].tolist() == ["a", "bé"]  # readable at once (engines rebuilt)
+    text = path.read_text()
+    assert "hdmf_lindi.v3_" not in text and "zarr.json" not in text
+    assert _doc(path)["refs"]["n/0"] == before  # numeric chunks untouched
+    with hdmf_lindi.File(path) as f:
+        assert f.dialect == "lindi"
+        assert f["s"][()].tolist() == ["a", "bé"] and f["r"][()][0].path == "/s"
+        got = f["c"][()]
+        assert got["a"].tolist() == [1] and got["b"].tolist() == [2.0]
