@@ -69,7 +69,7 @@ _SHARDING_ID = "hdmf_lindi.v3_sharding"
 
 
 def check_dialect(dialect: str) -> str:
-    """Return ``dialect`` if it is one of :data:`DIALECTS`.
+    """Return ``dialect`` if it is one of ``DIALECTS`` (``"lindi"``, ``"zarr3"``).
 
     Raises
     ------

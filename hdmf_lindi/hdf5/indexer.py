@@ -102,8 +102,8 @@ class IndexOptions:
     spelling that JavaScript clients such as zarrita read, instead of embedded JSON objects
     (lindi's spelling). Both are read by lindi and hdmf_lindi. Defaults to False."""
     dialect: str = "lindi"
-    """What the saved index is written as: ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads) or
-    ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads through fsspec's
+    """The dialect the saved index is written in, ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads)
+    or ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads through fsspec's
     reference file system). The returned map is the LINDI v2 model either way. Defaults to
     ``"lindi"``."""
 

@@ -231,8 +231,8 @@ class ReferenceMap:
         self.dirty = False
         """Whether the map changed since it was loaded or last marked clean."""
         self.translate: Callable[[ReferenceMap], ReferenceMap] | None = None
-        """A dialect's writer: :meth:`to_json` serialises ``translate(self)`` instead of the model
-        (set by ``format/`` for files written as Zarr v3; the model stays LINDI v2)."""
+        """The writer of another dialect, or None; :meth:`to_json` serialises ``translate(self)``
+        instead of the model (set for files written as Zarr v3; the model stays LINDI v2)."""
 
     # ------------------------------------------------------------------ parsing
     @classmethod

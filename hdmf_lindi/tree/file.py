@@ -52,7 +52,7 @@ class File(Group):
         What a writable file is written as: ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads) or
         ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads). None, the
         default, keeps the file's dialect (``"lindi"`` for a new file); see
-        ``docs/zarr3.rst``.
+        ``docs/user_guide/zarr3.rst``.
 
     Raises
     ------

@@ -13,7 +13,7 @@ any JSON attribute store as Python ints/floats, which hdmf-zarr hands to the gen
 unconverted ("incorrect type for 'gain'"); hdmf-zarr cannot read its own write of it either.
 ``.lindi.tar`` / ``.lindi.d`` in the zarr3 dialect are read by hdmf_lindi only: their inline
 blobs are ``./`` names inside the container, which fsspec's reference file system does not
-resolve (see ``docs/zarr3.rst``).
+resolve (see ``docs/user_guide/zarr3.rst``).
 """
 
 from __future__ import annotations
