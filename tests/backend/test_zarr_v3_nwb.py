@@ -2,24 +2,27 @@
 
 * zindi's document of ``zindi_mock.nwb`` reads equal, container by container, to ``NWBHDF5IO``'s
   read of that HDF5 file;
-* hdmf-zarr's ``nwb_tables`` packed as a reference file system reads (its comparison with
-  ``NWBZarrIO`` runs in the hdmf-zarr environment: ``tests/interop/test_v3read_hdmf_zarr.py``)
-  and, served over HTTP, costs one request.
+* hdmf-zarr's ``nwb_tables`` packed as a reference file system reads equal to what
+  ``NWBZarrIO`` reads from it (run in the hdmf-zarr environment by
+  ``tests/interop/v3read_hdmf_zarr_driver.py``) and, served over HTTP, costs one request.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 from backend_reads import assert_same_tree
 from httpserver import RangeServer
+from interop.conftest import hdmf_zarr_python  # noqa: F401
 from pynwb import NWBHDF5IO
 
 from hdmf_lindi import NWBLindiIO
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "zarr-v3-samples"
+DRIVER = Path(__file__).resolve().parent.parent / "interop" / "v3read_hdmf_zarr_driver.py"
 
 
 def test_zindi_document_reads_like_nwbhdf5io_on_its_hdf5() -> None:
@@ -53,3 +56,18 @@ def test_remote_v3_document_read_is_one_request(http_server: RangeServer) -> Non
         nwbfile = io.read()
         nwbfile.units.to_dataframe()  # every chunk is inline
     assert [r.path for r in http_server.requests] == ["/t.json"]
+
+
+def test_hdmf_zarr_rfs_reads_like_nwbzarrio(hdmf_zarr_python: str, tmp_path: Path) -> None:  # noqa: F811
+    """NWBZarrIO (hdmf-zarr 0.14, its own venv) reads the document and exports what it read to
+    HDF5; that export, read with NWBHDF5IO here, equals NWBLindiIO's read of the document."""
+    exported = tmp_path / "zarrio.nwb"
+    proc = subprocess.run(
+        [hdmf_zarr_python, str(DRIVER), "export", str(SAMPLES / "nwb_tables.rfs.json"), str(exported)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with NWBHDF5IO(exported, "r") as h5io, NWBLindiIO(str(SAMPLES / "nwb_tables.rfs.json"), "r") as io:
+        expected = h5io.read()
+        assert_same_tree(expected, io.read())
+        assert len(expected.all_children()) > 20
