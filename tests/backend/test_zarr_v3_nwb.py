@@ -71,3 +71,24 @@ def test_hdmf_zarr_rfs_reads_like_nwbzarrio(hdmf_zarr_python: str, tmp_path: Pat
         expected = h5io.read()
         assert_same_tree(expected, io.read())
         assert len(expected.all_children()) > 20
+
+
+def test_nwbzarrio_mock_corpus_reads_like_nwbzarrio(hdmf_zarr_python: str, tmp_path: Path) -> None:  # noqa: F811
+    """An NWB file of mock types written by NWBZarrIO at test time, packed as a v3 reference
+    file system: NWBLindiIO's read equals NWBZarrIO's (exported to HDF5 by the driver)."""
+    proc = subprocess.run(
+        [hdmf_zarr_python, str(DRIVER), "mock", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with NWBHDF5IO(tmp_path / "mock_export.nwb", "r") as h5io, NWBLindiIO(str(tmp_path / "mock.rfs.json"), "r") as io:
+        expected = h5io.read()
+        actual = io.read()
+        assert_same_tree(expected, actual)
+        ts1, ts2, ts3 = (actual.acquisition[f"ts{i}"] for i in (1, 2, 3))
+        assert ts2.fields["timestamps"] is ts1 and ts3.fields["data"] is ts1  # dataset links
+        np.testing.assert_array_equal(ts3.data[:], [1.0, np.nan, np.inf, -np.inf])
+        assert actual.experimenter == ("Doe, Jane", "Roe, R\u00e9my")
+        epochs = actual.epochs.to_dataframe()
+        assert [len(v) for v in epochs["timeseries"]] == [2, 1]
+        assert tuple(actual.electrode_groups["shank0"].position.tolist()) == (1.0, 2.0, 3.0)
