@@ -149,7 +149,17 @@ def _detect_writer(refmap: ReferenceMap, nodes: Mapping[str, dict[str, Any]]) ->
 
 # ---------------------------------------------------------------------------- attributes
 def _attr_value(value: Any) -> Any:
-    """An attribute value in the model's JSON: non-finite floats as LINDI's strings."""
+    """An attribute value in the model's JSON: non-finite floats as LINDI's strings, and
+    hdmf-zarr's legacy ``{"zarr_dtype": "object", "value": {source, path}}`` references as
+    ``_REFERENCE`` objects (hdmf-zarr 0.14 still reads them in v3 stores, layout §6)."""
+    if (
+        isinstance(value, dict)
+        and value.get("zarr_dtype") == "object"
+        and isinstance(value.get("value"), dict)
+        and isinstance(value["value"].get("path"), str)
+    ):
+        body = value["value"]
+        return {"_REFERENCE": {"source": body.get("source", "."), "path": body["path"]}}
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, list):
