@@ -92,3 +92,31 @@ def test_nwbzarrio_mock_corpus_reads_like_nwbzarrio(hdmf_zarr_python: str, tmp_p
         epochs = actual.epochs.to_dataframe()
         assert [len(v) for v in epochs["timeseries"]] == [2, 1]
         assert tuple(actual.electrode_groups["shank0"].position.tolist()) == (1.0, 2.0, 3.0)
+
+
+def test_export_of_a_v3_document_to_lindi_v2_carries_no_model_only_codec(tmp_path: Path) -> None:
+    """Exporting what NWBLindiIO read from a v3 document into a LINDI v2 file writes LINDI's own
+    forms (json2 object arrays, no hdmf_lindi.v3_* codec); numeric chunks of the HDF5 file stay
+    references into it."""
+    for name in ("nwb_tables.rfs.json", "zindi_mock.zindi.json"):
+        out = tmp_path / f"{name}.lindi.json"
+        with NWBLindiIO(str(SAMPLES / name), "r") as src:
+            NWBLindiIO.export_io(str(out), src)
+        text = out.read_text()
+        assert "hdmf_lindi.v3" not in text and "zarr.json" not in text
+        with NWBLindiIO(str(SAMPLES / name), "r") as a, NWBLindiIO(str(out), "r") as b:
+            assert_same_tree(a.read(), b.read())
+    assert str(SAMPLES / "zindi_mock.nwb") in (tmp_path / "zindi_mock.zindi.json.lindi.json").read_text()
+
+
+def test_group_copy_from_v3_into_a_lindi_file(tmp_path: Path) -> None:
+    from hdmf_lindi import File
+
+    with File(SAMPLES / "nwb_tables.rfs.json") as src, File(tmp_path / "c.lindi.json", "w") as dst:
+        src.copy("general", dst)
+        src.copy("identifier", dst)
+    assert "hdmf_lindi.v3" not in (tmp_path / "c.lindi.json").read_text()
+    with File(SAMPLES / "nwb_tables.rfs.json") as src, File(tmp_path / "c.lindi.json") as copy:
+        column = "general/extracellular_ephys/electrodes/group"
+        assert [r.path for r in copy[column][()]] == [r.path for r in src[column][()]]
+        assert copy["identifier"][()] == "nwb-tables" and copy["identifier"].shape == ()
