@@ -149,7 +149,20 @@ def _detect_writer(refmap: ReferenceMap, nodes: Mapping[str, dict[str, Any]]) ->
 
 # ---------------------------------------------------------------------------- attributes
 def _attr_value(value: Any) -> Any:
-    """An attribute value in the model's JSON: non-finite floats as LINDI's strings."""
+    """An attribute value in the model's JSON: non-finite floats as LINDI's strings, and
+    hdmf-zarr's legacy ``{"zarr_dtype": "object", "value": {source, path}}`` references as
+    ``_REFERENCE`` objects (hdmf-zarr 0.14 still reads them in v3 stores, layout §6)."""
+    if (
+        isinstance(value, dict)
+        and value.get("zarr_dtype") == "object"
+        and isinstance(value.get("value"), dict)
+        and isinstance(value["value"].get("path"), str)
+    ):
+        body = value["value"]
+        return v3_codecs.lindi_reference(body["path"], body.get("source", "."), body.get("object_id"), body.get("source_object_id"))
+    if isinstance(value, dict) and isinstance(value.get("_REFERENCE"), dict) and isinstance(value["_REFERENCE"].get("path"), str):
+        body = value["_REFERENCE"]  # extra keys dropped, lindi's four kept (ids null when absent)
+        return v3_codecs.lindi_reference(body["path"], body.get("source", "."), body.get("object_id"), body.get("source_object_id"))
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, list):
@@ -177,7 +190,7 @@ def _attributes(attrs: dict[str, Any], path: str, text_tags: dict[str, str] | No
             text_tags[name] = TEXT_TAG
         if name == ".specloc" and not path and isinstance(value, str):
             target = value if value.startswith("/") else "/" + value
-            value = {"_REFERENCE": {"object_id": None, "path": target, "source": ".", "source_object_id": None}}
+            value = v3_codecs.lindi_reference(target)
         out[name] = _attr_value(value)
     return out
 

@@ -181,14 +181,14 @@ def test_model_codecs_encode_back_what_they_decode() -> None:
     refs = numcodecs.get_codec({"id": "hdmf_lindi.v3_references"})
     raw = v3_codecs.encode_vlen_utf8(["/a/b", "", json.dumps({"source": "../o.zarr", "path": "/x"})])
     assert json.loads(refs.decode(raw))[:3] == [
-        {"_REFERENCE": {"source": ".", "path": "/a/b"}}, None, {"_REFERENCE": {"source": "../o.zarr", "path": "/x"}},
+        v3_codecs.lindi_reference("/a/b"), None, v3_codecs.lindi_reference("/x", "../o.zarr"),
     ]
     assert refs.encode(refs.decode(raw)) == raw
     fields = [["n", "<i4", "value"], ["t", "<U4", "text"], ["b", "|S3", "bytes"], ["r", "<U8", "reference"]]
     struct = numcodecs.get_codec({"id": "hdmf_lindi.v3_struct", "fields": fields})
     rows = np.array([(1, "ab", b"xy", "/g"), (2, "", b"", "")], dtype=[(n, t) for n, t, _ in fields])
     decoded = json.loads(struct.decode(rows.tobytes()))
-    assert decoded[:2] == [[1, "ab", "xy", {"_REFERENCE": {"source": ".", "path": "/g"}}], [2, "", "", None]]
+    assert decoded[:2] == [[1, "ab", "xy", v3_codecs.lindi_reference("/g")], [2, "", "", None]]
     assert struct.encode(struct.decode(rows.tobytes())) == rows.tobytes()
 
 

@@ -398,3 +398,20 @@ def test_a_missing_struct_chunk_reads_zeros_empty_text_and_null_references(tmp_p
         got = f["p"][()]
         assert got["x"].tolist() == [1.5, 2.5, 0.0, 0.0] and got["t"].tolist() == ["a", "b", "", ""]
         assert [r.path if r is not None else None for r in got["r"]] == ["/g", "/g", None, None]
+
+
+def test_reference_arrays_are_known_without_reading_a_chunk(tmp_path: Path) -> None:
+    """An empty or all-null reference array is still a reference dataset; hdmf-zarr's legacy
+    reference attribute is a reference too."""
+    empty, _ = vlen_array([], {"_DTYPE": "object_reference"})
+    nulls, chunk = vlen_array(["", ""], {"_DTYPE": "object_reference"})
+    legacy = {"zarr_dtype": "object", "value": {"source": ".", "path": "/g"}}
+    refs = {"zarr.json": group(legacy=legacy), "g/zarr.json": GROUP, "e/zarr.json": empty,
+            "n/zarr.json": nulls, "n/c/0": chunk, "s/zarr.json": vlen_array([])[0]}
+    with open_doc(tmp_path, refs) as f:
+        from hdmf_lindi.format.dtypes import is_reference_dtype, is_string_dtype
+
+        assert is_reference_dtype(f["e"].dtype) and f["e"][()].shape == (0,)
+        assert is_reference_dtype(f["n"].dtype) and f["n"][()].tolist() == [None, None]
+        assert is_string_dtype(f["s"].dtype)
+        assert f.attrs["legacy"].path == "/g"

@@ -160,3 +160,24 @@ def test_remote_zindi_chunks_come_from_the_hdf5_beside_it(http_server: RangeServ
         path = "acquisition/es/data"  # gzip + shuffle chunks of 500 x 4
         np.testing.assert_array_equal(f[path][400:1300], h5[path][400:1300])
         assert any(r.path == "/zindi_mock.nwb" for r in http_server.requests)
+
+
+@pytest.mark.parametrize("name", ["v3.lindi.tar", "v3.lindi.d"])
+def test_v3_keys_in_tar_and_dir_containers(tmp_path: Path, name: str) -> None:
+    """The LINDI containers are generic: a v3 document inside a .lindi.tar / .lindi.d reads too."""
+    import json
+
+    from hdmf_lindi.storage import open_container
+    from hdmf_lindi.storage.refmap import ReferenceMap
+
+    doc = json.loads((FIXTURES / "zarr-v3-samples/nwb_tables.rfs.json").read_text())
+    location = str(tmp_path / name)
+    container = open_container(location, "w")
+    container.refmap = ReferenceMap.from_dict(doc, source=location)
+    container.refmap.dirty = True
+    container.close()
+    with File(location) as f, File(FIXTURES / "zarr-v3-samples/nwb_tables.rfs.json") as g:
+        assert f._state.dialect == "zarr3"
+        assert f["identifier"][()] == "nwb-tables"
+        column = "general/extracellular_ephys/electrodes/location"
+        assert f[column][()].tolist() == g[column][()].tolist()
