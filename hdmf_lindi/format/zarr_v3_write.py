@@ -36,6 +36,7 @@ import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -169,12 +170,13 @@ def _attributes(zattrs: dict[str, Any], path: str, tags: dict[str, Any] | None =
 
 
 def _has_nonfinite(obj: Any) -> bool:
-    if isinstance(obj, float):
-        return not math.isfinite(obj)
-    if isinstance(obj, dict):
-        return any(_has_nonfinite(v) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_has_nonfinite(v) for v in obj)
+    kind = type(obj)
+    if kind is float:
+        return obj != obj or obj in (math.inf, -math.inf)
+    if kind is list:
+        return any(_has_nonfinite(v) for v in obj if type(v) is not str)
+    if kind is dict:
+        return any(_has_nonfinite(v) for v in obj.values() if type(v) is not str)
     return False
 
 
@@ -195,6 +197,11 @@ def _array_doc(
         "attributes": attributes,
         "storage_transformers": [],
     }
+
+
+@lru_cache(maxsize=64)
+def _dtype_name(dtype: np.dtype[Any]) -> str:
+    return dtype.name
 
 
 def _bytes_codec(dtype: np.dtype[Any]) -> dict[str, Any]:
@@ -390,9 +397,11 @@ def _rechunk_contiguous(
     shape, chunks, itemsize = meta.shape, meta.chunks, meta.dtype.itemsize
     if not shape or tuple(chunks[1:]) != tuple(shape[1:]) or not shape[0]:
         return None
-    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
-    full = chunks[0] * row
     n = -(-shape[0] // chunks[0])
+    if n < 2:
+        return None  # one piece: nothing was split
+    row = math.prod(shape[1:]) * itemsize
+    full = chunks[0] * row
     suffix = ".0" * (len(shape) - 1)
     refs = [values.get(f"{i}{suffix}") for i in range(n)]
     if not all(isinstance(r, list) and len(r) == 3 for r in refs):
@@ -467,7 +476,8 @@ class _Translator:
 
     def _meta(self, path: str, doc: dict[str, Any]) -> None:
         key = _join(path, "zarr.json")
-        self.out[key] = json.dumps(doc, allow_nan=True, sort_keys=True) if _has_nonfinite(doc) else doc
+        # only attributes can hold non-finite floats (fill values spell them as strings)
+        self.out[key] = json.dumps(doc, allow_nan=True, sort_keys=True) if _has_nonfinite(doc["attributes"]) else doc
 
     @staticmethod
     def _link_of(path: str, zattrs: dict[str, Any]) -> dict[str, str] | None:
@@ -502,7 +512,8 @@ class _Translator:
 
     def _numeric(self, path: str, node: _Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
         dtype = meta.dtype
-        attributes["_DTYPE"] = dtype.name
+        name = _dtype_name(dtype)
+        attributes["_DTYPE"] = name
         shape = () if scalar else meta.shape
         chunks = () if scalar else meta.chunks
         values: dict[str, RefValue] = dict(node.chunks)
@@ -519,7 +530,7 @@ class _Translator:
             rechunked = _rechunk_contiguous(meta, values)
             if rechunked is not None:
                 chunks, values = rechunked
-        doc = _array_doc(shape, chunks, dtype.name, _fill(meta.fill_value, dtype), _codecs(meta, f"/{path}"), attributes)
+        doc = _array_doc(shape, chunks, name, _fill(meta.fill_value, dtype), _codecs(meta, f"/{path}"), attributes)
         self._meta(path, doc)
         for chunk, value in values.items():
             self.out[_v3_key(path, chunk, scalar or not meta.shape)] = value
