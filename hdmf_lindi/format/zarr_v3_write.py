@@ -294,7 +294,7 @@ def _read_whole(meta: ArrayMeta, path: str, node: _Node, refmap: ReferenceMap, r
     is_object = meta.pipeline.is_object
     out = np.empty(shape, dtype=object if is_object else meta.dtype)
     if is_object:
-        out[...] = meta.fill_value if meta.fill_value is not None else 0
+        out[...] = None  # a missing chunk: "", null references, zero rows
     else:
         out[...] = meta.fill_value if meta.fill_value is not None else np.zeros((), meta.dtype)[()]
     if not all(shape):
@@ -568,12 +568,13 @@ class _Translator:
         if not meta.pipeline.is_object:
             raise DialectError(f"{where}: a compound whose chunks are not json2 rows is not supported.")
         names = [str(f[0]) for f in annotation]
-        kinds: list[str] = []
         np_fields: list[tuple[str, Any]] = []
         v3_fields: list[dict[str, Any]] = []
         fill: dict[str, Any] = {}
         columns: list[list[Any]] = [[] for _ in names]
         for row in rows:
+            if row is None:  # a missing chunk
+                row = [None] * len(names)
             if not isinstance(row, list) or len(row) != len(names):
                 raise DialectError(f"{where} has a row {row!r:.80} that does not match its {len(names)} fields.")
             for j, v in enumerate(row):
@@ -581,7 +582,6 @@ class _Translator:
         ref_fields: list[str] = []
         for (name, type_string), column in zip(annotation, columns, strict=True):
             if type_string == "<REFERENCE>":
-                kinds.append("ref")
                 texts = [_reference_path(v, f"{where} field {name!r}") for v in column]
                 ref_fields.append(name)
             else:
@@ -590,13 +590,12 @@ class _Translator:
                 except TypeError as exc:
                     raise DialectError(f"{where} field {name!r} has unknown type {type_string!r}.") from exc
                 if dt.kind in "iufb":
-                    kinds.append("num")
+                    columns[names.index(name)] = [0 if v is None else v for v in column]
                     le = dt.newbyteorder("<") if dt.byteorder == ">" else dt
                     np_fields.append((name, le))
                     v3_fields.append({"name": name, "data_type": dt.name})
                     fill[name] = _fill(None, dt)
                     continue
-                kinds.append("text")
                 texts = [_as_text(v) for v in column]
             width = max([len(t) for t in texts] + [1])
             columns[names.index(name)] = texts

@@ -288,3 +288,30 @@ def test_zarr3_to_lindi_rewrites_the_v3_readers_codecs(tmp_path: Path) -> None:
         assert f["s"][()].tolist() == ["a", "bé"] and f["r"][()][0].path == "/s"
         got = f["c"][()]
         assert got["a"].tolist() == [1] and got["b"].tolist() == [2.0]
+
+
+def test_missing_chunks_of_recoded_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "x.lindi.json"
+    with hdmf_lindi.File(path, "w", dialect="zarr3") as f:
+        d = f.create_dataset("s", shape=(4,), dtype=hdmf_lindi.string_dtype(), chunks=(2,))
+        d[0:2] = ["a", "b"]  # chunk 1 is never written
+    root = _open_v3(path)
+    assert [str(v) for v in root["s"][...].tolist()] == ["a", "b", "", ""]
+    with hdmf_lindi.File(path) as f:
+        assert f["s"][()].tolist() == ["a", "b", "", ""]
+
+
+@pytest.mark.parametrize("form", [".lindi.tar", ".lindi.d"])
+def test_containers_with_blobs_round_trip(tmp_path: Path, form: str) -> None:
+    path = tmp_path / f"x{form}"
+    big = np.arange(400_000, dtype="<i4")  # chunks stored as blobs of the container
+    with hdmf_lindi.File(path, "w", dialect="zarr3") as f:
+        f.create_dataset("big", data=big, chunks=(100_000,), compression="gzip")
+        f.create_dataset("s", data=["x", "y"])
+    with hdmf_lindi.File(path, "a") as f:
+        assert f.dialect == "zarr3"
+        f.attrs["more"] = 1
+    with hdmf_lindi.File(path) as f:
+        assert f.dialect == "zarr3" and f.attrs["more"] == 1
+        np.testing.assert_array_equal(f["big"][()], big)
+        assert f["s"][()].tolist() == ["x", "y"]
