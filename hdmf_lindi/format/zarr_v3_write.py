@@ -33,32 +33,37 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ..errors import DialectError
-from ..storage.refmap import ReferenceMap, RefValue, encode_inline
+from ..storage.refmap import ReferenceMap, RefValue
 from .attrs import TEXT_TAG
-from .codecs import JSON2_CONFIG
-from .objects import decode_object_chunk
 from .references import REFERENCE_KEY
+from .v3_recode import (
+    Node,
+    ReadFn,
+    as_text,
+    collect_nodes,
+    encode_vlen,
+    join,
+    read_whole,
+    rechunk_contiguous,
+    reference_path,
+    store_chunked,
+    text_chunks,
+)
 from .zarr_v2 import ArrayMeta
 
-__all__ = ["DIALECTS", "ReadFn", "check_dialect", "normalise_to_lindi", "to_zarr3"]
+__all__ = ["DIALECTS", "ReadFn", "check_dialect", "to_zarr3"]
 
 DIALECTS = ("lindi", "zarr3")
 """The dialects a file can be written in: LINDI v2 (the default, lindi 0.4.6 reads it) and the
 shared Zarr v3 convention (hdmf-zarr 0.14 and zindi read it)."""
 
-ReadFn = Callable[[Sequence[str]], list[bytes | None]]
-"""Reads the content of store keys of the model (a container's ``read_many``)."""
-
-_V2_NAMES = (".zgroup", ".zarray", ".zattrs")
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _HIDDEN = frozenset({"_SCALAR", "_SOFT_LINK", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK", "_EXTERNAL_LINK"})
 _KEY_ENCODING = {"name": "default", "configuration": {"separator": "/"}}
@@ -80,40 +85,6 @@ def check_dialect(dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"Unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}.")
     return dialect
-
-
-@dataclass
-class _Node:
-    """The v2 entries of one node path: metadata and the raw values of its chunk keys."""
-
-    zgroup: bool = False
-    zarray: dict[str, Any] | None = None
-    zattrs: dict[str, Any] = field(default_factory=dict)
-    chunks: dict[str, RefValue] = field(default_factory=dict)
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}/{name}" if path else name
-
-
-def _collect(refmap: ReferenceMap) -> dict[str, _Node]:
-    nodes: dict[str, _Node] = {}
-    for key, value in refmap.raw_items():
-        path, _, name = key.rpartition("/")
-        node = nodes.get(path)
-        if node is None:
-            node = nodes[path] = _Node()
-        if name in _V2_NAMES:
-            obj = refmap.get_json(key)
-            if name == ".zgroup":
-                node.zgroup = True
-            elif name == ".zarray":
-                node.zarray = obj
-            elif isinstance(obj, dict):
-                node.zattrs = obj
-        else:
-            node.chunks[name] = value
-    return nodes
 
 
 # ---------------------------------------------------------------------------- attributes
@@ -283,150 +254,7 @@ def _fill(value: Any, dtype: np.dtype[Any]) -> Any:
 
 
 def _v3_key(path: str, chunk: str, scalar: bool) -> str:
-    return _join(path, "c" if scalar else "c/" + chunk.replace(".", "/"))
-
-
-# ---------------------------------------------------------------------------- reading (recoded arrays)
-def _read_whole(meta: ArrayMeta, path: str, node: _Node, refmap: ReferenceMap, read: ReadFn) -> np.ndarray[Any, Any]:
-    """The whole array of a text/reference/compound v2 array (object dtype for json2)."""
-    grid = meta.grid
-    shape = meta.shape
-    is_object = meta.pipeline.is_object
-    out = np.empty(shape, dtype=object if is_object else meta.dtype)
-    if is_object:
-        out[...] = None  # a missing chunk: "", null references, zero rows
-    else:
-        out[...] = meta.fill_value if meta.fill_value is not None else np.zeros((), meta.dtype)[()]
-    if not all(shape):
-        return out
-    indices = list(np.ndindex(*grid))
-    names = [".".join(map(str, ix)) if ix else "0" for ix in indices]
-    keys = [_join(path, n) for n in names]
-    table = refmap.chunk_table(path)
-    wanted = [k for k, n in zip(keys, names, strict=True) if n in node.chunks or table is not None]
-    got = dict(zip(wanted, read(wanted), strict=True)) if wanted else {}
-    for ix, key in zip(indices, keys, strict=True):
-        data = got.get(key)
-        if data is None:
-            continue
-        raw = meta.pipeline.decode(data, where=f" {key!r}")
-        sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(ix, meta.chunks, shape, strict=True))
-        want = tuple(s.stop - s.start for s in sel)
-        if is_object:
-            flat, cshape = decode_object_chunk(raw, where=f" {key!r}")
-            block = np.empty(len(flat), dtype=object)
-            block[:] = flat
-            block = block.reshape(cshape) if cshape else block.reshape(())
-        else:
-            buf = np.frombuffer(bytes(raw), dtype=meta.dtype)
-            full = int(np.prod(meta.chunks))
-            if buf.size < full:  # LINDI's short last chunk of a split contiguous dataset
-                buf = np.concatenate([buf, np.zeros(full - buf.size, dtype=meta.dtype)])
-            block = buf[:full].reshape(meta.chunks)
-        out[sel] = block[tuple(slice(0, w) for w in want)] if block.ndim == len(want) else block.reshape(-1)[: int(np.prod(want))].reshape(want)
-    return out
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bytes | np.bytes_):
-        return bytes(value).decode("utf-8", errors="surrogateescape")
-    if value is None:
-        return ""
-    return str(value)
-
-
-def _reference_path(value: Any, where: str) -> str:
-    if isinstance(value, dict) and isinstance(value.get(REFERENCE_KEY), dict):
-        path = value[REFERENCE_KEY].get("path")
-        if isinstance(path, str):
-            return path if not path or path.startswith("/") else "/" + path
-    if value is None or value == "" or value == 0:
-        return ""  # a null reference (zindi's spelling)
-    raise DialectError(f"{where} holds {value!r} where an object reference belongs.")
-
-
-def _encode_vlen(values: np.ndarray[Any, Any]) -> bytes:
-    """The ``vlen-utf8`` chunk of a string array (C order)."""
-    parts = [struct.pack("<I", values.size)]
-    for v in values.reshape(-1).tolist():
-        data = v.encode("utf-8", errors="surrogateescape")
-        parts.append(struct.pack("<I", len(data)))
-        parts.append(data)
-    return b"".join(parts)
-
-
-def _chunked(
-    out: dict[str, RefValue], path: str, values: np.ndarray[Any, Any], chunks: tuple[int, ...],
-    encode: Callable[[np.ndarray[Any, Any]], bytes], fill: Any,
-) -> None:
-    """Store ``values`` as inline v3 chunks of shape ``chunks`` (edges padded with ``fill``)."""
-    if values.ndim == 0:
-        out[_join(path, "c")] = encode_inline(encode(values))
-        return
-    if not all(values.shape):
-        return
-    grid = tuple(-(-s // c) for s, c in zip(values.shape, chunks, strict=True))
-    for ix in np.ndindex(*grid):
-        sel = tuple(slice(i * c, (i + 1) * c) for i, c in zip(ix, chunks, strict=True))
-        block = values[sel]
-        if block.shape != chunks:
-            padded = np.empty(chunks, dtype=values.dtype)
-            padded[...] = fill
-            padded[tuple(slice(0, s) for s in block.shape)] = block
-            block = padded
-        out[_join(path, "c/" + "/".join(map(str, ix)))] = encode_inline(encode(np.ascontiguousarray(block)))
-
-
-def _text_chunks(meta: ArrayMeta, scalar: bool) -> tuple[int, ...]:
-    if scalar:
-        return ()
-    return tuple(max(c, 1) for c in meta.chunks)
-
-
-def _rechunk_contiguous(
-    meta: ArrayMeta, values: dict[str, RefValue]
-) -> tuple[tuple[int, ...], dict[str, RefValue]] | None:
-    """New (chunks, chunk values) for an uncompressed array split along axis 0 with a short
-    last piece (LINDI's and our indexer's split of a contiguous HDF5 dataset), else None.
-
-    Zarr v3 readers need every stored chunk at full size; lindi zero-pads a short one. The
-    pieces are consecutive ranges of one file, so the same bytes are described again with a
-    row count that divides the array's (or as one chunk when no such count is near the old
-    piece size); nothing is read.
-    """
-    shape, chunks, itemsize = meta.shape, meta.chunks, meta.dtype.itemsize
-    if not shape or tuple(chunks[1:]) != tuple(shape[1:]) or not shape[0]:
-        return None
-    n = -(-shape[0] // chunks[0])
-    if n < 2:
-        return None  # one piece: nothing was split
-    row = math.prod(shape[1:]) * itemsize
-    full = chunks[0] * row
-    suffix = ".0" * (len(shape) - 1)
-    refs = [values.get(f"{i}{suffix}") for i in range(n)]
-    if not all(isinstance(r, list) and len(r) == 3 for r in refs):
-        return None
-    pieces: list[list[Any]] = refs  # type: ignore[assignment]
-    total = shape[0] * row
-    if pieces[-1][2] >= total - (n - 1) * full and pieces[-1][2] == full:
-        return None  # no short piece
-    url, base = pieces[0][0], pieces[0][1]
-    for i, (u, offset, length) in enumerate(pieces):
-        want = full if i < n - 1 else total - (n - 1) * full
-        if u != url or offset != base + i * full or length != want:
-            return None
-    rows = max((d for d in _divisors(shape[0]) if d * row <= full), default=1)
-    if rows * row * 16 < full:  # no divisor near the piece size: one chunk
-        rows = shape[0]
-    out: dict[str, RefValue] = {}
-    for i in range(shape[0] // rows):
-        out[f"{i}{suffix}"] = [url, base + i * rows * row, rows * row]
-    return (rows, *shape[1:]), out
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return small + [n // d for d in small]
+    return join(path, "c" if scalar else "c/" + chunk.replace(".", "/"))
 
 
 # ---------------------------------------------------------------------------- translation
@@ -434,7 +262,7 @@ class _Translator:
     def __init__(self, refmap: ReferenceMap, read: ReadFn) -> None:
         self.refmap = refmap
         self.read = read
-        self.nodes = _collect(refmap)
+        self.nodes = collect_nodes(refmap)
         self.out: dict[str, RefValue] = {}
         self.links: dict[str, list[dict[str, str]]] = {}
 
@@ -459,7 +287,7 @@ class _Translator:
                 groups.add(up)
                 up = up.rpartition("/")[0] if up else None
         for path in groups:
-            node = self.nodes.get(path, _Node())
+            node = self.nodes.get(path, Node())
             attributes = _attributes(node.zattrs, path, self._tags(path))
             links = self.links.get(path)
             if links:
@@ -475,7 +303,7 @@ class _Translator:
         return entry if isinstance(entry, dict) else None
 
     def _meta(self, path: str, doc: dict[str, Any]) -> None:
-        key = _join(path, "zarr.json")
+        key = join(path, "zarr.json")
         # only attributes can hold non-finite floats (fill values spell them as strings)
         self.out[key] = json.dumps(doc, allow_nan=True, sort_keys=True) if _has_nonfinite(doc["attributes"]) else doc
 
@@ -489,7 +317,7 @@ class _Translator:
             return {"source": ext[0], "path": ext[1] if ext[1].startswith("/") else "/" + ext[1]}
         return None
 
-    def _array(self, path: str, node: _Node) -> None:
+    def _array(self, path: str, node: Node) -> None:
         where = f"/{path}"
         if "_EXTERNAL_ARRAY_LINK" in node.zattrs and self.refmap.chunk_table(path) is None and not node.chunks:
             raise DialectError(
@@ -510,7 +338,7 @@ class _Translator:
         else:
             raise DialectError(f"{where} has dtype {meta.dtype}, which the Zarr v3 convention cannot hold.")
 
-    def _numeric(self, path: str, node: _Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
+    def _numeric(self, path: str, node: Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
         dtype = meta.dtype
         name = _dtype_name(dtype)
         attributes["_DTYPE"] = name
@@ -527,7 +355,7 @@ class _Translator:
             ):
                 values.setdefault(chunk, [url, offset, length])
         if not scalar and not meta.pipeline.has_codecs:
-            rechunked = _rechunk_contiguous(meta, values)
+            rechunked = rechunk_contiguous(meta, values)
             if rechunked is not None:
                 chunks, values = rechunked
         doc = _array_doc(shape, chunks, name, _fill(meta.fill_value, dtype), _codecs(meta, f"/{path}"), attributes)
@@ -535,33 +363,33 @@ class _Translator:
         for chunk, value in values.items():
             self.out[_v3_key(path, chunk, scalar or not meta.shape)] = value
 
-    def _text(self, path: str, node: _Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
-        values = _read_whole(meta, path, node, self.refmap, self.read)
+    def _text(self, path: str, node: Node, meta: ArrayMeta, scalar: bool, attributes: dict[str, Any]) -> None:
+        values = read_whole(meta, path, node, self.refmap, self.read)
         if scalar:
             values = values.reshape(())
         flat = values.reshape(-1).tolist()
         is_ref = bool(flat) and meta.pipeline.is_object and all(isinstance(v, dict) and REFERENCE_KEY in v for v in flat)
         if is_ref:
-            texts = [_reference_path(v, f"/{path}") for v in flat]
+            texts = [reference_path(v, f"/{path}") for v in flat]
             attributes["_DTYPE"] = "object_reference"
         else:
             if meta.pipeline.is_object and any(isinstance(v, dict | list) for v in flat):
                 raise DialectError(f"/{path} holds JSON objects that are neither strings nor references.")
-            texts = [_as_text(v) for v in flat]
+            texts = [as_text(v) for v in flat]
             attributes["_DTYPE"] = "str"
         strings = np.empty(values.shape, dtype=object)
         strings.reshape(-1)[:] = texts
-        chunks = _text_chunks(meta, scalar)
+        chunks = text_chunks(meta, scalar)
         self._meta(path, _array_doc(values.shape, chunks, "string", "", [_VLEN_UTF8], attributes))
-        _chunked(self.out, path, strings, chunks, _encode_vlen, "")
+        store_chunked(self.out, path, strings, chunks, encode_vlen, "")
 
     def _compound(
-        self, path: str, node: _Node, meta: ArrayMeta, scalar: bool, annotation: Any, attributes: dict[str, Any]
+        self, path: str, node: Node, meta: ArrayMeta, scalar: bool, annotation: Any, attributes: dict[str, Any]
     ) -> None:
         where = f"/{path}"
         if not isinstance(annotation, list) or not all(isinstance(f, list) and len(f) == 2 for f in annotation):
             raise DialectError(f"{where} has a malformed _COMPOUND_DTYPE {annotation!r}.")
-        values = _read_whole(meta, path, node, self.refmap, self.read)
+        values = read_whole(meta, path, node, self.refmap, self.read)
         if scalar:
             values = values.reshape(())
         rows = values.reshape(-1).tolist()
@@ -582,7 +410,7 @@ class _Translator:
         ref_fields: list[str] = []
         for (name, type_string), column in zip(annotation, columns, strict=True):
             if type_string == "<REFERENCE>":
-                texts = [_reference_path(v, f"{where} field {name!r}") for v in column]
+                texts = [reference_path(v, f"{where} field {name!r}") for v in column]
                 ref_fields.append(name)
             else:
                 try:
@@ -596,7 +424,7 @@ class _Translator:
                     v3_fields.append({"name": name, "data_type": dt.name})
                     fill[name] = _fill(None, dt)
                     continue
-                texts = [_as_text(v) for v in column]
+                texts = [as_text(v) for v in column]
             width = max([len(t) for t in texts] + [1])
             columns[names.index(name)] = texts
             np_fields.append((name, np.dtype(f"<U{width}")))
@@ -610,10 +438,10 @@ class _Translator:
         arr = arr.reshape(values.shape)
         if ref_fields:
             attributes["_REFERENCE_FIELDS"] = ref_fields
-        chunks = _text_chunks(meta, scalar)
+        chunks = text_chunks(meta, scalar)
         data_type = {"name": "struct", "configuration": {"fields": v3_fields}}
         self._meta(path, _array_doc(arr.shape, chunks, data_type, fill, [{"name": "bytes", "configuration": {"endian": "little"}}], attributes))
-        _chunked(self.out, path, arr, chunks, lambda b: b.tobytes(), np.zeros((), dtype=dtype)[()])
+        store_chunked(self.out, path, arr, chunks, lambda b: b.tobytes(), np.zeros((), dtype=dtype)[()])
 
 
 def to_zarr3(refmap: ReferenceMap, read: ReadFn) -> ReferenceMap:
@@ -647,58 +475,3 @@ def to_zarr3(refmap: ReferenceMap, read: ReadFn) -> ReferenceMap:
         source=refmap.source,
         metadata_as_text=refmap.metadata_as_text,
     )
-
-
-
-def _model_only(config: Any) -> bool:
-    return isinstance(config, dict) and str(config.get("id", "")).startswith("hdmf_lindi.")
-
-
-def normalise_to_lindi(refmap: ReferenceMap, read: ReadFn, store: Callable[[str, bytes], None]) -> list[str]:
-    """Rewrite, in place, the arrays of a model read from Zarr v3 that LINDI v2 cannot hold as they are.
-
-    The v3 reader (``format/zarr_v3.py``) describes v3 strings, references, structs and shards
-    with codecs of its own (``hdmf_lindi.*`` ids), which lindi does not know. Before such a
-    model is saved as LINDI v2, each of those arrays gets its chunks decoded once and stored
-    again (``store``) as lindi's ``json2`` text (object arrays) or raw bytes (sharded numeric
-    arrays); every other array, and every chunk reference, is left as it is.
-
-    Returns
-    -------
-    list[str]
-        The paths of the arrays rewritten.
-
-    Raises
-    ------
-    DialectError
-        For an array the v3 reader could not decode (an unsupported codec).
-    """
-    done: list[str] = []
-    for path, node in _collect(refmap).items():
-        zarray = node.zarray
-        if zarray is None or not any(_model_only(c) for c in [*(zarray.get("filters") or []), zarray.get("compressor")]):
-            continue
-        where = f"/{path}"
-        if any(isinstance(c, dict) and c.get("id") == "hdmf_lindi.v3_unsupported" for c in zarray.get("filters") or []):
-            raise DialectError(f"{where} has codecs hdmf_lindi cannot decode; it cannot be saved as LINDI v2.")
-        meta = ArrayMeta.from_dict(zarray, where=where)
-        chunks = list(node.chunks)
-        table = refmap.chunk_table(path)
-        if table is not None:
-            table.load_all()
-            chunks += [c for c in table.chunk_keys(table.present()) if c not in node.chunks]
-        keys = [_join(path, c) for c in chunks]
-        contents = read(keys) if keys else []
-        raws = [
-            bytes(meta.pipeline.decode(data, where=f" {key!r}")) if data is not None else None
-            for key, data in zip(keys, contents, strict=True)
-        ]
-        new = dict(zarray)
-        new["filters"] = [dict(JSON2_CONFIG)] if meta.pipeline.is_object else None
-        new["compressor"] = None
-        refmap.set_json(_join(path, ".zarray"), new)
-        for key, raw in zip(keys, raws, strict=True):
-            if raw is not None:
-                store(key, raw)
-        done.append(path)
-    return done

@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable
 
 from ..errors import ModeError
+from ..format.lindi_normalise import normalise_to_lindi
 from ..format.references import ExternalLink
-from ..format.zarr_v3_write import check_dialect, normalise_to_lindi, to_zarr3
+from ..format.zarr_v3_write import check_dialect, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
