@@ -130,6 +130,14 @@ def test_zarr3_reads_every_array_equal(written: tuple[Path, dict[str, np.ndarray
             np.testing.assert_array_equal(got, want, err_msg=name)
 
 
+def test_zarr3_reads_attributes(written: tuple[Path, dict[str, np.ndarray[Any, Any]]]) -> None:
+    attrs = _open_v3(written[0])["groups/attrs"].attrs
+    assert isinstance(attrs["nan"], float) and math.isnan(attrs["nan"])  # a float, not the text
+    assert attrs["infs"] == [1.0, math.inf, -math.inf]
+    assert attrs["ref"] == {"_REFERENCE": {"source": ".", "path": "/text/many"}}
+    assert attrs["_LINKS"][0] == {"name": "soft_ds", "source": ".", "path": "/text/many"}
+
+
 def test_metadata_follows_the_convention(written: tuple[Path, dict[str, np.ndarray[Any, Any]]]) -> None:
     path, _ = written
     doc = _doc(path)  # strict JSON outside: NaN only inside metadata text
