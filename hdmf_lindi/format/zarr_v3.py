@@ -44,6 +44,7 @@ import base64
 import logging
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -489,6 +490,12 @@ def _chunk_key_parser(doc: dict[str, Any], ndim: int, where: str) -> tuple[str, 
     return enc["name"], sep
 
 
+def _grid_key_pattern(ndim: int) -> re.Pattern[str]:
+    """Matches the ``i/j/...`` part of a v3 chunk key of an ``ndim``-d array (decimal, no leading 0)."""
+    index = r"(?:0|[1-9][0-9]*)"
+    return re.compile(index + (r"/" + index) * (ndim - 1))
+
+
 def _model_chunk_key(rest: str, encoding: tuple[str, str], ndim: int) -> str | None:
     """The model's chunk key suffix (``i.j``, ``0`` for 0-d) of a v3 one, or None if it is not one."""
     name, sep = encoding
@@ -602,7 +609,22 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "", base_url: str | N
         ndim = len(doc["shape"])
         arrays[path] = (_chunk_key_parser(doc, ndim, _where(path, source)), ndim, model.empty)
     translation = V3Translation(ReferenceMap({}, source=source), writer)
+    fast = {
+        path: _grid_key_pattern(ndim) for path, ((name, sep), ndim, _) in arrays.items()
+        if name == "default" and sep == "/" and ndim > 0
+    }
     for key, value in refmap.raw_items():
+        # the common case first: "<array>/c/<i>/<j>" of a "/"-separated array
+        cut = key.rfind("/c/")
+        if cut > 0:
+            pattern = fast.get(key[:cut])
+            rest = key[cut + 3:]
+            if pattern is not None and pattern.fullmatch(rest):
+                if not arrays[key[:cut]][2]:
+                    if base_url is not None and type(value) is list:
+                        value = [_rebase(value[0], base_url), *value[1:]]
+                    out[key[:cut + 1] + rest.replace("/", ".")] = value
+                continue
         if key.rpartition("/")[2] == "zarr.json":
             continue
         array = key
