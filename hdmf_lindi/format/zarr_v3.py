@@ -132,9 +132,25 @@ def _parse_node(doc: Any, path: str, source: str | None) -> dict[str, Any]:
     return doc
 
 
+def _has_nonfinite_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_has_nonfinite_float(v) for v in value)
+    return False
+
+
 def _detect_writer(refmap: ReferenceMap, nodes: Mapping[str, dict[str, Any]]) -> Writer:
-    """hdmf-zarr or zindi, from the document's spelling (layout §8.D)."""
-    if "consolidated_metadata" in nodes.get("", {}):
+    """hdmf-zarr or zindi, from the document's spelling (layout §8.D).
+
+    hdmf-zarr's spelling (text ``"NaN"`` attributes are text) is assumed unless the document
+    shows zindi's: metadata as JSON text, ``structured`` compounds or ``numcodecs.*`` codecs.
+    Consolidated metadata, bare ``NaN`` tokens in attributes (zindi writes strings) and
+    hdmf_lindi's own top-level key outweigh those.
+    """
+    if "consolidated_metadata" in nodes.get("", {}) or EXTRA_KEY in refmap.extra:
+        return "hdmf-zarr"
+    if any(_has_nonfinite_float(v) for doc in nodes.values() for v in (doc.get("attributes") or {}).values()):
         return "hdmf-zarr"
     if refmap.metadata_as_text:
         return "zindi"
