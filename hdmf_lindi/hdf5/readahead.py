@@ -28,13 +28,15 @@ Hence, for a miss at block ``index`` (``plan``):
    metadata proved to be spread out;
 5. any other miss reads a small window: its block and the neighbouring block nearer to where
    libhdf5 reads (an object header and the heap beside it come together), or the blocks the
-   read spans if more; a miss close to the
-   previous window (within ``NEAR_FACTOR`` times its length) doubles the next one, up to
-   ``MAX_REQUEST_BYTES``.
+   read spans if more; a miss close to the previous window (within ``NEAR_FACTOR`` times its
+   length) doubles the next one, up to ``MAX_REQUEST_BYTES``, centred on the miss and over
+   blocks already read (the objects of a cluster are visited in no particular order).
 
 What the first bytes of a window miss are decides whether it counts as "spread" for rule 4:
 nodes of a chunk index (v1 B-tree of type 1, v2 B-tree of chunk records, fixed and extensible
-arrays) do not, since their number grows with the data, not with the objects.
+arrays) do not, since their number grows with the data, not with the objects; nor do misses
+within ``SPREAD_DISTANCE`` of one that counted (the objects written after one data block lie
+together).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ MAX_REQUEST_BYTES = 4 << 20  # 4 MiB: growing windows stop here
 NEAR_FACTOR = 32  # a miss this many request lengths from the previous window grows the next one
 SMALL_FILE_BYTES = 1 << 20  # 1 MiB: read whole at the first miss (the tail alone is a quarter)
 WHOLE_BYTES_PER_MISS = 8 << 20  # read whole once file size <= this x (1 + spread misses so far)
+SPREAD_DISTANCE = 256 << 10  # misses closer than this to a counted one are the same place
 MAX_WHOLE_BYTES = 64 << 20  # larger files are never read whole
 
 # Signatures of metadata that only chunk indexes use (HDF5 file format specification, III.A-H).
@@ -114,6 +117,7 @@ class ReadAhead:
         self._max_span = max(1, MAX_REQUEST_BYTES // block)
         self._span = 1
         self._last: tuple[int, int] | None = None  # (start, stop) bytes of the last window
+        self._places: list[int] = []  # where the spread misses were
 
     def plan(self, index: int, last: int, pos: int, resident: Callable[[int], bool]) -> tuple[int, int, bool]:
         """Blocks ``[start, stop)`` to read for a miss at block ``index``.
@@ -153,10 +157,17 @@ class ReadAhead:
         start, stop = self._window(index, last, pos, resident)
         return start, stop, True
 
-    def classify(self, head: bytes) -> None:
-        """Count a window miss whose first bytes (where libhdf5 read) are ``head``."""
-        if not is_chunk_index_node(head):
+    def classify(self, pos: int, head: bytes) -> None:
+        """Count a window miss at byte ``pos`` whose first bytes (where libhdf5 read) are ``head``.
+
+        It counts as spread unless it is a chunk-index node or lies within ``SPREAD_DISTANCE``
+        of an earlier miss that was counted (objects written together lie together).
+        """
+        if is_chunk_index_node(head):
+            return
+        if all(abs(pos - other) > SPREAD_DISTANCE for other in self._places):
             self.spread_misses += 1
+            self._places.append(pos)
 
     # ------------------------------------------------------------------ the rules
     def _unread(self, index: int, resident: Callable[[int], bool]) -> tuple[int, int]:
@@ -195,15 +206,21 @@ class ReadAhead:
         block = self.block
         near = self._next_span(index * block)
         want = max(near, last - index + 1)
-        start, stop = index, index + 1
-        while stop < min(index + want, self.n_blocks) and not resident(stop):
-            stop += 1
-        if near == 1 and stop - start < 2:  # isolated: the neighbour nearer to the read, too
-            before = max(pos, index * block) - index * block < block // 2
-            if before and index > 0 and not resident(index - 1):
-                start -= 1
-            elif stop < self.n_blocks and not resident(stop):
-                stop += 1
+        if near == 1:  # isolated: the block(s) of the read, and the neighbour nearer to it
+            start, stop = index, last + 1
+            if stop - start < 2:
+                before = max(pos, index * block) - index * block < block // 2
+                if before and index > 0 and not resident(index - 1):
+                    start -= 1
+                elif stop < self.n_blocks and not resident(stop):
+                    stop += 1
+        else:  # growing: centred on the miss, over blocks read already (one request, not many)
+            start = max(self.head_end // block, index - want // 2)
+            while start < index and resident(start):
+                start += 1
+            stop = min(self.n_blocks, max(start + want, last + 1))
+            while stop - 1 > last and resident(stop - 1):
+                stop -= 1
         self._last = (start * block, min(stop * block, self.size))
         return start, stop
 

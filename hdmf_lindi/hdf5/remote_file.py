@@ -131,7 +131,7 @@ class BlockCachedFile(io.RawIOBase):
                 start, stop, window = plan.plan(i, last, self._pos, blocks.__contains__)
             self._read(start * block, min(stop * block, self._size))
             if window and plan is not None:
-                plan.classify(self._peek(self._pos, 6))
+                plan.classify(self._pos, self._peek(self._pos, 6))
 
     def _peek(self, offset: int, length: int) -> bytes:
         """Up to ``length`` resident bytes from ``offset`` (fewer where a block is missing)."""

@@ -33,6 +33,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_lindi import index_hdf5
 from hdmf_lindi.hdf5.readahead import is_chunk_index_node
+from hdmf_lindi.hdf5.remote_file import BlockCachedFile
 
 
 def _electrodes(nwbfile: NWBFile, channels: int) -> object:
@@ -199,3 +200,51 @@ def _signatures(data: bytes, signature: bytes) -> list[int]:
         found.append(at)
         at = data.find(signature, at + 1)
     return found
+
+
+class _Memory:
+    """In-memory bytes with ``read_prefix`` (like HttpSource); records each request."""
+
+    name = "mem://file"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.reads: list[tuple[int, int]] = []
+
+    def read_prefix(self, max_bytes: int) -> tuple[bytes, int]:
+        self.reads.append((0, max_bytes))
+        return self.data[:max_bytes], len(self.data)
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        self.reads.append((start, stop))
+        return self.data[start:stop]
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def close(self) -> None:
+        return None
+
+
+def test_misses_in_one_cluster_are_one_place_and_far_ones_make_the_file_read_whole() -> None:
+    size = 20 << 20  # read whole after 2 places: 20 MiB <= 8 MiB x (1 + 2)
+    source = _Memory(bytes(size))  # zeros: no chunk-index signature anywhere
+    f = BlockCachedFile(source)
+
+    def read(offset: int) -> None:
+        f.seek(offset)
+        f.readinto(bytearray(512))
+
+    read(size - 100)  # the tail
+    cluster = 12 << 20
+    for offset in (cluster, cluster + 200_000, cluster - 150_000, cluster + 60_000, cluster + 240_000):
+        read(offset)  # objects written together: one place, however many misses
+    assert all(stop - start < 1 << 20 for start, stop in source.reads[2:]), source.reads
+    read(3 << 20)  # a second place
+    assert max(stop - start for start, stop in source.reads) < 1 << 20
+    read(7 << 20)  # the third miss far from the others: everything not read yet, at once
+    assert source.reads[-1][1] - source.reads[-1][0] > size // 2
+    requests = len(source.reads)
+    for offset in range(0, size, 1 << 20):
+        read(offset)
+    assert len(source.reads) == requests
