@@ -5,10 +5,11 @@ one, so every cache miss is a round trip. The policy guesses, from where a miss 
 the file has shown so far, how much more to read with it. It was measured on files written by
 h5py and pynwb (``benchmarks/README.md``, "Remote indexing"):
 
-* the superblock, the root group and the first objects created sit in the first KiB;
+* the superblock, the root group and the first objects created sit in the first few KiB;
 * objects created after a large dataset was written (and the heaps and B-tree nodes that grew
   while the file was written) sit after that dataset's data: for pynwb, most metadata is in the
-  last 0.2-2% of the file, and a few objects sit right after each big data block;
+  last few hundred KB of the file, whatever its size, and a few objects sit right after each
+  big data block;
 * the nodes of a chunk index (v1 B-tree leaves, one per 64 chunks by default) are allocated as
   the chunks are written, so they are scattered through the data, each alone;
 * in a file of many small objects (many short TimeSeries) metadata and data alternate
@@ -22,8 +23,8 @@ Hence, for a miss at block ``index`` (``plan``):
 3. a miss just before the tail, while the tail is not read yet, extends the tail back to it
    (and half a tail length further) in the same request: pynwb's late metadata often spans a
    little more than the first guess (files of ``EXTEND_MIN_FILE_BYTES`` or more);
-4. any other miss in a file of at most ``WHOLE_BYTES_PER_MISS`` times (1 + the window misses
-   outside chunk indexes seen so far), and at most ``MAX_WHOLE_BYTES``, reads everything not
+4. any other miss in a file of at most ``WHOLE_BYTES_PER_MISS`` times (1 + the places of the
+   spread misses seen so far, see below), and at most ``MAX_WHOLE_BYTES``, reads everything not
    read yet: a small file at its first miss outside head and tail, a larger one only once its
    metadata proved to be spread out;
 5. any other miss reads a small window: its block and the neighbouring block nearer to where
@@ -113,7 +114,7 @@ class ReadAhead:
         self.tail_pending = self.tail_start >= head_end
         self.whole_max = min(MAX_WHOLE_BYTES, max_resident_bytes // block * block)
         self.spread_misses = 0
-        """Window misses so far whose first bytes were not a chunk-index node."""
+        """Places (``SPREAD_DISTANCE`` apart) of window misses that were not chunk-index nodes."""
         self._max_span = max(1, MAX_REQUEST_BYTES // block)
         self._span = 1
         self._last: tuple[int, int] | None = None  # (start, stop) bytes of the last window
