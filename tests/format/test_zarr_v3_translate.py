@@ -419,3 +419,11 @@ def test_reference_arrays_are_known_without_reading_a_chunk(tmp_path: Path) -> N
         assert is_reference_dtype(f["n"].dtype) and f["n"][()].tolist() == [None, None]
         assert is_string_dtype(f["s"].dtype)
         assert f.attrs["legacy"].path == "/g"
+
+
+def test_zarr_json_stored_as_base64(tmp_path: Path) -> None:
+    """zindi stores a value whose bytes are not printable ASCII (a non-ASCII attribute written
+    with ensure_ascii=False) as base64, metadata included."""
+    root = json.dumps(group(title="h\u00e9llo", rate=1.5), ensure_ascii=False).encode("utf-8")
+    with open_doc(tmp_path, {"zarr.json": b64(root)}) as f:
+        assert f.attrs["title"] == "h\u00e9llo" and f.attrs["rate"] == 1.5
