@@ -332,7 +332,8 @@ class ShardingCodec(Codec):
                 slice(g * c, (g + 1) * c) for g, c in zip(grid_index, self.chunk_shape, strict=True)
             )
             shard[region] = np.frombuffer(raw, dtype=self._np_dtype).reshape(self.chunk_shape)
-        return shard.tobytes()
+        # the model's dtype of a sharded array is little-endian, whatever the inner bytes codec says
+        return shard.astype(self._np_dtype.newbyteorder("<"), copy=False).tobytes()
 
     def encode(self, buf: Any) -> bytes:
         raise ValueError("writing into a sharded Zarr v3 array is not supported")

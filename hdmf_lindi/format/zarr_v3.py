@@ -44,6 +44,7 @@ import base64
 import logging
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -131,9 +132,25 @@ def _parse_node(doc: Any, path: str, source: str | None) -> dict[str, Any]:
     return doc
 
 
+def _has_nonfinite_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_has_nonfinite_float(v) for v in value)
+    return False
+
+
 def _detect_writer(refmap: ReferenceMap, nodes: Mapping[str, dict[str, Any]]) -> Writer:
-    """hdmf-zarr or zindi, from the document's spelling (layout §8.D)."""
-    if "consolidated_metadata" in nodes.get("", {}):
+    """hdmf-zarr or zindi, from the document's spelling (layout §8.D).
+
+    hdmf-zarr's spelling (text ``"NaN"`` attributes are text) is assumed unless the document
+    shows zindi's: metadata as JSON text, ``structured`` compounds or ``numcodecs.*`` codecs.
+    Consolidated metadata, bare ``NaN`` tokens in attributes (zindi writes strings) and
+    hdmf_lindi's own top-level key outweigh those.
+    """
+    if "consolidated_metadata" in nodes.get("", {}) or EXTRA_KEY in refmap.extra:
+        return "hdmf-zarr"
+    if any(_has_nonfinite_float(v) for doc in nodes.values() for v in (doc.get("attributes") or {}).values()):
         return "hdmf-zarr"
     if refmap.metadata_as_text:
         return "zindi"
@@ -489,6 +506,12 @@ def _chunk_key_parser(doc: dict[str, Any], ndim: int, where: str) -> tuple[str, 
     return enc["name"], sep
 
 
+def _grid_key_pattern(ndim: int) -> re.Pattern[str]:
+    """Matches the ``i/j/...`` part of a v3 chunk key of an ``ndim``-d array (decimal, no leading 0)."""
+    index = r"(?:0|[1-9][0-9]*)"
+    return re.compile(index + (r"/" + index) * (ndim - 1))
+
+
 def _model_chunk_key(rest: str, encoding: tuple[str, str], ndim: int) -> str | None:
     """The model's chunk key suffix (``i.j``, ``0`` for 0-d) of a v3 one, or None if it is not one."""
     name, sep = encoding
@@ -602,7 +625,22 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "", base_url: str | N
         ndim = len(doc["shape"])
         arrays[path] = (_chunk_key_parser(doc, ndim, _where(path, source)), ndim, model.empty)
     translation = V3Translation(ReferenceMap({}, source=source), writer)
+    fast = {
+        path: _grid_key_pattern(ndim) for path, ((name, sep), ndim, _) in arrays.items()
+        if name == "default" and sep == "/" and ndim > 0
+    }
     for key, value in refmap.raw_items():
+        # the common case first: "<array>/c/<i>/<j>" of a "/"-separated array
+        cut = key.rfind("/c/")
+        if cut > 0:
+            pattern = fast.get(key[:cut])
+            rest = key[cut + 3:]
+            if pattern is not None and pattern.fullmatch(rest):
+                if not arrays[key[:cut]][2]:
+                    if base_url is not None and type(value) is list:
+                        value = [_rebase(value[0], base_url), *value[1:]]
+                    out[key[:cut + 1] + rest.replace("/", ".")] = value
+                continue
         if key.rpartition("/")[2] == "zarr.json":
             continue
         array = key

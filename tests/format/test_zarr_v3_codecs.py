@@ -211,3 +211,14 @@ def test_zarr_reads_back_what_the_sharding_decoder_was_checked_against(tmp_path:
     arr[...] = np.arange(30).reshape(6, 5)
     with File(write_doc(tmp_path / "d.json", refs_of(store))) as f:
         np.testing.assert_array_equal(f["x"][()], zarr.open_array(store, path="x")[...])
+
+
+def test_sharding_with_big_endian_inner_chunks_and_nan_fill(tmp_path: Path) -> None:
+    store, root = new_store()
+    sharding = zc.ShardingCodec(chunk_shape=(2,), codecs=[zc.BytesCodec(endian="big")])
+    arr = root.create_array("x", shape=(8,), dtype="<f8", chunks=(4,), serializer=sharding,
+                            compressors=None, fill_value=np.nan)
+    arr[0:2] = [1.5, -2.5]
+    arr[6:8] = [3.0, 4.0]
+    with File(write_doc(tmp_path / "d.json", refs_of(store))) as f:
+        np.testing.assert_array_equal(f["x"][()], [1.5, -2.5, np.nan, np.nan, np.nan, np.nan, 3.0, 4.0])

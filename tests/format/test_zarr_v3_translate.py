@@ -66,9 +66,10 @@ def test_nan_strings_are_text_for_hdmf_zarr_and_floats_for_zindi(tmp_path: Path)
         assert f.attrs["s"] == "NaN" and f.attrs["l"].tolist() == ["Infinity", "NaN"]
         assert math.isnan(f.attrs["f"]) and f.attrs["plain"] == "x"
         assert dict(f.attrs.items())["s"] == "NaN"
-    zindi = {"zarr.json": json.dumps(group(**attrs))}  # metadata as text: zindi's spelling
+    zindi_attrs = {**attrs, "f": "NaN"}  # zindi writes float NaN as a string, never a bare token
+    zindi = {"zarr.json": json.dumps(group(**zindi_attrs))}  # metadata as text: zindi's spelling
     with open_doc(tmp_path, zindi, "z.json") as f:
-        assert math.isnan(f.attrs["s"]) and f.attrs["l"][0] == math.inf
+        assert math.isnan(f.attrs["s"]) and f.attrs["l"][0] == math.inf and math.isnan(f.attrs["f"])
 
 
 def test_base64_and_plain_text_chunk_values(tmp_path: Path) -> None:
@@ -306,8 +307,16 @@ def test_sniffing() -> None:
 
 
 def test_writer_detection() -> None:
-    assert translate_v3(ReferenceMap.from_dict({"refs": {"zarr.json": json.dumps(GROUP)}})).writer == "zindi"
-    assert translate_v3(ReferenceMap({"zarr.json": GROUP})).writer == "hdmf-zarr"
+    def writer(refs: dict[str, Any], **top: Any) -> str:
+        return translate_v3(ReferenceMap.from_dict({"refs": refs, **top})).writer
+
+    assert writer({"zarr.json": json.dumps(GROUP)}) == "zindi"  # metadata as text
+    assert writer({"zarr.json": GROUP}) == "hdmf-zarr"
+    assert writer({"zarr.json": GROUP, "x/zarr.json": array_doc([1], "int8", codecs=[
+        {"name": "bytes"}, {"name": "numcodecs.zlib", "configuration": {"level": 1}}])}) == "zindi"
+    bare_nan = '{"zarr_format":3,"node_type":"group","attributes":{"f":NaN}}'
+    assert writer({"zarr.json": bare_nan}) == "hdmf-zarr"  # zindi never writes bare tokens
+    assert writer({"zarr.json": json.dumps(GROUP)}, hdmf_lindi={}) == "hdmf-zarr"
 
 
 @pytest.mark.parametrize(
@@ -415,3 +424,11 @@ def test_reference_arrays_are_known_without_reading_a_chunk(tmp_path: Path) -> N
         assert is_reference_dtype(f["n"].dtype) and f["n"][()].tolist() == [None, None]
         assert is_string_dtype(f["s"].dtype)
         assert f.attrs["legacy"].path == "/g"
+
+
+def test_zarr_json_stored_as_base64(tmp_path: Path) -> None:
+    """zindi stores a value whose bytes are not printable ASCII (a non-ASCII attribute written
+    with ensure_ascii=False) as base64, metadata included."""
+    root = json.dumps(group(title="h\u00e9llo", rate=1.5), ensure_ascii=False).encode("utf-8")
+    with open_doc(tmp_path, {"zarr.json": b64(root)}) as f:
+        assert f.attrs["title"] == "h\u00e9llo" and f.attrs["rate"] == 1.5
