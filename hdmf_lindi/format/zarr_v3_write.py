@@ -58,7 +58,7 @@ from .v3_recode import (
 )
 from .zarr_v2 import ArrayMeta
 
-__all__ = ["DIALECTS", "ReadFn", "check_dialect", "to_zarr3"]
+__all__ = ["DIALECTS", "ReadFn", "check_dialect", "check_zarr3", "to_zarr3"]
 
 DIALECTS = ("lindi", "zarr3")
 """The dialects a file can be written in: LINDI v2 (the default, lindi 0.4.6 reads it) and the
@@ -259,9 +259,11 @@ def _v3_key(path: str, chunk: str, scalar: bool) -> str:
 
 # ---------------------------------------------------------------------------- translation
 class _Translator:
-    def __init__(self, refmap: ReferenceMap, read: ReadFn) -> None:
+    def __init__(self, refmap: ReferenceMap, read: ReadFn, *, dry: bool = False) -> None:
         self.refmap = refmap
         self.read = read
+        self.dry = dry
+        """Only check what can be expressed: recoded (text/reference/compound) arrays are not read."""
         self.nodes = collect_nodes(refmap)
         self.out: dict[str, RefValue] = {}
         self.links: dict[str, list[dict[str, str]]] = {}
@@ -329,6 +331,8 @@ class _Translator:
         scalar = bool(node.zattrs.get("_SCALAR")) and meta.shape in ((1,), ())
         attributes = _attributes(node.zattrs, path, self._tags(path))
         compound = node.zattrs.get("_COMPOUND_DTYPE")
+        if self.dry and (compound is not None or meta.pipeline.is_object or meta.dtype.kind in "SU"):
+            return  # recoded from their values, which any content allows
         if compound is not None:
             self._compound(path, node, meta, scalar, compound, attributes)
         elif meta.pipeline.is_object or meta.dtype.kind in "SU":
@@ -442,6 +446,17 @@ class _Translator:
         data_type = {"name": "struct", "configuration": {"fields": v3_fields}}
         self._meta(path, _array_doc(arr.shape, chunks, data_type, fill, [{"name": "bytes", "configuration": {"endian": "little"}}], attributes))
         store_chunked(self.out, path, arr, chunks, lambda b: b.tobytes(), np.zeros((), dtype=dtype)[()])
+
+
+def check_zarr3(refmap: ReferenceMap) -> None:
+    """Check, without reading any chunk, that :func:`to_zarr3` can translate ``refmap``.
+
+    Raises
+    ------
+    DialectError
+        For content the convention cannot express (see the module docstring).
+    """
+    _Translator(refmap, lambda keys: [None] * len(keys), dry=True).run()
 
 
 def to_zarr3(refmap: ReferenceMap, read: ReadFn) -> ReferenceMap:

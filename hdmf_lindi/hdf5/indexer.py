@@ -674,7 +674,11 @@ def index_hdf5(
     source = os.fspath(source)
     if destination is not None:
         kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
-    check_dialect(options.dialect)
+    if check_dialect(options.dialect) == "zarr3" and options.external_link_chunk_threshold is not None:
+        raise ValueError(
+            "external_link_chunk_threshold makes lindi _EXTERNAL_ARRAY_LINK arrays, which the zarr3 "
+            "dialect cannot express; leave it None (chunk tables hold many-chunk arrays)."
+        )
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:
         source = pinned.url  # read and referenced from now on

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..errors import ModeError
 from ..format.lindi_normalise import normalise_to_lindi
 from ..format.references import ExternalLink
-from ..format.zarr_v3_write import check_dialect, to_zarr3
+from ..format.zarr_v3_write import check_dialect, check_zarr3, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
@@ -198,6 +198,7 @@ class File(Group):
             raise ModeError(f"{container.location} is read-only; open it in mode 'a' to change its dialect.")
         changed = value != self.dialect
         if value == "zarr3":
+            check_zarr3(container.refmap)  # fail now, not when the file is flushed
             container.refmap.translate = _zarr3_translator(container)
         else:  # the v3 reader's own codecs (also in arrays copied from a v3 file) must not reach LINDI v2
             container.refmap.translate = None

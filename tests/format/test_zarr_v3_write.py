@@ -236,6 +236,14 @@ def test_external_array_link_cannot_be_written(tmp_path: Path) -> None:
     })
     with pytest.raises(DialectError, match="_EXTERNAL_ARRAY_LINK"):
         to_zarr3(refmap, lambda keys: [None] * len(keys))
+    path = tmp_path / "eal.lindi.json"
+    path.write_text(json.dumps(refmap.to_dict()))
+    before = path.read_bytes()
+    with hdmf_lindi.File(path, "a") as f, pytest.raises(DialectError, match="_EXTERNAL_ARRAY_LINK"):
+        f.dialect = "zarr3"  # at once, not at flush
+    assert path.read_bytes() == before
+    with pytest.raises(ValueError, match="external_link_chunk_threshold"):
+        index_hdf5(tmp_path / "any.h5", options=IndexOptions(dialect="zarr3", external_link_chunk_threshold=10))
 
 
 def test_unknown_dialect_is_refused(tmp_path: Path) -> None:
