@@ -99,3 +99,43 @@ def test_pipeline_decodes_with_size_hint_only_when_it_is_the_raw_size(filters: A
     stored = pipeline.encode(RAW)
     assert pipeline._deflate_last is fast
     assert bytes(pipeline.decode(stored, len(RAW))) == bytes(pipeline.decode(stored)) == RAW
+
+
+def _packed(codec: Any, parts: list[bytes], gap: bytes = b"") -> tuple[bytes, list[int], list[int]]:
+    stored = [bytes(codec.encode(p)) for p in parts]
+    starts, pos = [], 0
+    for s in stored:
+        starts.append(pos)
+        pos += len(s) + len(gap)
+    return gap.join(stored) + gap, starts, [len(s) for s in stored]
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=["zlib", "gzip"])
+def test_decode_many_concatenates_small_chunks_in_order(codec: Any) -> None:
+    parts = [RAW[i * 128:(i + 1) * 128] for i in range(50)]
+    data, starts, sizes = _packed(codec, parts, gap=b"\x00" * 7)  # chunks need not touch
+    assert fast_deflate.decode_many(codec, memoryview(data), starts, sizes, 128) == b"".join(parts)
+
+
+@pytest.mark.parametrize("nbytes", [127, 129], ids=["shorter", "longer"])
+def test_decode_many_refuses_a_chunk_of_another_size(nbytes: int) -> None:
+    codec = numcodecs.Zlib()
+    parts = [RAW[:128]] * 3 + [RAW[:nbytes]]
+    data, starts, sizes = _packed(codec, parts)
+    assert fast_deflate.decode_many(codec, data, starts, sizes, 128) is None
+
+
+def test_decode_many_refuses_damaged_and_multi_member_chunks() -> None:
+    codec = numcodecs.Zlib()
+    data, starts, sizes = _packed(codec, [RAW[:128]] * 4)
+    damaged = bytearray(data)
+    damaged[starts[2] + 2:starts[2] + sizes[2]] = bytes(sizes[2] - 2)
+    assert fast_deflate.decode_many(codec, bytes(damaged), starts, sizes, 128) is None
+    two = gzip.compress(RAW[:64]) + gzip.compress(RAW[64:128])  # decodes whole only through numcodecs
+    assert fast_deflate.decode_many(numcodecs.GZip(), two, [0], [len(two)], 128) is None
+
+
+def test_decode_many_without_libdeflate_leaves_it_to_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_deflate, "_libdeflate", None)
+    data, starts, sizes = _packed(numcodecs.Zlib(), [RAW[:128]] * 2)
+    assert fast_deflate.decode_many(numcodecs.Zlib(), data, starts, sizes, 128) is None
