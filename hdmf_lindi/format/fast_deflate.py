@@ -2,9 +2,10 @@
 
 HDF5's deflate filter and lindi both store chunks as zlib streams (numcodecs ``zlib``), and
 numcodecs' ``gzip`` wraps the same compression. libdeflate decodes such a stream about twice as
-fast as the ``zlib`` module and compresses three times as fast at the same level, and releases
-the GIL, so the chunk pool in :mod:`hdmf_lindi.tree.array` scales with it. Its streams are
-ordinary zlib/gzip streams: h5py, numcodecs and lindi read them.
+fast as the ``zlib`` module and compresses three times as fast at the same level. Its streams
+are ordinary zlib/gzip streams: h5py, numcodecs and lindi read them. Note that the ``deflate``
+package (0.9) holds the GIL while it works (its C functions never release it), so the chunk pool
+in :mod:`hdmf_lindi.tree.array` overlaps decoding with I/O, not decoding with decoding.
 
 libdeflate decodes into a buffer of known size, so a decode needs the expected raw size. Any
 mismatch (a wrong hint, a multi-member gzip stream, damaged data) falls back to the numcodecs
