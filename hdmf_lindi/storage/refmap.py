@@ -520,6 +520,17 @@ class ReferenceMap:
         """Return the chunk table of the array at ``path``, if its chunks are held as one."""
         return self._tables.get(path)
 
+    def table_blobs(self) -> list[RangeRef]:
+        """Where the shard bytes of the compact tables read from a document live, when they
+        live in a blob of the container (``data`` = ``[url, offset, length]``); inline tables
+        and tables made in memory are left out."""
+        out = []
+        for table in self._tables.values():
+            data = None if table.stored is None else table.stored["entry"].get("data")
+            if isinstance(data, list) and len(data) == 3 and isinstance(data[0], str):
+                out.append(RangeRef(data[0], int(data[1]), int(data[2])))
+        return out
+
     def table_ranges(self, path: str, indices: np.ndarray[Any, np.dtype[np.intp]]) -> TableRanges | None:
         """The table's references of flat grid ``indices`` of the array at ``path``.
 
