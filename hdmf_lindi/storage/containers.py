@@ -53,7 +53,8 @@ Mode = Literal["r", "r+", "a", "w", "w-", "x"]
 """h5py's open modes."""
 MODES: tuple[str, ...] = ("r", "r+", "a", "w", "w-", "x")
 
-Kind = Literal["json", "tar", "dir"]
+Kind = Literal["json", "tar", "dir", "zarr"]
+"""The container forms; ``zarr`` is a Zarr directory store (read-only, see ``zarr_dir_container``)."""
 
 INLINE_MAX_BYTES = 1000
 """Chunks smaller than this stay inline in tar/dir containers (lindi's threshold)."""
@@ -438,7 +439,8 @@ def open_container(
     Parameters
     ----------
     location
-        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
+        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``, or of a
+        Zarr directory store (read-only; see :mod:`~hdmf_lindi.storage.zarr_dir_reader`).
     mode
         ``r`` read-only, must exist; ``r+`` read/write, must exist; ``a`` read/write, create if
         missing; ``w`` create, replacing an existing file when first flushed; ``w-``/``x``
@@ -474,6 +476,9 @@ def open_container(
     remote = is_url(location)
     if allow_local_paths is None:
         allow_local_paths = not remote
+    zarr_store = _open_zarr_store(location, mode, remote, options, allow_local_paths)
+    if zarr_store is not None:
+        return zarr_store
     if remote:
         if mode != "r":
             raise ModeError(
@@ -494,6 +499,27 @@ def open_container(
             lock.release()
         raise
     return container
+
+
+def _open_zarr_store(
+    location: str, mode: str, remote: bool, options: RemoteOptions | None, allow_local_paths: bool
+) -> Container | None:
+    """A Zarr directory store (hdmf-zarr's form) at ``location``, opened read-only; None if
+    ``location`` is not one (see :mod:`.zarr_dir_reader` for how it is recognised)."""
+    from .zarr_dir_reader import is_store_url, sniff_local_store
+
+    if not (is_store_url(location) if remote else sniff_local_store(location)):
+        return None
+    if mode != "r":
+        raise ModeError(
+            f"Cannot open {location} in mode {mode!r}: it is a Zarr directory store, which "
+            "hdmf_lindi reads but does not write. Open it with mode 'r'."
+        )
+    from .zarr_dir_container import ZarrDirContainer
+
+    base_dir = None if remote else os.path.dirname(os.path.abspath(location))
+    fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)
+    return ZarrDirContainer.open(location, fetcher)
 
 
 def _open_local(location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool) -> Container:

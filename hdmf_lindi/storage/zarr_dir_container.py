@@ -1,0 +1,167 @@
+"""A Zarr directory store (hdmf-zarr's form) as a read-only container.
+
+The container's reference map starts as the store's metadata documents under their store keys
+(``zarr.json``, ``a/b/zarr.json`` for Zarr v3; ``.zgroup``/``.zattrs``/``.zarray`` for Zarr v2):
+the dialect's translator (``format/``) turns it into the LINDI v2 model the tree reads. Chunks
+are never listed: when the tree asks for a model chunk key (``a/b/1.0``, ``a/b/0`` for a 0-d
+array), the container maps it back to the file the store holds it in, by the array's chunk key
+encoding (``a/b/c/1/0``; ``a/b/c`` for 0-d; ``a/b/1.0`` or ``a/b/1/0`` in Zarr v2; for a
+sharded array, the shard), and reads that file. A chunk file that does not exist reads as absent,
+i.e. the fill value. Writing into such a store is not supported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from ..errors import ContainerPathError, FormatError, ModeError
+from .containers import Container
+from .fetcher import Fetcher
+from .refmap import RangeRef, ReferenceMap
+from .sources import ByteSource
+from .zarr_dir_reader import V3_META, StoreDialect, ZarrDirReader
+
+__all__ = ["ChunkLayout", "ZarrDirContainer", "chunk_layouts", "store_chunk_key"]
+
+logger = logging.getLogger(__name__)
+
+
+class ChunkLayout(NamedTuple):
+    """How one array of a store names its chunk files."""
+
+    ndim: int
+    prefix: str
+    """Between the array's path and the grid index: ``"c/"`` (v3 default encoding) or ``""``."""
+    separator: str
+    """Between grid indices: ``"/"`` or ``"."``."""
+    scalar_key: str
+    """The key suffix of a 0-d array's only chunk: ``"c"`` (v3 default encoding) or ``"0"``."""
+
+
+def chunk_layouts(metadata: dict[str, dict[str, Any]], dialect: StoreDialect) -> dict[str, ChunkLayout]:
+    """Array path -> :class:`ChunkLayout`, from a store's metadata documents.
+
+    Raises
+    ------
+    FormatError
+        For an array whose shape or chunk key encoding is malformed or unknown.
+    """
+    out: dict[str, ChunkLayout] = {}
+    for key, doc in metadata.items():
+        path, _, name = key.rpartition("/")
+        if dialect == "zarr3":
+            if name != V3_META or doc.get("node_type") != "array":
+                continue
+            encoding = doc.get("chunk_key_encoding") or {"name": "default"}
+            config = encoding.get("configuration") or {} if isinstance(encoding, dict) else None
+            kind = encoding.get("name") if isinstance(encoding, dict) else None
+            if kind == "default":
+                layout = ChunkLayout(0, "c/", config.get("separator", "/"), "c")  # type: ignore[union-attr]
+            elif kind == "v2":
+                layout = ChunkLayout(0, "", config.get("separator", "."), "0")  # type: ignore[union-attr]
+            else:
+                raise FormatError(f"Array {path or '/'} has an unknown chunk_key_encoding {encoding!r}.")
+        else:
+            if name != ".zarray":
+                continue
+            layout = ChunkLayout(0, "", doc.get("dimension_separator") or ".", "0")
+        shape = doc.get("shape")
+        if not isinstance(shape, list) or layout.separator not in ("/", "."):
+            raise FormatError(f"Array {path or '/'} has a malformed shape or chunk key separator: {doc!r}.")
+        out[path] = layout._replace(ndim=len(shape))
+    return out
+
+
+def store_chunk_key(path: str, suffix: str, layout: ChunkLayout) -> str | None:
+    """The store key of the model chunk ``path/suffix`` (``suffix`` as ``i.j``, ``0`` for 0-d),
+    or None if ``suffix`` is not a chunk index of an array with this layout."""
+    if layout.ndim == 0:
+        return f"{path}/{layout.scalar_key}" if suffix == "0" else None
+    parts = suffix.split(".")
+    if len(parts) != layout.ndim or not all(p.isdigit() for p in parts):
+        return None
+    return f"{path}/{layout.prefix}{layout.separator.join(parts)}"
+
+
+class ZarrDirContainer(Container):
+    """A Zarr directory store, local or over HTTP, read-only."""
+
+    kind = "zarr"
+
+    def __init__(self, reader: ZarrDirReader) -> None:
+        refmap = ReferenceMap(reader.metadata, source=reader.location)
+        super().__init__(reader.location, refmap, reader.fetcher, read_only=True)
+        self.reader = reader
+        self.dialect: StoreDialect = reader.dialect
+        """The store's Zarr version (which translator makes the model of it)."""
+        self.layouts = chunk_layouts(reader.metadata, reader.dialect)
+        """Array path -> how it names its chunk files."""
+
+    @classmethod
+    def open(cls, location: str, fetcher: Fetcher) -> ZarrDirContainer:
+        """Open the store at a local path or base URL (see :class:`ZarrDirReader`).
+
+        Raises
+        ------
+        MissingFileError, FormatError, UnsupportedError, RemoteReadError
+            As :meth:`ZarrDirReader.open` raises.
+        """
+        return cls(ZarrDirReader.open(location, fetcher))
+
+    def store_key(self, key: str) -> str | None:
+        """The store key of a model chunk key, or None if ``key`` is no chunk of a known array."""
+        path, _, suffix = key.rpartition("/")
+        layout = self.layouts.get(path)
+        return None if layout is None else store_chunk_key(path, suffix, layout)
+
+    def read_many(
+        self, keys: Sequence[str], on_ready: Callable[[list[int], list[bytes | None]], None] | None = None
+    ) -> list[bytes | None]:
+        # docstring inherited; chunk keys the map does not hold are read from the store's files
+        refmap = self.refmap
+        mapped: list[int] = []
+        store_keys: list[str] = []
+        held: list[int] = []
+        for i, key in enumerate(keys):
+            skey = None if key in refmap else self.store_key(key)
+            if skey is None:
+                held.append(i)
+            else:
+                mapped.append(i)
+                store_keys.append(skey)
+        if not mapped:
+            return super().read_many(keys, on_ready)
+        out: list[bytes | None] = [None] * len(keys)
+
+        def relay(where: list[int]) -> Callable[[list[int], list[bytes | None]], None]:
+            def ready(indices: list[int], part: list[bytes | None]) -> None:
+                for j in indices:
+                    out[where[j]] = part[j]
+                if on_ready is not None:
+                    on_ready([where[j] for j in indices], out)
+
+            return ready
+
+        if held:
+            super().read_many([keys[i] for i in held], relay(held))
+        self.reader.read_keys(store_keys, relay(mapped))
+        return out
+
+    def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
+        raise ContainerPathError(
+            f"Key {key!r} of the Zarr store {self.location} refers to {ref.url!r}; a directory "
+            "store holds no './' references."
+        )
+
+    def _check_writable(self) -> None:
+        raise ModeError(
+            f"{self.location} is a Zarr directory store ({self.dialect}), which hdmf_lindi reads "
+            "but does not write. Convert it to a LINDI file (hdmf-lindi convert) or write with "
+            "NWBZarrIO."
+        )
+
+    def flush(self) -> None:
+        # docstring inherited
+        self._check_writable()
