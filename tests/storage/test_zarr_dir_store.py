@@ -1,0 +1,156 @@
+"""Zarr directory stores as a container: metadata, chunk files, errors (local and over HTTP).
+
+The stores are written here by zarr 3 (installed in our environment) with ``zarr.storage.LocalStore``,
+so every document and chunk file is the real thing; chunk bytes are compared with the files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from httpserver import RangeServer
+
+from hdmf_lindi.errors import (
+    FormatError,
+    MissingFileError,
+    ModeError,
+    RemoteReadError,
+    UnsupportedError,
+)
+from hdmf_lindi.storage.containers import open_container
+from hdmf_lindi.storage.zarr_dir_container import ZarrDirContainer
+
+
+def _make_store(path: Path, *, consolidated: bool = True, sharded: bool = False) -> Path:
+    root = zarr.open_group(zarr.storage.LocalStore(str(path)), mode="w", zarr_format=3)
+    root.attrs["title"] = "t\u00e9st"
+    g = root.create_group("g")
+    a = g.create_array("a", shape=(10, 6), chunks=(4, 3), dtype="int16", fill_value=-1)
+    a[:8, :] = np.arange(48, dtype="int16").reshape(8, 6)  # the last chunk row stays unwritten
+    s = root.create_array("s", shape=(), dtype="float64", fill_value=0.0)
+    s[()] = 2.5
+    root.create_array("zero", shape=(), dtype="float64", fill_value=0.0)  # equals fill: no chunk
+    root.create_group("empty")
+    if sharded:
+        h = root.create_array("h", shape=(8,), chunks=(2,), shards=(4,), dtype="int32")
+        h[:] = np.arange(8, dtype="int32")
+    if consolidated:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "not part of the v3 specification" (it is zarr-python's)
+            zarr.consolidate_metadata(zarr.storage.LocalStore(str(path)))
+    return path
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("consolidated", [True, False])
+def test_local_metadata_and_chunks(tmp_path: Path, consolidated: bool) -> None:
+    store = _make_store(tmp_path / "s.zarr", consolidated=consolidated, sharded=True)
+    files = _files(store)
+    with open_container(store) as c:
+        assert isinstance(c, ZarrDirContainer) and c.kind == "zarr" and c.dialect == "zarr3"
+        assert c.reader.consolidated is consolidated
+        docs = {k: json.loads(v) for k, v in files.items() if k.endswith("zarr.json")}
+        assert set(c.reader.metadata) == set(docs)
+        for key, doc in docs.items():
+            if key != "zarr.json":
+                got = dict(c.reader.metadata[key])
+                got.pop("consolidated_metadata", None)
+                doc.pop("consolidated_metadata", None)
+                assert got == doc, key
+        assert c.store_key("g/a/1.0") == "g/a/c/1/0"
+        assert c.store_key("s/0") == "s/c"
+        assert c.store_key("h/1") == "h/c/1"  # sharded: the model's chunk is the shard
+        assert c.store_key("g/a/1") is None and c.store_key("g/a/x.0") is None and c.store_key("g/0") is None
+        keys = ["g/a/0.0", "g/a/1.1", "g/a/2.1", "s/0", "zero/0", "h/1"]
+        got = c.read_many(keys)
+        assert got[0] == files["g/a/c/0/0"] and got[1] == files["g/a/c/1/1"]
+        assert got[2] is None  # never written: the fill value
+        assert got[3] == files["s/c"] and got[4] is None
+        assert got[5] == files["h/c/1"]
+        ready: list[int] = []
+        c.read_many(keys, on_ready=lambda idx, out: ready.extend(idx))
+        assert sorted(ready) == list(range(len(keys)))
+
+
+def test_http_consolidated_is_one_request(http_server: RangeServer) -> None:
+    store = _make_store(http_server.root / "s.nwb.zarr")
+    files = _files(store)
+    for url in (http_server.url("s.nwb.zarr"), http_server.url("s.nwb.zarr/"), http_server.url("s.nwb.zarr/zarr.json")):
+        http_server.reset()
+        with open_container(url) as c:
+            assert isinstance(c, ZarrDirContainer) and c.location == http_server.url("s.nwb.zarr")
+            assert http_server.paths() == ["/s.nwb.zarr/zarr.json"]
+            assert len(c.reader.metadata) == sum(k.endswith("zarr.json") for k in files)
+            got = c.read_many(["g/a/0.0", "g/a/0.1", "g/a/2.0", "s/0"])
+            assert got[0] == files["g/a/c/0/0"] and got[1] == files["g/a/c/0/1"]
+            assert got[2] is None and got[3] == files["s/c"]
+            assert c.stats.requests == 5
+
+
+def test_http_errors(http_server: RangeServer) -> None:
+    _make_store(http_server.root / "s.zarr")
+    with open_container(http_server.url("s.zarr")) as c:
+        http_server.misbehave("s.zarr/g/a/c/0/0", status=403)
+        with pytest.raises(RemoteReadError, match="403"):
+            c.read_many(["g/a/0.0", "g/a/0.1"])
+    http_server.reset()
+    with pytest.raises(MissingFileError, match="neither zarr.json nor .zgroup"):
+        open_container(http_server.url("missing.zarr"))
+    with pytest.raises(ModeError, match="does not write"):
+        open_container(http_server.url("s.zarr"), "a")
+
+
+def test_http_without_consolidated_metadata(http_server: RangeServer) -> None:
+    _make_store(http_server.root / "s.zarr", consolidated=False)
+    with pytest.raises(UnsupportedError, match="consolidate"):
+        open_container(http_server.url("s.zarr"))
+    assert http_server.paths() == ["/s.zarr/zarr.json"]
+
+
+def test_local_errors(tmp_path: Path) -> None:
+    store = _make_store(tmp_path / "s.zarr", consolidated=False)
+    with pytest.raises(ModeError, match="does not write"):
+        open_container(store, "r+")
+    with open_container(store) as c, pytest.raises(ModeError, match="does not write"):
+        c.store_chunk("g/a/0.0", b"x")
+    bad = tmp_path / "bad.zarr"
+    shutil.copytree(store, bad)
+    (bad / "g" / "zarr.json").write_text("{not json")
+    with pytest.raises(FormatError, match="not a valid JSON"):
+        open_container(bad)
+    (bad / "g" / "zarr.json").write_text("[1, 2]")
+    with pytest.raises(FormatError, match="JSON object"):
+        open_container(bad)
+    (bad / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "array"}))
+    with pytest.raises(FormatError, match="not the root group"):
+        open_container(bad)
+    (bad / "g" / "a" / "c" / "0" / "0").unlink()
+    (bad / "g" / "a" / "c" / "0" / "0").mkdir()
+    (bad / "zarr.json").write_bytes((store / "zarr.json").read_bytes())
+    (bad / "g" / "zarr.json").write_bytes((store / "g" / "zarr.json").read_bytes())
+    with open_container(bad) as c, pytest.raises(FormatError, match="folder"):
+        c.read_many(["g/a/0.0"])
+
+
+def test_nan_tokens_and_v2_encoding(tmp_path: Path) -> None:
+    """Bare NaN/Infinity tokens (zarr-python's non-strict JSON) parse; the v2 chunk key
+    encoding maps to ``i.j`` file names."""
+    path = tmp_path / "n.zarr"
+    root = zarr.open_group(zarr.storage.LocalStore(str(path)), mode="w", zarr_format=3)
+    root.attrs["rate"] = float("nan")
+    a = root.create_array("a", shape=(4, 4), chunks=(2, 2), dtype="uint8", chunk_key_encoding={"name": "v2", "separator": "."})
+    a[:] = 7
+    assert "NaN" in (path / "zarr.json").read_text()
+    with open_container(path) as c:
+        assert np.isnan(c.reader.metadata["zarr.json"]["attributes"]["rate"])
+        assert c.store_key("a/1.0") == "a/1.0"
+        assert c.read_many(["a/1.0"])[0] == (path / "a" / "1.0").read_bytes()
