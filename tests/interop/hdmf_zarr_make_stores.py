@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (the environment is set before numcodecs is imported)
 """Write NWB files with hdmf-zarr 0.14's NWBZarrIO as Zarr v3 directory stores (run in .venv-hdmf-zarr).
 
 Usage: ``python hdmf_zarr_make_stores.py OUT_DIR``
@@ -26,6 +27,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import pkgutil
 import shutil
 import sys
@@ -34,8 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+os.environ.setdefault("NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE", "1")  # hdmf-zarr 0.13 reads its own Pickle codec
 import numpy as np
 import pynwb.testing.mock as mock_pkg
+import zarr
 from hdmf.build import BuildManager
 from hdmf.common import DynamicTable
 from hdmf_zarr import NWBZarrIO
@@ -48,6 +52,9 @@ from pynwb.spec import NWBAttributeSpec, NWBDatasetSpec, NWBGroupSpec, NWBNamesp
 from pynwb.testing.mock.file import mock_NWBFile
 
 warnings.filterwarnings("ignore")
+
+ZARR2 = zarr.__version__.startswith("2.")
+"""hdmf-zarr <= 0.13 on zarr 2: the old v2 layout (``.zgroup``, ``zarr_link``, ``zarr_dtype``)."""
 
 START = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 TABLE_MOCKS = ("mock_ElectrodesTable", "mock_electrodes", "mock_SpikeEventSeries")
@@ -142,6 +149,8 @@ def build_rich(nwb: Any, mocks: dict[str, Any]) -> list[str]:
 
 
 def build_sharded(nwb: Any, mocks: dict[str, Any]) -> list[str]:
+    if ZARR2:
+        return []  # zarr 2 has no sharding
     data = ZarrDataIO(np.arange(1000, dtype="float32").reshape(250, 4), chunks=(25, 2), shards=(100, 4))
     nwb.add_acquisition(TimeSeries(name="sharded", data=data, unit="V", rate=10.0))
     return []
@@ -186,9 +195,12 @@ def write(out: Path, name: str, build: Any, mocks: dict[str, Any]) -> list[str]:
     # the same store without consolidated metadata
     plain = out / f"{name}.plain.nwb.zarr"
     shutil.copytree(store, plain)
-    root = json.loads((plain / "zarr.json").read_text())
-    root.pop("consolidated_metadata", None)
-    (plain / "zarr.json").write_text(json.dumps(root, indent=2))
+    if ZARR2:
+        (plain / ".zmetadata").unlink()
+    else:
+        root = json.loads((plain / "zarr.json").read_text())
+        root.pop("consolidated_metadata", None)
+        (plain / "zarr.json").write_text(json.dumps(root, indent=2))
     # the comparison target: what NWBZarrIO reads, exported to HDF5
     with NWBZarrIO(str(store), mode="r", **kwargs) as zio:
         read = zio.read()
