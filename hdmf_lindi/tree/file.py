@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import UnsupportedError
 from ..format.references import ExternalLink
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
@@ -87,7 +88,14 @@ class File(Group):
                 location, mode, options=options, allow_local_paths=allow_local_paths,
                 locking=locking, lock_timeout=lock_timeout,
             )
+        try:
+            dialect = _adopt_dialect(container)
+        except BaseException:
+            container.read_only = True  # nothing to publish: release only
+            container.close()
+            raise
         state = _FileState(container, chunk_cache_bytes)
+        state.dialect = dialect
         state.file = self
         state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
@@ -223,3 +231,32 @@ class File(Group):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"mode {self.mode}"
         return f'<LINDI file "{self.filename}" ({state})>'
+
+
+def _adopt_dialect(container: Container) -> str:
+    """Translate a Zarr v3 document into the model the tree reads, in place; return the dialect.
+
+    ``"zarr3"`` for a v3 document (``format/zarr_v3.py``), ``"lindi"`` otherwise.
+
+    Raises
+    ------
+    UnsupportedError
+        For a v3 document opened for writing (saving back as v3 is not available yet).
+    MetadataError
+        For malformed v3 metadata.
+    """
+    from ..format.zarr_v3 import is_zarr_v3, translate_v3
+
+    refmap = container.refmap
+    if not is_zarr_v3(refmap):
+        return "lindi"
+    if not container.read_only:
+        raise UnsupportedError(
+            f"{container.location} is a Zarr v3 document; it opens read-only (mode 'r') for now. "
+            "Convert it to a LINDI file to modify it."
+        )
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    model = translate_v3(refmap, root_name=root_name).refmap
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    return "zarr3"
