@@ -1,11 +1,14 @@
-"""NWB files written by hdmf-zarr 0.14 as Zarr v3 directory stores, made at test time and cached.
+"""NWB files written by hdmf-zarr as Zarr directory stores, made at test time and cached.
 
-``ensure_hdmf_zarr_stores()`` runs ``interop/hdmf_zarr_make_stores.py`` with the python of the
-hdmf-zarr environment (``interop/hdmf_zarr_env.py``) into ``<repo>/.cache/hdmf-zarr-stores-<key>/``
-(ignored by git). The key hashes the script's bytes and the versions of hdmf-zarr, zarr, pynwb,
-hdmf, numpy and h5py there. A manifest of SHA-256 digests, written last, marks a complete folder
-(a folder that no longer matches it is made again); a file lock makes pytest-xdist workers wait
-for the one that builds it. The files are made read-only: tests copy them before changing them.
+``ensure_hdmf_zarr_stores("v3")`` runs ``interop/hdmf_zarr_make_stores.py`` with the python of the
+hdmf-zarr 0.14 environment (``interop/hdmf_zarr_env.py``: Zarr v3, the shared convention);
+``ensure_hdmf_zarr_stores("v2")`` with that of hdmf-zarr 0.13 on zarr 2
+(``interop/hdmf_zarr_v2_env.py``: hdmf-zarr's old v2 layout). The stores go to
+``<repo>/.cache/hdmf-zarr-stores-<layout>-<key>/`` (ignored by git). The key hashes the script's
+bytes and the versions of hdmf-zarr, zarr, pynwb, hdmf, numpy and h5py there. A manifest of
+SHA-256 digests, written last, marks a complete folder (a folder that no longer matches it is
+made again); a file lock makes pytest-xdist workers wait for the one that builds it. The files
+are made read-only: tests copy them before changing them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from interop.hdmf_zarr_env import HdmfZarrEnvError, ensure_hdmf_zarr_python
+from interop.hdmf_zarr_v2_env import HdmfZarrV2EnvError, ensure_hdmf_zarr_v2_python
 
 __all__ = ["STORE_NAMES", "HdmfZarrStoresError", "ensure_hdmf_zarr_stores"]
 
@@ -79,7 +83,7 @@ def _make(python: str, target: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="making-zarr-", dir=CACHE))
     try:
         _run([python, str(SCRIPT), str(work)], "making the hdmf-zarr stores")
-        missing = [n for n in STORE_NAMES if not (work / f"{n}.nwb.zarr" / "zarr.json").is_file()]
+        missing = [n for n in STORE_NAMES if not (work / f"{n}.nwb.zarr").is_dir()]
         if missing:
             raise HdmfZarrStoresError(f"{SCRIPT.name} did not make the stores {missing} in {work}")
         (work / MANIFEST).write_text(json.dumps(_digests(work), indent=1, sort_keys=True))
@@ -94,9 +98,10 @@ def _make(python: str, target: Path) -> None:
         raise
 
 
-def ensure_hdmf_zarr_stores() -> Path:
+def ensure_hdmf_zarr_stores(layout: str = "v3") -> Path:
     """Return the folder holding ``NAME.nwb.zarr``, ``NAME.plain.nwb.zarr`` and ``NAME.nwb`` for
-    each of :data:`STORE_NAMES`, and ``corpus.json`` (see the script).
+    each of :data:`STORE_NAMES`, and ``corpus.json`` (see the script), written by hdmf-zarr
+    0.14 (``layout="v3"``) or 0.13 (``"v2"``).
 
     Raises
     ------
@@ -104,12 +109,12 @@ def ensure_hdmf_zarr_stores() -> Path:
         If the hdmf-zarr environment is unavailable, or the script fails.
     """
     try:
-        python = str(ensure_hdmf_zarr_python())
-    except HdmfZarrEnvError as exc:
-        raise HdmfZarrStoresError(f"no python with hdmf-zarr 0.14 to make the stores: {exc}") from exc
+        python = str(ensure_hdmf_zarr_python() if layout == "v3" else ensure_hdmf_zarr_v2_python())
+    except (HdmfZarrEnvError, HdmfZarrV2EnvError) as exc:
+        raise HdmfZarrStoresError(f"no python with hdmf-zarr ({layout} layout) to make the stores: {exc}") from exc
     versions = _run([python, "-c", VERSIONS], "asking the hdmf-zarr environment for its versions").strip()
     key = hashlib.sha256(SCRIPT.read_bytes() + b"\0" + versions.encode()).hexdigest()[:16]
-    target = CACHE / f"hdmf-zarr-stores-{key}"
+    target = CACHE / f"hdmf-zarr-stores-{layout}-{key}"
     CACHE.mkdir(exist_ok=True)
     with open(CACHE / "hdmf-zarr-stores.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

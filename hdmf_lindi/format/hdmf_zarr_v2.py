@@ -71,6 +71,8 @@ def is_hdmf_zarr_v2(refmap: ReferenceMap) -> bool:
     root = refmap.get_json(".zattrs") or {}
     if isinstance(root.get(".specloc"), str) or any(k in root for k in _EVIDENCE_HDMF_ZARR):
         return True
+    if ".specloc" in root:
+        return False  # a reference, as LINDI (and HDF5) store it
     if refmap.generation_metadata is not None:
         return False  # LINDI's generationMetadata
     for key in refmap.iter_keys(chunk_tables=False):
@@ -122,7 +124,8 @@ def _element(value: Any) -> Any:
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Rebuilds pickled NumPy arrays of plain Python values; refuses every other global."""
+    """Rebuilds pickled NumPy arrays of plain Python values (and hdmf-zarr's ``ZarrReference``
+    dicts, as plain dicts); refuses every other global."""
 
     _ALLOWED = frozenset({
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -131,6 +134,8 @@ class _ArrayUnpickler(pickle.Unpickler):
     })
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("hdmf_zarr.utils", "ZarrReference"):
+            return dict  # hdmf-zarr's reference type is a dict subclass: rebuilt as a plain dict
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"the chunk's pickle names {module}.{name}, which is not allowed")

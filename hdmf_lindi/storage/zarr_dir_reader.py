@@ -195,8 +195,13 @@ class ZarrDirReader:
         """Take every node's metadata from the root's inline consolidated block; False if absent."""
         block = root.get("consolidated_metadata")
         self.metadata = {V3_META: root}
-        if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
+        if block is None:
             return False
+        if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
+            raise FormatError(
+                f"The consolidated_metadata of {self._where(V3_META)} must be an object with a "
+                f"'metadata' object, got {block!r:.200}."
+            )
         if block.get("kind", "inline") != "inline":
             raise UnsupportedError(
                 f"{self._where(V3_META)} has consolidated metadata of kind {block.get('kind')!r}; "

@@ -249,7 +249,7 @@ def _adopt_dialect(container: Container) -> str:
 
     refmap = container.refmap
     if not is_zarr_v3(refmap):
-        return "lindi"
+        return _adopt_hdmf_zarr_v2(container)
     if not container.read_only:
         raise UnsupportedError(
             f"{container.location} is a Zarr v3 document; it opens read-only (mode 'r') for now. "
@@ -260,3 +260,30 @@ def _adopt_dialect(container: Container) -> str:
     model.bind_reader(container._read_ranges, container.location)
     container.refmap = model
     return "zarr3"
+
+
+def _adopt_hdmf_zarr_v2(container: Container) -> str:
+    """Translate hdmf-zarr's old Zarr v2 layout (``format/hdmf_zarr_v2.py``) into the model, in
+    place, and return ``"hdmf-zarr-v2"``; return ``"lindi"`` for a LINDI v2 document.
+
+    Raises
+    ------
+    UnsupportedError
+        For such a document opened for writing (it is read-only).
+    MetadataError
+        For malformed ``zarr_link``/``zarr_dtype`` annotations.
+    """
+    from ..format.hdmf_zarr_v2 import is_hdmf_zarr_v2, translate_hdmf_zarr_v2
+
+    if not is_hdmf_zarr_v2(container.refmap):
+        return "lindi"
+    if not container.read_only:
+        raise UnsupportedError(
+            f"{container.location} is in hdmf-zarr's Zarr v2 layout (hdmf-zarr <= 0.13), which opens "
+            "read-only (mode 'r'). Convert it to a LINDI file to modify it."
+        )
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    model = translate_hdmf_zarr_v2(container.refmap, root_name=root_name)
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    return "hdmf-zarr-v2"
