@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 
 from hdmf_lindi.errors import MetadataError, UnsupportedError
-from hdmf_lindi.format.hdmf_zarr_v2 import HdmfZarrObjectsCodec, is_hdmf_zarr_v2, translate_hdmf_zarr_v2
+from hdmf_lindi.format.hdmf_zarr_v2 import (
+    HdmfZarrObjectsCodec,
+    is_hdmf_zarr_v2,
+    translate_hdmf_zarr_v2,
+)
 from hdmf_lindi.storage.refmap import ReferenceMap
 
 REF = {"source": ".", "path": "/g/x", "object_id": "oid-x", "source_object_id": "oid-root"}
