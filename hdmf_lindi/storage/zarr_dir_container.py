@@ -7,12 +7,15 @@ are never listed: when the tree asks for a model chunk key (``a/b/1.0``, ``a/b/0
 array), the container maps it back to the file the store holds it in, by the array's chunk key
 encoding (``a/b/c/1/0``; ``a/b/c`` for 0-d; ``a/b/1.0`` or ``a/b/1/0`` in Zarr v2; for a
 sharded array, the shard), and reads that file. A chunk file that does not exist reads as absent,
-i.e. the fill value. Writing into such a store is not supported.
+i.e. the fill value. Over HTTP, the first read of a 0-d array fetches the chunk files of every
+0-d array at once (concurrently), since hdmf reads them all when it builds the containers.
+Writing into such a store is not supported.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -85,6 +88,15 @@ def store_chunk_key(path: str, suffix: str, layout: ChunkLayout) -> str | None:
     return f"{path}/{layout.prefix}{layout.separator.join(parts)}"
 
 
+def _spec_prefix(reader: ZarrDirReader) -> str:
+    """``"<specloc>/"``: the cached specifications, which hdmf reads only when it needs them;
+    ``"\0"`` (no path starts with it) if the root names none."""
+    root = reader.metadata.get(V3_META) or {}
+    attrs = root.get("attributes") if reader.dialect == "zarr3" else reader.metadata.get(".zattrs")
+    specloc = attrs.get(".specloc") if isinstance(attrs, dict) else None
+    return specloc.strip("/") + "/" if isinstance(specloc, str) and specloc.strip("/") else "\0"
+
+
 class ZarrDirContainer(Container):
     """A Zarr directory store, local or over HTTP, read-only."""
 
@@ -98,6 +110,12 @@ class ZarrDirContainer(Container):
         """The store's Zarr version (which translator makes the model of it)."""
         self.layouts = chunk_layouts(reader.metadata, reader.dialect)
         """Array path -> how it names its chunk files."""
+        self._scalars = frozenset(
+            f"{path}/{layout.scalar_key}" for path, layout in self.layouts.items()
+            if layout.ndim == 0 and not (path + "/").startswith(_spec_prefix(reader))
+        ) if reader.remote else frozenset()
+        self._prefetched: dict[str, bytes | None] | None = None
+        self._prefetch_lock = threading.Lock()
 
     @classmethod
     def open(cls, location: str, fetcher: Fetcher) -> ZarrDirContainer:
@@ -146,8 +164,29 @@ class ZarrDirContainer(Container):
 
         if held:
             super().read_many([keys[i] for i in held], relay(held))
-        self.reader.read_keys(store_keys, relay(mapped))
+        if self._scalars and any(k in self._scalars for k in store_keys):
+            known = self._prefetch_scalars()
+            now = [j for j, k in enumerate(store_keys) if k in known]
+            for j in now:
+                out[mapped[j]] = known[store_keys[j]]
+            if now and on_ready is not None:
+                on_ready([mapped[j] for j in now], out)
+            rest = [j for j, k in enumerate(store_keys) if k not in known]
+            mapped, store_keys = [mapped[j] for j in rest], [store_keys[j] for j in rest]
+        if store_keys:
+            self.reader.read_keys(store_keys, relay(mapped))
         return out
+
+    def _prefetch_scalars(self) -> dict[str, bytes | None]:
+        """The chunk files of every 0-d array of a remote store, fetched in one concurrent batch
+        the first time one of them is asked for (hdmf reads scalar datasets eagerly: one GET
+        each, one after another, would cost a round trip per scalar)."""
+        with self._prefetch_lock:
+            if self._prefetched is None:
+                keys = sorted(self._scalars)
+                self._prefetched = dict(zip(keys, self.reader.read_keys(keys), strict=True))
+                logger.debug("prefetched the %d scalars of %s", len(keys), self.location)
+            return self._prefetched
 
     def _resolve_internal(self, ref: RangeRef, key: str) -> tuple[ByteSource | str, int, int]:
         raise ContainerPathError(

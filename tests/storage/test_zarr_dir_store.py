@@ -93,7 +93,7 @@ def test_http_consolidated_is_one_request(http_server: RangeServer) -> None:
             got = c.read_many(["g/a/0.0", "g/a/0.1", "g/a/2.0", "s/0"])
             assert got[0] == files["g/a/c/0/0"] and got[1] == files["g/a/c/0/1"]
             assert got[2] is None and got[3] == files["s/c"]
-            assert c.stats.requests == 5
+            assert c.stats.requests == 6  # the open, 3 chunk files, and both scalars (fetched together)
 
 
 def test_http_errors(http_server: RangeServer) -> None:
@@ -154,3 +154,24 @@ def test_nan_tokens_and_v2_encoding(tmp_path: Path) -> None:
         assert np.isnan(c.reader.metadata["zarr.json"]["attributes"]["rate"])
         assert c.store_key("a/1.0") == "a/1.0"
         assert c.read_many(["a/1.0"])[0] == (path / "a" / "1.0").read_bytes()
+
+
+def test_http_scalars_are_fetched_together(http_server: RangeServer) -> None:
+    """The first scalar read over HTTP fetches every 0-d array's chunk at once (but not the
+    specifications cache); later scalar reads cost nothing."""
+    store = _make_store(http_server.root / "s.zarr", consolidated=False)
+    root = zarr.open_group(zarr.storage.LocalStore(str(store)), mode="a", zarr_format=3)
+    root.attrs[".specloc"] = "specifications"
+    spec = root.create_group("specifications").create_array("ns", shape=(), dtype="float64", fill_value=0.0)
+    spec[()] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(store)))
+    with open_container(http_server.url("s.zarr")) as c:
+        http_server.reset()
+        assert c.read_many(["s/0"])[0] == (store / "s" / "c").read_bytes()
+        assert sorted(http_server.paths()) == ["/s.zarr/s/c", "/s.zarr/zero/c"]
+        assert c.read_many(["zero/0", "s/0", "g/a/0.0"])[:2] == [None, (store / "s" / "c").read_bytes()]
+        assert sorted(http_server.paths()) == ["/s.zarr/g/a/c/0/0", "/s.zarr/s/c", "/s.zarr/zero/c"]
+        assert c.read_many(["specifications/ns/0"])[0] == (store / "specifications" / "ns" / "c").read_bytes()
+        assert len(http_server.paths()) == 4
