@@ -119,12 +119,13 @@ class ZarrDirContainer(Container):
 
     @classmethod
     def open(cls, location: str, fetcher: Fetcher) -> ZarrDirContainer:
-        """Open the store at a local path or base URL (see :class:`ZarrDirReader`).
+        """Open the store at a local path or base URL (see
+        :class:`~hdmf_lindi.storage.zarr_dir_reader.ZarrDirReader`).
 
         Raises
         ------
         MissingFileError, FormatError, UnsupportedError, RemoteReadError
-            As :meth:`ZarrDirReader.open` raises.
+            As :meth:`~hdmf_lindi.storage.zarr_dir_reader.ZarrDirReader.open` raises.
         """
         return cls(ZarrDirReader.open(location, fetcher))
 

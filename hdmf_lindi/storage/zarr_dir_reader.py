@@ -92,7 +92,7 @@ def _parse(data: bytes, where: str) -> dict[str, Any]:
 class ZarrDirReader:
     """The files of one Zarr directory store.
 
-    Use :meth:`open` (it finds the dialect and loads the metadata); then :attr:`metadata` maps
+    Use :meth:`open` (it finds the dialect and loads the metadata); then ``metadata`` maps
     store keys (``zarr.json``, ``a/b/zarr.json`` or ``.zgroup``, ``a/.zarray`` ...) to parsed
     documents, and :meth:`read_keys` reads any other key (chunks).
     """
@@ -103,7 +103,7 @@ class ZarrDirReader:
     dialect: StoreDialect = "zarr3"
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     consolidated: bool = False
-    """Whether :attr:`metadata` came from a consolidated block (one document)."""
+    """Whether ``metadata`` came from a consolidated block (one document)."""
 
     @property
     def remote(self) -> bool:
