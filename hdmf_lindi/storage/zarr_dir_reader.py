@@ -25,7 +25,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -314,10 +314,11 @@ class ZarrDirReader:
                 on_ready([0], out)
             return out
         pool = shared_pool(self.fetcher.options)
-        futures: list[Future[bytes | None]] = [pool.submit(self._fetch_optional, key) for key in keys]
+        futures: dict[Future[bytes | None], int] = {pool.submit(self._fetch_optional, key): i for i, key in enumerate(keys)}
         try:
-            for i, future in enumerate(futures):
-                out[i] = future.result()
+            for future in as_completed(futures):  # hand each file on as it arrives
+                i = futures[future]
+                out[i] = future.result()  # the first failure raises; the rest are cancelled
                 if on_ready is not None:
                     on_ready([i], out)
         finally:
