@@ -175,3 +175,23 @@ def test_http_scalars_are_fetched_together(http_server: RangeServer) -> None:
         assert sorted(http_server.paths()) == ["/s.zarr/g/a/c/0/0", "/s.zarr/s/c", "/s.zarr/zero/c"]
         assert c.read_many(["specifications/ns/0"])[0] == (store / "specifications" / "ns" / "c").read_bytes()
         assert len(http_server.paths()) == 4
+
+
+def test_external_link_between_stores(http_server: RangeServer) -> None:
+    """A ``_LINKS`` entry whose source is another store (relative to this store's folder, as
+    hdmf-zarr writes it) opens that store, locally and over HTTP."""
+    import hdmf_lindi
+
+    other = zarr.open_group(zarr.storage.LocalStore(str(http_server.root / "b.zarr")), mode="w", zarr_format=3)
+    other.create_group("t").create_array("x", shape=(4,), dtype="int32")[:] = [1, 2, 3, 4]
+    main = zarr.open_group(zarr.storage.LocalStore(str(http_server.root / "a.zarr")), mode="w", zarr_format=3)
+    main.create_group("g").attrs["_LINKS"] = [{"name": "ext", "source": "../b.zarr", "path": "/t/x"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(http_server.root / "a.zarr")))
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(http_server.root / "b.zarr")))
+    for location in (str(http_server.root / "a.zarr"), http_server.url("a.zarr")):
+        with hdmf_lindi.File(location) as f:
+            assert f["g"].get("ext", getlink=True).path == "/t/x"
+            np.testing.assert_array_equal(f["g/ext"][:], [1, 2, 3, 4])
+    assert "/b.zarr/zarr.json" in http_server.paths()
