@@ -195,3 +195,13 @@ def test_external_link_between_stores(http_server: RangeServer) -> None:
             assert f["g"].get("ext", getlink=True).path == "/t/x"
             np.testing.assert_array_equal(f["g/ext"][:], [1, 2, 3, 4])
     assert "/b.zarr/zarr.json" in http_server.paths()
+
+
+def test_cli_info_of_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hdmf_lindi.cli import main
+
+    store = _make_store(tmp_path / "s.zarr")
+    assert main(["info", str(store)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{store} (zarr, ")
+    assert "    a: (10, 6) int16 chunks (4, 3) zstd [chunk files of the store]" in lines
