@@ -191,6 +191,14 @@ class Container(ABC):
         """Return the content of one key, or ``None`` if absent."""
         return self.read_many([key])[0]
 
+    def unlisted_chunk_keys(self, path: str) -> list[str]:
+        """Chunk keys of the array at ``path`` that :meth:`read_many` serves although the
+        reference map does not list them (a Zarr directory store's chunk files); empty here.
+
+        Copies (``tree/copy.py``) read these besides the listed ones.
+        """
+        return []
+
     # ------------------------------------------------------------------ writing
     def _check_writable(self) -> None:
         if self.read_only:

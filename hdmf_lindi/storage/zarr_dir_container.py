@@ -15,9 +15,12 @@ Writing into such a store is not supported.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..errors import ContainerPathError, FormatError, ModeError
 from .containers import Container
@@ -25,6 +28,11 @@ from .fetcher import Fetcher
 from .refmap import RangeRef, ReferenceMap
 from .sources import ByteSource
 from .zarr_dir_reader import V3_META, StoreDialect, ZarrDirReader
+
+
+def chunk_key(index: tuple[int, ...]) -> str:
+    """The model's chunk key suffix of a grid index (``i.j``; ``0`` for 0-d), as ``format/zarr_v2``."""
+    return ".".join(map(str, index)) if index else "0"
 
 __all__ = ["ChunkLayout", "ZarrDirContainer", "chunk_layouts", "store_chunk_key"]
 
@@ -134,6 +142,41 @@ class ZarrDirContainer(Container):
         path, _, suffix = key.rpartition("/")
         layout = self.layouts.get(path)
         return None if layout is None else store_chunk_key(path, suffix, layout)
+
+    def unlisted_chunk_keys(self, path: str) -> list[str]:
+        """The model chunk keys of array ``path`` that the store holds files for (a local store
+        is listed; over HTTP, where nothing can be listed, every chunk of the grid: absent ones
+        read as ``None``)."""
+        layout = self.layouts.get(path)
+        if layout is None:
+            return []
+        if self.reader.remote:
+            return [f"{path}/{chunk_key(index)}" for index in np.ndindex(*self._grid(path))]
+        folder = os.path.join(self.reader.location, *path.split("/"))
+        if layout.ndim == 0:
+            return [f"{path}/0"] if os.path.isfile(os.path.join(folder, layout.scalar_key)) else []
+        out: list[str] = []
+        base = os.path.join(folder, layout.prefix.rstrip("/")) if layout.prefix else folder
+        for dirpath, _dirnames, filenames in os.walk(base):
+            rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
+            for name in filenames:
+                parts = (name if rel == "." else f"{rel}/{name}").split(layout.separator)
+                if len(parts) == layout.ndim and all(p.isdigit() for p in parts):
+                    out.append(f"{path}/{'.'.join(parts)}")
+        return sorted(out)
+
+    def _grid(self, path: str) -> tuple[int, ...]:
+        """Chunks per dimension of array ``path``, from its store metadata."""
+        if self.dialect == "zarr3":
+            doc = self.reader.metadata[f"{path}/{V3_META}" if path else V3_META]
+            chunks = doc.get("chunk_grid", {}).get("configuration", {}).get("chunk_shape")
+        else:
+            doc = self.reader.metadata[f"{path}/.zarray" if path else ".zarray"]
+            chunks = doc.get("chunks")
+        shape = doc.get("shape") or []
+        if not isinstance(chunks, list) or len(chunks) != len(shape):
+            raise FormatError(f"Array /{path} of {self.location} has chunks {chunks!r} for shape {shape!r}.")
+        return tuple(-(-int(n) // int(c)) if c else 0 for n, c in zip(shape, chunks, strict=True))
 
     def read_many(
         self, keys: Sequence[str], on_ready: Callable[[list[int], list[bytes | None]], None] | None = None

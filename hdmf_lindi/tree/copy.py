@@ -162,6 +162,7 @@ def copy_dataset(
                 ranges.append((rest, rebase.data_file(value.url), value.offset, value.length))
         elif value is not None:
             stored.append((rest, bytes(value)))
+    internal.extend(src_state.container.unlisted_chunk_keys(src._path))  # a Zarr store's chunk files
     if internal:
         blobs = src_state.container.read_many(internal)
         stored.extend((key[len(prefix):], bytes(data)) for key, data in zip(internal, blobs, strict=True) if data is not None)

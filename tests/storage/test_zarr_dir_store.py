@@ -205,3 +205,24 @@ def test_cli_info_of_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{store} (zarr, ")
     assert "    a: (10, 6) int16 chunks (4, 3) zstd [chunk files of the store]" in lines
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_copies_carry_the_chunk_files(tmp_path: Path, http_server: RangeServer, remote: bool) -> None:
+    """A copy out of a store (Group.copy; hdmf-lindi convert goes the same way) carries the
+    chunk files the map does not list, as bytes; absent chunks stay absent (the fill value)."""
+    import hdmf_lindi
+
+    store = _make_store(http_server.root / "s.zarr", sharded=True)
+    with hdmf_lindi.File(http_server.url("s.zarr") if remote else store) as src:
+        assert sorted(src.container.unlisted_chunk_keys("g/a")) == (
+            [f"g/a/{i}.{j}" for i in range(3) for j in range(2)] if remote
+            else [f"g/a/{i}.{j}" for i in range(2) for j in range(2)]  # row 2 was never written
+        )
+        with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst:
+            for name in ("g", "s", "zero", "h"):
+                dst.copy(src[name], dst, name)
+        with hdmf_lindi.File(tmp_path / "copy.lindi.tar") as out:
+            for name in ("g/a", "s", "zero", "h"):
+                np.testing.assert_array_equal(out[name][()], src[name][()])
+            assert out["g/a"][9, 0] == -1
