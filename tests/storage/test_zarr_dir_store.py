@@ -226,3 +226,33 @@ def test_copies_carry_the_chunk_files(tmp_path: Path, http_server: RangeServer, 
             for name in ("g/a", "s", "zero", "h"):
                 np.testing.assert_array_equal(out[name][()], src[name][()])
             assert out["g/a"][9, 0] == -1
+
+
+def test_zarr2_stores(http_server: RangeServer) -> None:
+    """Zarr v2 directory stores (the form of hdmf-zarr <= 0.13): the local walk, ``.zmetadata``
+    (one more request over HTTP: the ``zarr.json`` probe), both chunk key separators."""
+    path = http_server.root / "v2.zarr"
+    root = zarr.open_group(zarr.storage.LocalStore(str(path)), mode="w", zarr_format=2)
+    dot = root.create_array("dot", shape=(4, 4), chunks=(2, 2), dtype="<i4", fill_value=0)
+    dot[:] = np.arange(16).reshape(4, 4)
+    slash = root.create_group("g").create_array(
+        "slash", shape=(4,), chunks=(2,), dtype="<f8", chunk_key_encoding={"name": "v2", "separator": "/"}
+    )
+    slash[:2] = [1.5, 2.5]
+    assert (path / "dot" / "1.0").is_file() and (path / "g" / "slash" / "0").is_file()
+    with open_container(path) as c:
+        assert c.dialect == "zarr2" and not c.reader.consolidated
+        assert {".zgroup", "dot/.zarray", "g/.zgroup", "g/slash/.zarray"} <= set(c.reader.metadata)
+        assert c.read_many(["dot/1.0", "g/slash/0", "g/slash/1"])[:2] == [
+            (path / "dot" / "1.0").read_bytes(), (path / "g" / "slash" / "0").read_bytes()
+        ]
+        assert c.unlisted_chunk_keys("dot") == ["dot/0.0", "dot/0.1", "dot/1.0", "dot/1.1"]
+    with pytest.raises(UnsupportedError, match=r"\.zmetadata"):
+        open_container(http_server.url("v2.zarr"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(path)))
+    http_server.reset()
+    with open_container(http_server.url("v2.zarr")) as c:
+        assert c.reader.consolidated and http_server.paths() == ["/v2.zarr/zarr.json", "/v2.zarr/.zmetadata"]
+        assert c.read_many(["dot/0.1"])[0] == (path / "dot" / "0.1").read_bytes()
