@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import FormatError, MissingFileError, RemoteReadError, UnsupportedError
 from .fetcher import Fetcher, shared_pool
@@ -63,9 +63,14 @@ def sniff_local_store(location: str) -> StoreDialect | None:
 
 def is_store_url(url: str) -> bool:
     """Whether an http(s) URL names a Zarr directory store: its path ends in ``.zarr`` (or
-    ``.zarr/``), or names the store's root ``zarr.json``, ``.zgroup`` or ``.zmetadata``."""
-    path = url.split("?", 1)[0].split("#", 1)[0]
-    return is_url(url) and path.lower().endswith(_STORE_URL_SUFFIXES)
+    ``.zarr/``), names the store's root ``zarr.json``, ``.zgroup`` or ``.zmetadata``, or ends in
+    ``/`` (a folder, as DANDI's Zarr assets are addressed; but not a ``.lindi.d/``)."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    if not is_url(url):
+        return False
+    if path.endswith("/") and not path.rstrip("/").endswith(".d") and urlsplit(url).path not in ("", "/"):
+        return True
+    return path.endswith(_STORE_URL_SUFFIXES)
 
 
 def store_root_url(url: str) -> str:

@@ -256,3 +256,19 @@ def test_zarr2_stores(http_server: RangeServer) -> None:
     with open_container(http_server.url("v2.zarr")) as c:
         assert c.reader.consolidated and http_server.paths() == ["/v2.zarr/zarr.json", "/v2.zarr/.zmetadata"]
         assert c.read_many(["dot/0.1"])[0] == (path / "dot" / "0.1").read_bytes()
+
+
+def test_folder_urls_are_stores(http_server: RangeServer) -> None:
+    """A URL ending in ``/`` names a store folder (DANDI addresses Zarr assets so); ``.lindi.d/``
+    stays a LINDI directory."""
+    _make_store(http_server.root / "zarr" / "abc-123")
+    with open_container(http_server.url("zarr/abc-123/")) as c:
+        assert isinstance(c, ZarrDirContainer) and c.location == http_server.url("zarr/abc-123")
+    with pytest.raises(MissingFileError, match="not a Zarr store"):
+        open_container(http_server.url("zarr/"))
+    import hdmf_lindi
+
+    with hdmf_lindi.File(http_server.root / "x.lindi.d", "w") as f:
+        f.create_dataset("a", data=[1, 2, 3])
+    with open_container(http_server.url("x.lindi.d/")) as c:
+        assert c.kind == "dir"
