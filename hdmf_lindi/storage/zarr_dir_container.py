@@ -29,14 +29,14 @@ from .refmap import RangeRef, ReferenceMap
 from .sources import ByteSource
 from .zarr_dir_reader import V3_META, StoreDialect, ZarrDirReader
 
-
-def chunk_key(index: tuple[int, ...]) -> str:
-    """The model's chunk key suffix of a grid index (``i.j``; ``0`` for 0-d), as ``format/zarr_v2``."""
-    return ".".join(map(str, index)) if index else "0"
-
 __all__ = ["ChunkLayout", "ZarrDirContainer", "chunk_layouts", "store_chunk_key"]
 
 logger = logging.getLogger(__name__)
+
+
+def _model_chunk_key(index: tuple[int, ...]) -> str:
+    """The model's chunk key suffix of a grid index (``i.j``; ``0`` for 0-d), as ``format/zarr_v2``."""
+    return ".".join(map(str, index)) if index else "0"
 
 
 class ChunkLayout(NamedTuple):
@@ -44,7 +44,8 @@ class ChunkLayout(NamedTuple):
 
     ndim: int
     prefix: str
-    """Between the array's path and the grid index: ``"c/"`` (v3 default encoding) or ``""``."""
+    """Between the array's path and the grid index: ``"c/"`` or ``"c."`` (v3 default encoding)
+    or ``""``."""
     separator: str
     """Between grid indices: ``"/"`` or ``"."``."""
     scalar_key: str
@@ -66,12 +67,13 @@ def chunk_layouts(metadata: dict[str, dict[str, Any]], dialect: StoreDialect) ->
             if name != V3_META or doc.get("node_type") != "array":
                 continue
             encoding = doc.get("chunk_key_encoding") or {"name": "default"}
-            config = encoding.get("configuration") or {} if isinstance(encoding, dict) else None
             kind = encoding.get("name") if isinstance(encoding, dict) else None
+            config = (encoding.get("configuration") or {}) if isinstance(encoding, dict) else {}
             if kind == "default":
-                layout = ChunkLayout(0, "c/", config.get("separator", "/"), "c")  # type: ignore[union-attr]
+                sep = str(config.get("separator", "/"))
+                layout = ChunkLayout(0, "c" + sep, sep, "c")
             elif kind == "v2":
-                layout = ChunkLayout(0, "", config.get("separator", "."), "0")  # type: ignore[union-attr]
+                layout = ChunkLayout(0, "", str(config.get("separator", ".")), "0")
             else:
                 raise FormatError(f"Array {path or '/'} has an unknown chunk_key_encoding {encoding!r}.")
         else:
@@ -151,16 +153,19 @@ class ZarrDirContainer(Container):
         if layout is None:
             return []
         if self.reader.remote:
-            return [f"{path}/{chunk_key(index)}" for index in np.ndindex(*self._grid(path))]
+            return [f"{path}/{_model_chunk_key(index)}" for index in np.ndindex(*self._grid(path))]
         folder = os.path.join(self.reader.location, *path.split("/"))
         if layout.ndim == 0:
             return [f"{path}/0"] if os.path.isfile(os.path.join(folder, layout.scalar_key)) else []
         out: list[str] = []
-        base = os.path.join(folder, layout.prefix.rstrip("/")) if layout.prefix else folder
-        for dirpath, _dirnames, filenames in os.walk(base):
-            rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        for dirpath, dirnames, filenames in os.walk(folder):
+            rel = os.path.relpath(dirpath, folder).replace(os.sep, "/")
+            dirnames.sort()
             for name in filenames:
-                parts = (name if rel == "." else f"{rel}/{name}").split(layout.separator)
+                key = name if rel == "." else f"{rel}/{name}"
+                if not key.startswith(layout.prefix):
+                    continue
+                parts = key[len(layout.prefix):].split(layout.separator)
                 if len(parts) == layout.ndim and all(p.isdigit() for p in parts):
                     out.append(f"{path}/{'.'.join(parts)}")
         return sorted(out)

@@ -149,11 +149,17 @@ def test_nan_tokens_and_v2_encoding(tmp_path: Path) -> None:
     root.attrs["rate"] = float("nan")
     a = root.create_array("a", shape=(4, 4), chunks=(2, 2), dtype="uint8", chunk_key_encoding={"name": "v2", "separator": "."})
     a[:] = 7
+    d = root.create_array("d", shape=(4, 4), chunks=(2, 2), dtype="uint8", chunk_key_encoding={"name": "default", "separator": "."})
+    d[:2] = 1
     assert "NaN" in (path / "zarr.json").read_text()
     with open_container(path) as c:
         assert np.isnan(c.reader.metadata["zarr.json"]["attributes"]["rate"])
         assert c.store_key("a/1.0") == "a/1.0"
         assert c.read_many(["a/1.0"])[0] == (path / "a" / "1.0").read_bytes()
+        assert c.store_key("d/0.1") == "d/c.0.1"
+        assert c.read_many(["d/0.1"])[0] == (path / "d" / "c.0.1").read_bytes()
+        assert c.unlisted_chunk_keys("d") == ["d/0.0", "d/0.1"]
+        assert c.unlisted_chunk_keys("a") == ["a/0.0", "a/0.1", "a/1.0", "a/1.1"]
 
 
 def test_http_scalars_are_fetched_together(http_server: RangeServer) -> None:
