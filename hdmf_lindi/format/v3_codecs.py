@@ -42,6 +42,7 @@ __all__ = [
     "VlenUtf8Codec",
     "decode_vlen_utf8",
     "encode_vlen_utf8",
+    "lindi_reference",
 ]
 
 _U32 = struct.Struct("<I")
@@ -133,8 +134,13 @@ def reference_from_text(text: str) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             obj = None
         if isinstance(obj, dict) and isinstance(obj.get("path"), str):
-            return {"_REFERENCE": {"source": obj.get("source", "."), "path": obj["path"]}}
-    return {"_REFERENCE": {"source": ".", "path": text}}
+            return lindi_reference(obj["path"], obj.get("source", "."))
+    return lindi_reference(text)
+
+
+def lindi_reference(path: str, source: Any = ".", object_id: Any = None, source_object_id: Any = None) -> dict[str, Any]:
+    """A ``_REFERENCE`` object with the four keys lindi 0.4.6 needs to read it (ids may be null)."""
+    return {"_REFERENCE": {"object_id": object_id, "path": path, "source": source, "source_object_id": source_object_id}}
 
 
 def reference_to_text(value: Any) -> str:
@@ -326,7 +332,8 @@ class ShardingCodec(Codec):
                 slice(g * c, (g + 1) * c) for g, c in zip(grid_index, self.chunk_shape, strict=True)
             )
             shard[region] = np.frombuffer(raw, dtype=self._np_dtype).reshape(self.chunk_shape)
-        return shard.tobytes()
+        # the model's dtype of a sharded array is little-endian, whatever the inner bytes codec says
+        return shard.astype(self._np_dtype.newbyteorder("<"), copy=False).tobytes()
 
     def encode(self, buf: Any) -> bytes:
         raise ValueError("writing into a sharded Zarr v3 array is not supported")
@@ -359,3 +366,26 @@ def _crc32c(data: bytes) -> int:
 
 for _codec in (VlenUtf8Codec, ReferencesCodec, StructCodec, ShardingCodec, UnsupportedCodec):
     numcodecs.register_codec(_codec)
+
+
+MODEL_ONLY_IDS = frozenset(
+    c.codec_id for c in (VlenUtf8Codec, ReferencesCodec, StructCodec, ShardingCodec, UnsupportedCodec)
+)
+"""The ids of this module's codecs, which exist only in the in-memory model."""
+
+
+def uses_model_only_codecs(zarray: dict[str, Any]) -> bool:
+    """Whether a model ``.zarray`` names a codec of this module (it came from a Zarr v3 file)."""
+    return any(isinstance(f, dict) and f.get("id") in MODEL_ONLY_IDS for f in zarray.get("filters") or ())
+
+
+def lindi_zarray(zarray: dict[str, Any]) -> dict[str, Any]:
+    """The LINDI v2 ``.zarray`` of a model array read from Zarr v3, for its decoded chunks.
+
+    Chunks decoded through the model's pipeline are ``json2`` text (strings, references,
+    compounds), stored under the plain ``json2`` filter as lindi writes them, or raw array bytes
+    (sharded arrays), stored uncompressed.
+    """
+    filters = zarray.get("filters") or []
+    is_object = bool(filters) and isinstance(filters[0], dict) and filters[0].get("id") == "json2"
+    return {**zarray, "compressor": None, "filters": [filters[0]] if is_object else None}

@@ -25,8 +25,10 @@ What maps to what:
 * numeric and bool arrays -> their NumPy type (the ``bytes`` codec's endianness), the
   bytes-to-bytes codecs as numcodecs filters (``zstd``, ``gzip``, ``blosc``, ``crc32c``,
   ``numcodecs.<id>``); ``sharding_indexed`` -> :mod:`.v3_codecs`' sharding decoder;
-* float attributes written as bare ``NaN``/``Infinity`` tokens become LINDI's strings; strings
-  ``"NaN"`` are floats in the model (zindi's spelling; see :func:`translate_v3` for hdmf-zarr's);
+* float attributes written as bare ``NaN``/``Infinity`` tokens become LINDI's strings (floats in
+  the model); the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats in zindi's files
+  and text in hdmf-zarr's (layout §3.10), kept as text by a recorded attribute tag
+  (``format.attrs.TEXT_TAG``);
 * hidden: ``_LINKS``, ``_DTYPE``, ``_REFERENCE_FIELDS``, ``zarr_link``, ``zarr_dtype`` (they are
   turned into the model's own annotations) and ``_ARRAY_DIMENSIONS`` (hdmf-zarr's dimension
   labels, which HDF5 and HDMF's data do not have).
@@ -42,15 +44,18 @@ import base64
 import logging
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urljoin
 
 import numpy as np
 
 from ..errors import MetadataError, ReferenceMapError, UnsupportedError
 from ..storage.refmap import ReferenceMap
 from . import v3_codecs
+from .attrs import TEXT_TAG
 from .codecs import JSON2_CONFIG
 from .dtypes import REFERENCE_TYPE
 from .zarr_v2 import encode_fill_value
@@ -63,6 +68,8 @@ Writer = Literal["hdmf-zarr", "zindi"]
 """Which tool's spelling a v3 document follows (layout §8.D); it only decides NaN strings."""
 
 _ROOT_KEY = "zarr.json"
+EXTRA_KEY = "hdmf_lindi"
+"""The top-level key of what hdmf_lindi records beyond lindi (``tree/state.py``'s)."""
 _HIDDEN = frozenset({"_LINKS", "_DTYPE", "_REFERENCE_FIELDS", "_ARRAY_DIMENSIONS", "zarr_link", "zarr_dtype"})
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _NUMERIC = {
@@ -143,7 +150,20 @@ def _detect_writer(refmap: ReferenceMap, nodes: Mapping[str, dict[str, Any]]) ->
 
 # ---------------------------------------------------------------------------- attributes
 def _attr_value(value: Any) -> Any:
-    """An attribute value in the model's JSON: non-finite floats as LINDI's strings."""
+    """An attribute value in the model's JSON: non-finite floats as LINDI's strings, and
+    hdmf-zarr's legacy ``{"zarr_dtype": "object", "value": {source, path}}`` references as
+    ``_REFERENCE`` objects (hdmf-zarr 0.14 still reads them in v3 stores, layout §6)."""
+    if (
+        isinstance(value, dict)
+        and value.get("zarr_dtype") == "object"
+        and isinstance(value.get("value"), dict)
+        and isinstance(value["value"].get("path"), str)
+    ):
+        body = value["value"]
+        return v3_codecs.lindi_reference(body["path"], body.get("source", "."), body.get("object_id"), body.get("source_object_id"))
+    if isinstance(value, dict) and isinstance(value.get("_REFERENCE"), dict) and isinstance(value["_REFERENCE"].get("path"), str):
+        body = value["_REFERENCE"]  # extra keys dropped, lindi's four kept (ids null when absent)
+        return v3_codecs.lindi_reference(body["path"], body.get("source", "."), body.get("object_id"), body.get("source_object_id"))
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, list):
@@ -151,14 +171,27 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
-def _attributes(attrs: dict[str, Any], path: str) -> dict[str, Any]:
+def _only_nonfinite_text(value: Any) -> bool:
+    """Whether ``value`` is ``"NaN"``/``"Infinity"``/``"-Infinity"`` or a (nested) list of only those."""
+    if isinstance(value, str):
+        return value in _NONFINITE
+    if isinstance(value, list) and value:
+        return all(_only_nonfinite_text(v) for v in value)
+    return False
+
+
+def _attributes(attrs: dict[str, Any], path: str, text_tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The model's ``.zattrs`` of v3 attributes; ``text_tags`` (hdmf-zarr's files) collects the
+    names of text attributes the model would read as floats (see format.attrs.TEXT_TAG)."""
     out: dict[str, Any] = {}
     for name, value in attrs.items():
         if name in _HIDDEN:
             continue
+        if text_tags is not None and _only_nonfinite_text(value):
+            text_tags[name] = TEXT_TAG
         if name == ".specloc" and not path and isinstance(value, str):
             target = value if value.startswith("/") else "/" + value
-            value = {"_REFERENCE": {"object_id": None, "path": target, "source": ".", "source_object_id": None}}
+            value = v3_codecs.lindi_reference(target)
         out[name] = _attr_value(value)
     return out
 
@@ -457,6 +490,12 @@ def _chunk_key_parser(doc: dict[str, Any], ndim: int, where: str) -> tuple[str, 
     return enc["name"], sep
 
 
+def _grid_key_pattern(ndim: int) -> re.Pattern[str]:
+    """Matches the ``i/j/...`` part of a v3 chunk key of an ``ndim``-d array (decimal, no leading 0)."""
+    index = r"(?:0|[1-9][0-9]*)"
+    return re.compile(index + (r"/" + index) * (ndim - 1))
+
+
 def _model_chunk_key(rest: str, encoding: tuple[str, str], ndim: int) -> str | None:
     """The model's chunk key suffix (``i.j``, ``0`` for 0-d) of a v3 one, or None if it is not one."""
     name, sep = encoding
@@ -475,7 +514,14 @@ def _model_chunk_key(rest: str, encoding: tuple[str, str], ndim: int) -> str | N
 
 
 # ---------------------------------------------------------------------------- translation
-def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
+def _rebase(url: str, base_url: str | None) -> str:
+    """A relative file name of a chunk reference, resolved against a remote document's URL."""
+    if base_url is None or "://" in url or url.startswith(("/", "./", "{{")):
+        return url
+    return urljoin(base_url, url)
+
+
+def translate_v3(refmap: ReferenceMap, *, root_name: str = "", base_url: str | None = None) -> V3Translation:
     """Translate a Zarr v3 reference map into the LINDI v2 model (pure; no chunk is read).
 
     Parameters
@@ -486,14 +532,15 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
         The store's own file or directory name; external links (``_LINKS`` with another
         ``source``) are relative to the store root and are made relative to the directory
         holding the store.
+    base_url
+        The URL of a remote document: chunk references naming a relative file (zindi writes
+        the HDF5 file's name as it was given, e.g. ``zindi_mock.nwb``) are resolved against it,
+        as a local document's are against its directory.
 
     Returns
     -------
     V3Translation
-        The model and what was learnt. In the model a string attribute ``"NaN"`` (and
-        ``"Infinity"``, ``"-Infinity"``) reads as a float, as zindi means it; hdmf-zarr writes
-        float attributes as bare tokens, so in its files such a string was text (layout §3.10),
-        which the model cannot tell (see docs/format_notes.rst).
+        The model and what was learnt (which writer's spelling the document follows).
 
     Raises
     ------
@@ -531,12 +578,16 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
     writer = _detect_writer(refmap, nodes)
     out: dict[str, Any] = {}
     arrays: dict[str, tuple[tuple[str, str], int, bool]] = {}
+    tags: dict[str, dict[str, str]] = {}
     for path in sorted(nodes):
         doc = nodes[path]
         attrs = doc.get("attributes") or {}
+        text_tags: dict[str, str] | None = {} if writer == "hdmf-zarr" else None
         if doc["node_type"] == "group":
             out[_join(path, ".zgroup")] = {"zarr_format": 2}
-            zattrs = _attributes(attrs, path)
+            zattrs = _attributes(attrs, path, text_tags)
+            if text_tags:
+                tags["/" + path] = text_tags
             if zattrs:
                 out[_join(path, ".zattrs")] = zattrs
             for name, link in _links(attrs, path, root_name, source).items():
@@ -550,13 +601,30 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             continue
         model = _array(doc, path, source)
         out[_join(path, ".zarray")] = model.zarray
-        zattrs = {**_attributes(attrs, path), **model.annotations}
+        zattrs = {**_attributes(attrs, path, text_tags), **model.annotations}
+        if text_tags:
+            tags["/" + path] = text_tags
         if zattrs:
             out[_join(path, ".zattrs")] = zattrs
         ndim = len(doc["shape"])
         arrays[path] = (_chunk_key_parser(doc, ndim, _where(path, source)), ndim, model.empty)
     translation = V3Translation(ReferenceMap({}, source=source), writer)
+    fast = {
+        path: _grid_key_pattern(ndim) for path, ((name, sep), ndim, _) in arrays.items()
+        if name == "default" and sep == "/" and ndim > 0
+    }
     for key, value in refmap.raw_items():
+        # the common case first: "<array>/c/<i>/<j>" of a "/"-separated array
+        cut = key.rfind("/c/")
+        if cut > 0:
+            pattern = fast.get(key[:cut])
+            rest = key[cut + 3:]
+            if pattern is not None and pattern.fullmatch(rest):
+                if not arrays[key[:cut]][2]:
+                    if base_url is not None and type(value) is list:
+                        value = [_rebase(value[0], base_url), *value[1:]]
+                    out[key[:cut + 1] + rest.replace("/", ".")] = value
+                continue
         if key.rpartition("/")[2] == "zarr.json":
             continue
         array = key
@@ -575,6 +643,8 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             translation.dropped_keys.append(key)
             continue
         if not empty:
+            if base_url is not None and type(value) is list:
+                value = [_rebase(value[0], base_url), *value[1:]]
             out[_join(array, chunk)] = value
     if translation.dropped_keys:
         logger.info(
@@ -582,5 +652,10 @@ def translate_v3(refmap: ReferenceMap, *, root_name: str = "") -> V3Translation:
             len(translation.dropped_keys), source, translation.dropped_keys[0],
         )
     extra = {k: v for k, v in refmap.extra.items() if k not in ("sources",)}
-    translation.refmap = ReferenceMap(out, templates=refmap.templates, extra=extra, source=source)
+    if tags:
+        ours = dict(extra.get(EXTRA_KEY) or {})
+        ours["attributeDtypes"] = {**(ours.get("attributeDtypes") or {}), **tags}
+        extra[EXTRA_KEY] = ours
+    templates = {name: _rebase(url, base_url) for name, url in refmap.templates.items()}
+    translation.refmap = ReferenceMap(out, templates=templates, extra=extra, source=source)
     return translation

@@ -9,7 +9,7 @@ from ..format.references import ExternalLink
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
-from ..storage.sources import RemoteOptions
+from ..storage.sources import RemoteOptions, is_url
 from ..storage.stats import IOStats
 from .array import CHUNK_CACHE_BYTES
 from .group import Group
@@ -256,7 +256,8 @@ def _adopt_dialect(container: Container) -> str:
             "Convert it to a LINDI file to modify it."
         )
     root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
-    model = translate_v3(refmap, root_name=root_name).refmap
+    base_url = container.location if is_url(container.location) else None
+    model = translate_v3(refmap, root_name=root_name, base_url=base_url).refmap
     model.bind_reader(container._read_ranges, container.location)
     container.refmap = model
     return "zarr3"

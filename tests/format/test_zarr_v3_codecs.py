@@ -181,14 +181,14 @@ def test_model_codecs_encode_back_what_they_decode() -> None:
     refs = numcodecs.get_codec({"id": "hdmf_lindi.v3_references"})
     raw = v3_codecs.encode_vlen_utf8(["/a/b", "", json.dumps({"source": "../o.zarr", "path": "/x"})])
     assert json.loads(refs.decode(raw))[:3] == [
-        {"_REFERENCE": {"source": ".", "path": "/a/b"}}, None, {"_REFERENCE": {"source": "../o.zarr", "path": "/x"}},
+        v3_codecs.lindi_reference("/a/b"), None, v3_codecs.lindi_reference("/x", "../o.zarr"),
     ]
     assert refs.encode(refs.decode(raw)) == raw
     fields = [["n", "<i4", "value"], ["t", "<U4", "text"], ["b", "|S3", "bytes"], ["r", "<U8", "reference"]]
     struct = numcodecs.get_codec({"id": "hdmf_lindi.v3_struct", "fields": fields})
     rows = np.array([(1, "ab", b"xy", "/g"), (2, "", b"", "")], dtype=[(n, t) for n, t, _ in fields])
     decoded = json.loads(struct.decode(rows.tobytes()))
-    assert decoded[:2] == [[1, "ab", "xy", {"_REFERENCE": {"source": ".", "path": "/g"}}], [2, "", "", None]]
+    assert decoded[:2] == [[1, "ab", "xy", v3_codecs.lindi_reference("/g")], [2, "", "", None]]
     assert struct.encode(struct.decode(rows.tobytes())) == rows.tobytes()
 
 
@@ -211,3 +211,14 @@ def test_zarr_reads_back_what_the_sharding_decoder_was_checked_against(tmp_path:
     arr[...] = np.arange(30).reshape(6, 5)
     with File(write_doc(tmp_path / "d.json", refs_of(store))) as f:
         np.testing.assert_array_equal(f["x"][()], zarr.open_array(store, path="x")[...])
+
+
+def test_sharding_with_big_endian_inner_chunks_and_nan_fill(tmp_path: Path) -> None:
+    store, root = new_store()
+    sharding = zc.ShardingCodec(chunk_shape=(2,), codecs=[zc.BytesCodec(endian="big")])
+    arr = root.create_array("x", shape=(8,), dtype="<f8", chunks=(4,), serializer=sharding,
+                            compressors=None, fill_value=np.nan)
+    arr[0:2] = [1.5, -2.5]
+    arr[6:8] = [3.0, 4.0]
+    with File(write_doc(tmp_path / "d.json", refs_of(store))) as f:
+        np.testing.assert_array_equal(f["x"][()], [1.5, -2.5, np.nan, np.nan, np.nan, np.nan, 3.0, 4.0])
