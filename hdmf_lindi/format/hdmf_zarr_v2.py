@@ -44,7 +44,7 @@ from ..storage.refmap import ReferenceMap
 from .codecs import JSON2_CONFIG
 from .dtypes import REFERENCE_TYPE
 
-__all__ = ["HdmfZarrObjectsCodec", "is_hdmf_zarr_v2", "translate_hdmf_zarr_v2"]
+__all__ = ["HdmfZarrObjectsCodec", "is_hdmf_zarr_v2", "translate_hdmf_zarr_v2", "uses_hdmf_zarr_v2_codecs"]
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +207,14 @@ class HdmfZarrObjectsCodec(Codec):
 
 
 numcodecs.register_codec(HdmfZarrObjectsCodec)
+
+
+def uses_hdmf_zarr_v2_codecs(zarray: dict[str, Any]) -> bool:
+    """Whether a model ``.zarray`` names :class:`HdmfZarrObjectsCodec`, which exists only in
+    memory: a copy must store such an array's chunks decoded (``json2``), never with that id."""
+    return any(
+        isinstance(f, dict) and f.get("id") == HdmfZarrObjectsCodec.codec_id for f in zarray.get("filters") or ()
+    )
 
 
 # ---------------------------------------------------------------------------- metadata

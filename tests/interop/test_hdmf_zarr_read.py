@@ -119,6 +119,26 @@ def test_nwb_read_equals_nwbzarrio(stores: dict[str, Path], server: RangeServer,
                 _assert_same_nwb(expected, actual)
 
 
+@pytest.mark.parametrize("layout", ["v3", "v2"])
+def test_convert_to_lindi_tar(stores: dict[str, Path], tmp_path: Path, layout: str) -> None:
+    """``hdmf-lindi convert`` of a store: every chunk travels (the store's files are not in the
+    map), decoded where the model's codecs exist only in memory; the result reads equal to
+    NWBZarrIO's read and names no hdmf_lindi.* codec."""
+    from hdmf_lindi.cli import main
+
+    out = tmp_path / "rich.lindi.tar"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["convert", str(stores[layout] / "rich.nwb.zarr"), str(out)]) == 0
+        with NWBHDF5IO(str(stores[layout] / "rich.nwb"), "r") as ref_io, NWBLindiIO(str(out)) as io:
+            _assert_same_nwb(ref_io.read(), io.read())
+    with hdmf_lindi.File(out) as f:
+        refmap = f.container.refmap
+        assert not any("hdmf_lindi." in json.dumps(refmap.get_json(k)) for k in refmap.keys() if k.endswith(".zarray"))
+        with hdmf_lindi.File(stores[layout] / "rich.nwb.zarr") as src:
+            np.testing.assert_array_equal(f["acquisition/ephys/data"][()], src["acquisition/ephys/data"][()])
+
+
 def test_http_open_is_one_request(stores: dict[str, Path], server: RangeServer) -> None:
     # v2: the zarr.json probe answers 404 first, then .zmetadata: two requests
     for layout, metas in (("v3", ["zarr.json"]), ("v2", ["zarr.json", ".zmetadata"])):

@@ -37,6 +37,8 @@ def _make_store(path: Path, *, consolidated: bool = True, sharded: bool = False)
     s[()] = 2.5
     root.create_array("zero", shape=(), dtype="float64", fill_value=0.0)  # equals fill: no chunk
     root.create_group("empty")
+    txt = root.create_array("txt", shape=(3,), dtype=str, chunks=(2,))
+    txt[:] = np.array(["a", "h\u00e9", "ccc"], dtype=object)
     if sharded:
         h = root.create_array("h", shape=(8,), chunks=(2,), shards=(4,), dtype="int32")
         h[:] = np.arange(8, dtype="int32")
@@ -226,12 +228,16 @@ def test_copies_carry_the_chunk_files(tmp_path: Path, http_server: RangeServer, 
             else [f"g/a/{i}.{j}" for i in range(2) for j in range(2)]  # row 2 was never written
         )
         with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst:
-            for name in ("g", "s", "zero", "h"):
+            for name in ("g", "s", "zero", "h", "txt"):
                 dst.copy(src[name], dst, name)
         with hdmf_lindi.File(tmp_path / "copy.lindi.tar") as out:
-            for name in ("g/a", "s", "zero", "h"):
+            for name in ("g/a", "s", "zero", "h", "txt"):
                 np.testing.assert_array_equal(out[name][()], src[name][()])
             assert out["g/a"][9, 0] == -1
+            assert list(out["txt"][()]) == ["a", "h\u00e9", "ccc"]
+            # strings and shards read through model-only codecs are stored decoded
+            assert not any("hdmf_lindi." in json.dumps(out.container.refmap.get_json(k))
+                           for k in out.container.refmap.keys() if k.endswith(".zarray"))
 
 
 def test_zarr2_stores(http_server: RangeServer) -> None:
