@@ -28,6 +28,7 @@ from ..errors import (
     FormatError,
     MissingFileError,
     ModeError,
+    RemoteReadError,
     SourceChangedError,
     UnsupportedError,
 )
@@ -494,7 +495,13 @@ def open_container(
                 "mode 'r', or download the file first."
             )
         fetcher = Fetcher(allow_local=allow_local_paths, options=options)
-        return _open_remote(location, fetcher)
+        try:
+            return _open_remote(location, fetcher)
+        except (RemoteReadError, FormatError) as exc:
+            store = _open_zarr_folder(location, fetcher, exc)
+            if store is None:
+                raise
+            return store
     lock = None if mode == "r" else WriteLock.acquire(location, locking=locking, timeout=lock_timeout)
     try:
         container = _open_local(location, mode, options, allow_local_paths)
@@ -528,6 +535,21 @@ def _open_zarr_store(
     base_dir = None if remote else os.path.dirname(os.path.abspath(location))
     fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)
     return ZarrDirContainer.open(location, fetcher)
+
+
+def _open_zarr_folder(url: str, fetcher: Fetcher, failure: Exception) -> Container | None:
+    """A URL ending in ``/`` that is no LINDI document (``failure``): opened as a Zarr store
+    folder if it is one (DANDI addresses Zarr assets so), else None."""
+    from .zarr_dir_container import ZarrDirContainer
+    from .zarr_dir_reader import is_folder_url
+
+    if not is_folder_url(url):
+        return None
+    try:
+        return ZarrDirContainer.open(url, fetcher)
+    except MissingFileError:
+        logger.debug("%s is neither a LINDI document (%s) nor a Zarr store", url, failure)
+        return None
 
 
 def _open_local(location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool) -> Container:

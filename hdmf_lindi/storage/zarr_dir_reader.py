@@ -35,7 +35,7 @@ from .fetcher import Fetcher, shared_pool
 from .sources import HttpSource, is_url
 from .stats import record_read
 
-__all__ = ["StoreDialect", "ZarrDirReader", "sniff_local_store", "is_store_url"]
+__all__ = ["StoreDialect", "ZarrDirReader", "is_folder_url", "is_store_url", "sniff_local_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,16 @@ def sniff_local_store(location: str) -> StoreDialect | None:
 
 def is_store_url(url: str) -> bool:
     """Whether an http(s) URL names a Zarr directory store: its path ends in ``.zarr`` (or
-    ``.zarr/``), names the store's root ``zarr.json``, ``.zgroup`` or ``.zmetadata``, or ends in
-    ``/`` (a folder, as DANDI's Zarr assets are addressed; but not a ``.lindi.d/``)."""
+    ``.zarr/``), or names the store's root ``zarr.json``, ``.zgroup`` or ``.zmetadata``."""
     path = url.split("?", 1)[0].split("#", 1)[0].lower()
-    if not is_url(url):
-        return False
-    if path.endswith("/") and not path.rstrip("/").endswith(".d") and urlsplit(url).path not in ("", "/"):
-        return True
-    return path.endswith(_STORE_URL_SUFFIXES)
+    return is_url(url) and path.endswith(_STORE_URL_SUFFIXES)
+
+
+def is_folder_url(url: str) -> bool:
+    """Whether an http(s) URL ends in ``/`` (not a ``.lindi.d/``, not the host's root): it may
+    name a store folder (DANDI addresses its Zarr assets so), tried when it is not a document."""
+    path = urlsplit(url.split("#", 1)[0]).path
+    return is_url(url) and path.endswith("/") and path not in ("", "/") and not path.rstrip("/").endswith(".d")
 
 
 def store_root_url(url: str) -> str:

@@ -271,12 +271,13 @@ def test_zarr2_stores(http_server: RangeServer) -> None:
 
 
 def test_folder_urls_are_stores(http_server: RangeServer) -> None:
-    """A URL ending in ``/`` names a store folder (DANDI addresses Zarr assets so); ``.lindi.d/``
-    stays a LINDI directory."""
+    """A URL ending in ``/`` that is no LINDI document is tried as a store folder (DANDI
+    addresses Zarr assets so); ``.lindi.d/`` stays a LINDI directory."""
     _make_store(http_server.root / "zarr" / "abc-123")
     with open_container(http_server.url("zarr/abc-123/")) as c:
         assert isinstance(c, ZarrDirContainer) and c.location == http_server.url("zarr/abc-123")
-    with pytest.raises(MissingFileError, match="not a Zarr store"):
+    assert http_server.paths() == ["/zarr/abc-123/", "/zarr/abc-123/zarr.json"]
+    with pytest.raises(RemoteReadError, match="404"):  # neither: the document's own error
         open_container(http_server.url("zarr/"))
     import hdmf_lindi
 
