@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
@@ -95,6 +96,17 @@ def _parse(data: bytes, where: str) -> dict[str, Any]:
     return doc
 
 
+def _start_pool_threads(fetcher: Fetcher) -> threading.Event:
+    """Have the process-wide request pool start its threads now, each waiting (at most 1 s) for
+    the returned event; a pool whose threads run already is left alone."""
+    release = threading.Event()
+    pool = shared_pool(fetcher.options)
+    missing = fetcher.options.max_workers - len(getattr(pool, "_threads", ()))
+    for _ in range(max(missing, 0)):
+        pool.submit(release.wait, 1.0)
+    return release
+
+
 @dataclass
 class ZarrDirReader:
     """The files of one Zarr directory store.
@@ -164,7 +176,13 @@ class ZarrDirReader:
                 self._walk_local_v2()
 
     def _open_remote(self) -> None:
-        data = self._fetch_optional(V3_META)
+        # start the request threads while the root document is on its way: the chunk reads that
+        # follow need them, and starting them costs a little each (more on a loaded machine)
+        started = _start_pool_threads(self.fetcher)
+        try:
+            data = self._fetch_optional(V3_META)
+        finally:
+            started.set()
         if data is not None:
             self.dialect = "zarr3"
             root = _parse(data, self._where(V3_META))
