@@ -196,6 +196,7 @@ def _run_info(args: argparse.Namespace) -> int:
         print(f"{f.filename} ({f.container.kind}, {len(f.container.refmap)} references)")
         locations = chunk_locations(f.container.refmap)
         no_chunks = ChunkLocations()
+        in_store = f.container.kind == "zarr"  # a Zarr directory store: chunks are its files, not listed
         if args.attrs:
             for key, value in f.attrs.items():
                 print(f"  @{key} = {value!r:.80}")
@@ -208,6 +209,8 @@ def _run_info(args: argparse.Namespace) -> int:
                 table = f.container.refmap.chunk_table(node.name.lstrip("/"))
                 if table is not None and table.compact:
                     where = table_summary(table)
+                elif in_store:
+                    where = "chunk files of the store"
                 else:
                     where = locations.get(node.name.lstrip("/"), no_chunks).describe()
                 print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{where}]")

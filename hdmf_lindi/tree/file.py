@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..errors import ModeError
+from ..errors import ModeError, UnsupportedError
 from ..format.lindi_normalise import normalise_to_lindi
 from ..format.references import ExternalLink
 from ..format.zarr_v3_write import check_dialect, check_zarr3, to_zarr3
@@ -279,12 +279,13 @@ class File(Group):
 def _adopt_dialect(container: Container) -> str:
     """Translate a Zarr v3 document into the model the tree reads, in place; return the dialect.
 
-    ``"zarr3"`` for a v3 document (``format/zarr_v3.py``), ``"lindi"`` otherwise.
+    ``"zarr3"`` for a v3 document (``format/zarr_v3.py``; saved back as v3 when opened for
+    writing), ``"hdmf-zarr-v2"`` for hdmf-zarr's old v2 layout (read-only), ``"lindi"`` otherwise.
 
     Raises
     ------
     UnsupportedError
-        For a v3 document opened for writing (saving back as v3 is not available yet).
+        For an hdmf-zarr v2 document opened for writing.
     MetadataError
         For malformed v3 metadata.
     """
@@ -292,7 +293,7 @@ def _adopt_dialect(container: Container) -> str:
 
     refmap = container.refmap
     if not is_zarr_v3(refmap):
-        return "lindi"
+        return _adopt_hdmf_zarr_v2(container)
     root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
     base_url = container.location if is_url(container.location) else None
     model = translate_v3(refmap, root_name=root_name, base_url=base_url).refmap
@@ -311,3 +312,30 @@ def _zarr3_translator(container: Container) -> Callable[[ReferenceMap], Referenc
         return to_zarr3(model, read)
 
     return translate
+
+
+def _adopt_hdmf_zarr_v2(container: Container) -> str:
+    """Translate hdmf-zarr's old Zarr v2 layout (``format/hdmf_zarr_v2.py``) into the model, in
+    place, and return ``"hdmf-zarr-v2"``; return ``"lindi"`` for a LINDI v2 document.
+
+    Raises
+    ------
+    UnsupportedError
+        For such a document opened for writing (it is read-only).
+    MetadataError
+        For malformed ``zarr_link``/``zarr_dtype`` annotations.
+    """
+    from ..format.hdmf_zarr_v2 import is_hdmf_zarr_v2, translate_hdmf_zarr_v2
+
+    if not is_hdmf_zarr_v2(container.refmap):
+        return "lindi"
+    if not container.read_only:
+        raise UnsupportedError(
+            f"{container.location} is in hdmf-zarr's Zarr v2 layout (hdmf-zarr <= 0.13), which opens "
+            "read-only (mode 'r'). Convert it to a LINDI file to modify it."
+        )
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    model = translate_hdmf_zarr_v2(container.refmap, root_name=root_name)
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    return "hdmf-zarr-v2"
