@@ -10,14 +10,17 @@ with a message saying so (they never skip).
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # venvs.py beside this file, however this module is loaded
+    sys.path.append(str(HERE))
+
+from venvs import REPO, VenvSpec, ensure_venv  # noqa: E402
 
 __all__ = [
     "HDMF_ZARR_REQUIREMENTS",
@@ -28,7 +31,6 @@ __all__ = [
 
 ENV_VAR = "HDMF_LINDI_HDMF_ZARR_PYTHON"
 BASE_ENV_VAR = "HDMF_LINDI_PY312"
-REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".venv-hdmf-zarr"
 HDMF_ZARR_REQUIREMENTS = [
     "hdmf-zarr==0.14.0",
@@ -46,15 +48,10 @@ CHECK = (
     "assert hdmf_zarr.__version__.startswith('0.14'), hdmf_zarr.__version__; "
     "assert int(zarr.__version__.split('.')[0]) >= 3, zarr.__version__"
 )
-INSTALL_TIMEOUT = 900
 
 
 class HdmfZarrEnvError(RuntimeError):
     """The hdmf-zarr environment could not be found or created."""
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
 
 
 def _version_ok(python: str) -> bool:
@@ -102,48 +99,15 @@ def find_python312() -> str:
     )
 
 
-def _works(python: Path | str) -> tuple[bool, str]:
-    try:
-        proc = subprocess.run(
-            [str(python), "-c", CHECK], capture_output=True, text=True, timeout=180, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return proc.returncode == 0, proc.stderr.strip()
-
-
-def _run(cmd: list[str], what: str) -> None:
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HdmfZarrEnvError(f"{what} failed: {' '.join(cmd)}: {exc}") from exc
-    if proc.returncode != 0:
-        raise HdmfZarrEnvError(
-            f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
-        )
-
-
-def _create(venv: Path) -> None:
-    if venv.exists():
-        # A broken or half-made environment (an interrupted install): start again.
-        shutil.rmtree(venv)
-    base = find_python312()
-    _run([base, "-m", "venv", str(venv)], "creating the hdmf-zarr virtual environment")
-    _run(
-        [
-            str(_venv_python(venv)),
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            *HDMF_ZARR_REQUIREMENTS,
-        ],
-        "installing hdmf-zarr 0.14.0 into " + str(venv),
-    )
+SPEC = VenvSpec(
+    what="hdmf-zarr 0.14 (zarr 3, Python >= 3.12)",
+    venv=VENV,
+    env_var=ENV_VAR,
+    requirements=tuple(HDMF_ZARR_REQUIREMENTS),
+    check=CHECK,
+    error=HdmfZarrEnvError,
+    base_python=find_python312,
+)
 
 
 def ensure_hdmf_zarr_python() -> str:
@@ -159,27 +123,7 @@ def ensure_hdmf_zarr_python() -> str:
         If the configured python cannot import hdmf-zarr 0.14, no Python >= 3.12 exists, or the
         environment cannot be created.
     """
-    configured = os.environ.get(ENV_VAR)
-    if configured:
-        ok, err = _works(configured)
-        if not ok:
-            raise HdmfZarrEnvError(f"${ENV_VAR}={configured} cannot import hdmf-zarr 0.14: {err}")
-        return configured
-    python = _venv_python(VENV)
-    digest = hashlib.sha256(str(VENV).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"hdmf_lindi-venv-hdmf-zarr-{digest}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if python.exists() and _works(python)[0]:
-                return str(python)
-            _create(VENV)
-            ok, err = _works(python)
-            if not ok:
-                raise HdmfZarrEnvError(f"{VENV} was created but cannot import hdmf-zarr: {err}")
-            return str(python)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return ensure_venv(SPEC)
 
 
 if __name__ == "__main__":
