@@ -31,6 +31,7 @@ __all__ = [
     "TarLayoutError",
     "UnsupportedError",
     "FileNameError",
+    "HdmfCompatibilityError",
 ]
 
 
@@ -181,6 +182,11 @@ class NotPicklableError(LindiError, TypeError):
 
     Also a ``TypeError``, which is what ``pickle`` raises for unpicklable objects.
     """
+
+
+class HdmfCompatibilityError(LindiError, RuntimeError):
+    """The installed hdmf changed an internal that hdmf_lindi relies on
+    (see :mod:`hdmf_lindi.backend.hdmf_internals`)."""
 
 
 class LindiWarning(UserWarning):
