@@ -22,6 +22,7 @@ from httpserver import RangeServer, parse_range
 
 import hdmf_lindi
 from hdmf_lindi import NWBLindiIO, index_hdf5
+from hdmf_lindi.hdf5.readahead import SMALL_FILE_BYTES
 
 NWB_NAME = "tables.nwb"
 MAX_TAR_OPEN_REQUESTS = 3
@@ -87,11 +88,17 @@ def test_open_and_read_fetch_no_data_chunk(served: Served, corpus: Corpus) -> No
         data = nwbfile.acquisition[BIG_SERIES].data
         assert data.shape == corpus.big_data.shape
         assert served.server.requests[opened:] == [], "shape and dtype made requests"
-        # no chunk of the big TimeSeries was fetched (metadata blocks of the .nwb may touch
-        # a chunk's first or last bytes, never the whole chunk)
         fetched = served.requested("/" + NWB_NAME)
-        for chunk in served.chunks:
-            assert sum(_overlap(chunk, r) for r in fetched) < chunk[1] - chunk[0], chunk
+        if served.path == "/" + NWB_NAME and corpus.paths["tables"].stat().st_size <= SMALL_FILE_BYTES:
+            # the .nwb indexed on open is small enough to be read whole (hdf5/readahead.py):
+            # the head, then the rest -- 2 requests instead of one per metadata miss (7 for
+            # this 0.9 MB file, reading 38% of it)
+            assert len(fetched) <= 2, fetched
+        else:
+            # no chunk of the big TimeSeries was fetched (metadata blocks of the .nwb may touch
+            # a chunk's first or last bytes, never the whole chunk)
+            for chunk in served.chunks:
+                assert sum(_overlap(chunk, r) for r in fetched) < chunk[1] - chunk[0], chunk
         if served.path != "/" + NWB_NAME:
             assert fetched == [], "opening an index must not read the .nwb"
     finally:
