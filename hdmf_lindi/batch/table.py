@@ -164,7 +164,7 @@ def read_table(
         Leave out ragged and multi-dimensional columns (the default: they are the big ones).
     executor
         Where the files are read (left open). Default: chosen by
-        :func:`~hdmf_lindi.batch.pools.default_kind`: when two or more sources need indexing
+        :func:`~hdmf_lindi.batch.pools.default_kind`: when four or more sources need indexing
         on the fly (HDF5 paths or URLs, ``dandi://`` names without index locations), a pool of
         :func:`~hdmf_lindi.batch.schedule.default_workers` processes (h5py's global lock serialises
         threads; see :func:`~hdmf_lindi.batch.pools.process_pool`), else ``DEFAULT_THREADS``

@@ -1,5 +1,6 @@
-"""read_table's default executor: processes when two or more sources need indexing on the fly
-(h5py's lock serialises threads), threads otherwise and inside daemonic workers."""
+"""read_table's default executor: processes when MIN_PROCESS_SOURCES (4) or more sources need
+indexing on the fly (h5py's lock serialises threads), threads otherwise and inside daemonic
+workers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hdmf_lindi.batch import index_many, read_table
-from hdmf_lindi.batch.pools import default_kind, needs_indexing
+from hdmf_lindi.batch.pools import MIN_PROCESS_SOURCES, default_kind, needs_indexing
 from hdmf_lindi.errors import NodeNotFoundError
 from hdmf_lindi.tree.dandi_open import DandiOptions
 
@@ -36,14 +37,17 @@ def test_needs_indexing(corpus: list[Path], lindi_files: list[str], monkeypatch:
 
 
 def test_default_kind(corpus: list[Path], lindi_files: list[str]) -> None:
-    hdf5 = [str(p) for p in corpus[:3]]
+    assert MIN_PROCESS_SOURCES == 4
+    hdf5 = [str(p) for p in corpus[:4]]
     assert default_kind(hdf5) == "processes"
-    assert default_kind([f"{URL}/a.nwb", f"{URL}/b.nwb"]) == "processes"
+    assert default_kind(hdf5[:3]) == "threads"  # a pool's start costs more than it saves
+    assert default_kind([f"{URL}/{i}.nwb" for i in range(4)]) == "processes"
     assert default_kind(lindi_files) == "threads"
-    assert default_kind([hdf5[0], *lindi_files]) == "threads"  # one file to index: nothing to overlap
-    assert default_kind([hdf5[0], hdf5[1], lindi_files[0]]) == "processes"
-    assert default_kind(["dandi://000001/a.nwb", "dandi://000001/b.nwb"], DandiOptions()) == "processes"
-    assert default_kind(["dandi://000001/a.nwb", "dandi://000001/b.nwb"], DandiOptions(index_locations=("x",))) == "threads"
+    assert default_kind([*hdf5[:3], *lindi_files]) == "threads"  # only the files to index count
+    assert default_kind([*hdf5, lindi_files[0]]) == "processes"
+    names = [f"dandi://000001/{i}.nwb" for i in range(4)]
+    assert default_kind(names, DandiOptions()) == "processes"
+    assert default_kind(names, DandiOptions(index_locations=("x",))) == "threads"
     assert default_kind([]) == "threads"
 
 
@@ -55,7 +59,9 @@ def test_daemonic_workers_use_threads(corpus: list[Path]) -> None:
     """A multiprocessing.Pool or dask worker is daemonic and may not start processes."""
     ctx = multiprocessing.get_context("fork")
     ours, theirs = ctx.Pipe()
-    child = ctx.Process(target=_kind_in_child, args=([str(p) for p in corpus[:3]], theirs), daemon=True)
+    sources = [str(p) for p in corpus[:4]]
+    assert default_kind(sources) == "processes"  # here; not in a daemonic child
+    child = ctx.Process(target=_kind_in_child, args=(sources, theirs), daemon=True)
     child.start()
     assert ours.recv() == "threads"
     child.join(10)
@@ -78,5 +84,7 @@ def test_hdf5_sources_are_read_in_processes(corpus: list[Path], lindi_files: lis
 
 
 def test_errors_cross_the_process_boundary(corpus: list[Path]) -> None:
+    sources = [str(corpus[i]) for i in (0, 4, 8, 2)]  # the last, a series session, has no units
+    assert default_kind(sources) == "processes"
     with pytest.raises(NodeNotFoundError, match="has no table '/units'"):
-        read_table([str(corpus[0]), str(corpus[2])], "/units")  # a series session has none
+        read_table(sources, "/units")
