@@ -130,6 +130,11 @@ def _index(sub: Subcommands) -> None:
     parser.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
+    parser.add_argument(
+        "--dialect", choices=("lindi", "zarr3"), default="lindi",
+        help="lindi: LINDI v2, which lindi 0.4.6 reads (default); zarr3: the shared Zarr v3 "
+        "convention, which hdmf-zarr 0.14 reads through fsspec's reference file system",
+    )
     parser.set_defaults(run=_run_index)
 
 
@@ -153,6 +158,7 @@ def _run_index(args: argparse.Namespace) -> int:
             chunk_table_threshold=None if args.no_chunk_tables else args.chunk_table_threshold,
             progress=report,
             metadata_as_text=args.metadata_as_text,
+            dialect=args.dialect,
         )
         refmap = index_hdf5(args.source, args.output, options=options)
     notes = (refmap.generation_metadata or {}).get("notes", [])
@@ -190,6 +196,7 @@ def _run_info(args: argparse.Namespace) -> int:
         print(f"{f.filename} ({f.container.kind}, {len(f.container.refmap)} references)")
         locations = chunk_locations(f.container.refmap)
         no_chunks = ChunkLocations()
+        in_store = f.container.kind == "zarr"  # a Zarr directory store: chunks are its files, not listed
         if args.attrs:
             for key, value in f.attrs.items():
                 print(f"  @{key} = {value!r:.80}")
@@ -202,6 +209,8 @@ def _run_info(args: argparse.Namespace) -> int:
                 table = f.container.refmap.chunk_table(node.name.lstrip("/"))
                 if table is not None and table.compact:
                     where = table_summary(table)
+                elif in_store:
+                    where = "chunk files of the store"
                 else:
                     where = locations.get(node.name.lstrip("/"), no_chunks).describe()
                 print(f"{pad}{name}: {node.shape} {node.dtype}{chunks}{codec} [{where}]")
@@ -251,6 +260,11 @@ def _convert(sub: Subcommands) -> None:
         "concurrently, not re-encoded), so OUT reads without them",
     )
     parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
+    parser.add_argument(
+        "--dialect", choices=("lindi", "zarr3"), default="lindi",
+        help="lindi: LINDI v2, which lindi 0.4.6 reads (default); zarr3: the shared Zarr v3 "
+        "convention, which hdmf-zarr 0.14 reads through fsspec's reference file system",
+    )
     parser.set_defaults(run=_run_convert)
 
 
@@ -269,7 +283,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         with activity("converting", status, quiet=args.quiet):
             convert(
                 args.input, args.output, overwrite=args.force, self_contained=args.self_contained,
-                metadata_as_text=args.metadata_as_text,
+                metadata_as_text=args.metadata_as_text, dialect=args.dialect,
             )
     print(f"converted {args.input} -> {args.output}")
     return 0

@@ -30,11 +30,15 @@ def convert(
     options: RemoteOptions | None = None,
     self_contained: bool = False,
     metadata_as_text: bool = False,
+    dialect: str = "lindi",
 ) -> None:
     """Convert an NWB file between HDF5 and LINDI (any form), copying the data.
 
     ``metadata_as_text`` writes a LINDI destination's metadata values as JSON text (kerchunk's
-    spelling, for clients such as zarrita) instead of embedded objects.
+    spelling, for clients such as zarrita) instead of embedded objects. ``dialect="zarr3"``
+    writes a LINDI destination in the shared Zarr v3 convention (hdmf-zarr 0.14 reads it): the
+    conversion is made as LINDI v2 and translated as the last step, chunk references copied as
+    references and inline chunks as bytes (only text, reference and compound arrays are recoded).
 
     The direction follows the names: a destination ending in ``.nwb``/``.h5``/``.hdf5`` is
     written with ``NWBHDF5IO``, anything else with :class:`NWBLindiIO` (``.lindi.json``,
@@ -65,8 +69,10 @@ def convert(
     import shutil
 
     from .errors import FormatError, ModeError
+    from .format.zarr_v3_write import check_dialect
     from .storage import is_hdf5, kind_from_suffix
 
+    check_dialect(dialect)
     src = os.fspath(source)
     dst = os.fspath(destination)
     if os.path.exists(dst) and not overwrite:
@@ -78,6 +84,7 @@ def convert(
     built = f"{dst}.partial-{os.getpid()}" + (".nwb" if to_hdf5 else _lindi_suffix(dst))
     try:
         if from_hdf5 and not to_hdf5 and not metadata_as_text and _index_and_embed(src, built, self_contained or not is_url(src), options):
+            _set_dialect(built, dialect)
             if os.path.isdir(dst):
                 shutil.rmtree(dst)
             os.replace(built, dst)
@@ -87,6 +94,7 @@ def convert(
 
         src_io: Any = NWBHDF5IO(src, "r") if from_hdf5 and not is_url(src) else NWBLindiIO(src, "r", options=options)
         with src_io:
+            from_zarr3 = getattr(getattr(src_io, "file", None), "dialect", "lindi") == "zarr3"
             _, version = src_io.nwb_version
             if version is None:
                 raise FormatError(f"{src} is not a valid NWB file: it has no nwb_version attribute.")
@@ -98,6 +106,8 @@ def convert(
 
             with File(built, "a") as out:
                 embed_references(out)
+        if not to_hdf5:
+            _set_dialect(built, dialect, from_zarr3=from_zarr3)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
         os.replace(built, dst)
@@ -108,6 +118,17 @@ def convert(
             os.remove(built)
         raise
     logger.info("converted %s -> %s", src, dst)
+
+
+def _set_dialect(built: str, dialect: str, *, from_zarr3: bool = False) -> None:
+    """Rewrite the LINDI v2 file ``built`` in ``dialect``.
+
+    For ``"lindi"`` there is nothing to do unless the source was Zarr v3 (``from_zarr3``): its
+    arrays were copied with the v3 reader's own codecs, which are rewritten in lindi's form.
+    """
+    if dialect != "lindi" or from_zarr3:
+        with File(built, "a") as out:
+            out.dialect = dialect
 
 
 def _index_and_embed(src: str, built: str, embed: bool, options: RemoteOptions | None) -> bool:

@@ -31,6 +31,7 @@ __all__ = [
     "TarLayoutError",
     "UnsupportedError",
     "FileNameError",
+    "DialectError",
     "HdmfCompatibilityError",
 ]
 
@@ -132,6 +133,10 @@ class ClosedFileError(ModeError, KeyError, RuntimeError):
 
 class UnsupportedError(LindiError, NotImplementedError):
     """Valid input that hdmf_lindi does not handle (yet)."""
+
+
+class DialectError(UnsupportedError):
+    """Content the chosen dialect cannot express (e.g. a lindi ``_EXTERNAL_ARRAY_LINK`` in Zarr v3)."""
 
 
 class IndexingError(LindiError):

@@ -101,7 +101,7 @@ class NWBLindiIO(LindiIO):
         An open :class:`hdmf_lindi.File` to use instead of ``path``, or an open read-only
         ``h5py.File`` (as ``NWBHDF5IO`` takes), which is indexed in memory and read through the
         index; it is closed with the IO, the ``h5py.File`` is left open.
-    herd_path, options, allow_local_paths, locking, lock_timeout, metadata_as_text
+    herd_path, options, allow_local_paths, locking, lock_timeout, metadata_as_text, dialect
         As for :class:`~hdmf_lindi.LindiIO`.
     driver, aws_region, comm
         Accepted and ignored, so that code written for ``NWBHDF5IO`` runs unchanged.
@@ -125,6 +125,7 @@ class NWBLindiIO(LindiIO):
         locking: Locking = None,
         lock_timeout: float = 0.0,
         metadata_as_text: bool | None = None,
+        dialect: str | None = None,
     ) -> None:
         del comm
         file = as_lindi_file(file, mode, options, allow_local_paths)  # an h5py.File: its index
@@ -152,6 +153,7 @@ class NWBLindiIO(LindiIO):
             locking=locking,
             lock_timeout=lock_timeout,
             metadata_as_text=metadata_as_text,
+            dialect=dialect,
         )
 
     @property

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python tests/interop/lindi_env.py
 # hdmf-zarr 0.14 (the Zarr v3 convention) needs Python >= 3.12: its own venv (.venv-hdmf-zarr).
 .venv/bin/python tests/interop/hdmf_zarr_env.py
+# hdmf-zarr 0.13 on zarr 2 (hdmf-zarr's old v2 layout, for the read tests): .venv-hdmf-zarr-v2.
+.venv/bin/python tests/interop/hdmf_zarr_v2_env.py
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest -n 2 -q "$@"

@@ -23,6 +23,7 @@ from hdmf.spec import NamespaceCatalog
 
 from ..errors import ModeError, NodeNotFoundError
 from ..format.references import ExternalLink, Reference
+from ..format.zarr_v3_write import check_dialect
 from ..storage import RemoteOptions, is_hdf5, is_url, sniff_kind
 from ..storage.locking import Locking
 from ..storage.stats import IOStats
@@ -67,6 +68,9 @@ class LindiIO(HDMFIO):
     metadata_as_text
         How a written file spells its metadata values, as for :class:`hdmf_lindi.File`
         (True: JSON text, for kerchunk clients such as zarrita; None keeps the file's spelling).
+    dialect
+        What a written file is written as, as for :class:`hdmf_lindi.File`: ``"lindi"`` (LINDI
+        v2) or ``"zarr3"`` (the Zarr v3 convention hdmf-zarr 0.14 reads); None keeps the file's.
 
     Raises
     ------
@@ -91,6 +95,7 @@ class LindiIO(HDMFIO):
         locking: Locking = None,
         lock_timeout: float = 0.0,
         metadata_as_text: bool | None = None,
+        dialect: str | None = None,
         **kwargs: Any,
     ) -> None:
         del driver, aws_region  # accepted for NWBHDF5IO compatibility (pynwb passes them)
@@ -111,6 +116,7 @@ class LindiIO(HDMFIO):
         self._locking = locking
         self._lock_timeout = lock_timeout
         self._metadata_as_text = metadata_as_text
+        self._dialect = None if dialect is None else check_dialect(dialect)
         self._given_file = file
         self._lindi_file: File | None = None
         self._reader: BuilderReader | None = None
@@ -173,6 +179,8 @@ class LindiIO(HDMFIO):
             )
         if self._metadata_as_text is not None and self._mode not in _READ_MODES:
             self._lindi_file.metadata_as_text = self._metadata_as_text
+        if self._dialect is not None and self._mode not in _READ_MODES:
+            self._lindi_file.dialect = self._dialect
         self._stats = self._lindi_file.container.stats
 
     def is_open(self) -> bool:

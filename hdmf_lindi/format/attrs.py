@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import MetadataError, UnsupportedError
 from .references import Reference, is_reference_json
 
-__all__ = ["ANNOTATION_KEYS", "apply_dtype_tag", "decode_attr", "dtype_tag", "encode_attr"]
+__all__ = ["ANNOTATION_KEYS", "TEXT_TAG", "apply_dtype_tag", "decode_attr", "dtype_tag", "encode_attr"]
 
 ANNOTATION_KEYS = frozenset(
     {"_SCALAR", "_SOFT_LINK", "_REFERENCE", "_COMPOUND_DTYPE", "_EXTERNAL_ARRAY_LINK", "_EXTERNAL_LINK"}
@@ -260,10 +260,31 @@ def dtype_tag(value: Any) -> str | None:
     return None if tag in _JSON_NATIVE else tag
 
 
+TEXT_TAG = "text"
+"""The tag of a text attribute whose value is ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (or a
+list of only those), which the JSON alone would read as floats. Files in the Zarr v3 dialect of
+hdmf-zarr have such text attributes (it writes float attributes as bare JSON tokens)."""
+
+_TEXT_OF = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _nonfinite_as_text(value: Any) -> Any:
+    """Turn the floats a :data:`TEXT_TAG` attribute decoded to back into their text."""
+    if isinstance(value, np.floating):
+        return _TEXT_OF.get(str(float(value)), value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        out = np.empty(value.shape, dtype=object)
+        out.reshape(-1)[:] = [_TEXT_OF.get(str(float(v)), str(v)) for v in value.reshape(-1)]
+        return out
+    return value
+
+
 def apply_dtype_tag(value: Any, tag: str | None) -> Any:
     """Cast a decoded numeric attribute to a recorded dtype; anything else is returned as is."""
     if tag is None:
         return value
+    if tag == TEXT_TAG:
+        return _nonfinite_as_text(value)
     try:
         dtype = np.dtype(tag)
     except TypeError:

@@ -29,6 +29,7 @@ from ..format.eager import EAGER_INLINE_MAX_BYTES, read_eagerly
 from ..format.objects import encode_object_chunk
 from ..format.references import Reference
 from ..format.zarr_v2 import chunk_key, encode_fill_value
+from ..format.zarr_v3_write import check_dialect, to_zarr3
 from ..storage.containers import kind_from_suffix, open_container
 from ..storage.dandi_pin import pin_dandi_blob
 from ..storage.fetcher import Fetcher
@@ -100,6 +101,11 @@ class IndexOptions:
     """Write metadata values (``.zattrs``, ``.zgroup``, ``.zarray``) as JSON text, kerchunk's
     spelling that JavaScript clients such as zarrita read, instead of embedded JSON objects
     (lindi's spelling). Both are read by lindi and hdmf_lindi. Defaults to False."""
+    dialect: str = "lindi"
+    """The dialect the saved index is written in, ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads)
+    or ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads through fsspec's
+    reference file system). The returned map is the LINDI v2 model either way. Defaults to
+    ``"lindi"``."""
 
 
 def _join(parent: str, name: str) -> str:
@@ -668,6 +674,11 @@ def index_hdf5(
     source = os.fspath(source)
     if destination is not None:
         kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
+    if check_dialect(options.dialect) == "zarr3" and options.external_link_chunk_threshold is not None:
+        raise ValueError(
+            "external_link_chunk_threshold makes lindi _EXTERNAL_ARRAY_LINK arrays, which the zarr3 "
+            "dialect cannot express; leave it None (chunk tables hold many-chunk arrays)."
+        )
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:
         source = pinned.url  # read and referenced from now on
@@ -708,9 +719,23 @@ def index_hdf5(
         record_identities(refmap, {url: identity})
         refmap.dirty = False
     logger.info("indexed %d objects of %s", walker.count, source)
+    if options.dialect == "zarr3":
+        refmap.translate = _zarr3_writer(refmap)
     if destination is not None:
         save_refmap(refmap, destination)
     return refmap
+
+
+def _zarr3_writer(refmap: ReferenceMap) -> Callable[[ReferenceMap], ReferenceMap]:
+    """The Zarr v3 translation of an index; recoded (text) chunks are read through a memory container."""
+    from ..storage.memory_container import MemoryContainer
+
+    reader = MemoryContainer(refmap, allow_local_paths=True)
+
+    def translate(model: ReferenceMap) -> ReferenceMap:
+        return to_zarr3(model, reader.read_many)
+
+    return translate
 
 
 def save_refmap(refmap: ReferenceMap, destination: str | os.PathLike[str]) -> None:

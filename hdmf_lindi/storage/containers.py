@@ -28,6 +28,7 @@ from ..errors import (
     FormatError,
     MissingFileError,
     ModeError,
+    RemoteReadError,
     SourceChangedError,
     UnsupportedError,
 )
@@ -53,7 +54,8 @@ Mode = Literal["r", "r+", "a", "w", "w-", "x"]
 """h5py's open modes."""
 MODES: tuple[str, ...] = ("r", "r+", "a", "w", "w-", "x")
 
-Kind = Literal["json", "tar", "dir"]
+Kind = Literal["json", "tar", "dir", "zarr"]
+"""The container forms; ``zarr`` is a Zarr directory store (read-only, see ``zarr_dir_container``)."""
 
 INLINE_MAX_BYTES = 1000
 """Chunks smaller than this stay inline in tar/dir containers (lindi's threshold)."""
@@ -189,6 +191,14 @@ class Container(ABC):
     def read(self, key: str) -> bytes | None:
         """Return the content of one key, or ``None`` if absent."""
         return self.read_many([key])[0]
+
+    def unlisted_chunk_keys(self, path: str) -> list[str]:
+        """Chunk keys of the array at ``path`` that :meth:`read_many` serves although the
+        reference map does not list them (a Zarr directory store's chunk files); empty here.
+
+        Copies (``tree/copy.py``) read these besides the listed ones.
+        """
+        return []
 
     # ------------------------------------------------------------------ writing
     def _check_writable(self) -> None:
@@ -438,7 +448,8 @@ def open_container(
     Parameters
     ----------
     location
-        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
+        Local path or http(s) URL of a ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``, or of a
+        Zarr directory store (read-only; see :mod:`~hdmf_lindi.storage.zarr_dir_reader`).
     mode
         ``r`` read-only, must exist; ``r+`` read/write, must exist; ``a`` read/write, create if
         missing; ``w`` create, replacing an existing file when first flushed; ``w-``/``x``
@@ -474,6 +485,9 @@ def open_container(
     remote = is_url(location)
     if allow_local_paths is None:
         allow_local_paths = not remote
+    zarr_store = _open_zarr_store(location, mode, remote, options, allow_local_paths)
+    if zarr_store is not None:
+        return zarr_store
     if remote:
         if mode != "r":
             raise ModeError(
@@ -481,7 +495,13 @@ def open_container(
                 "mode 'r', or download the file first."
             )
         fetcher = Fetcher(allow_local=allow_local_paths, options=options)
-        return _open_remote(location, fetcher)
+        try:
+            return _open_remote(location, fetcher)
+        except (RemoteReadError, FormatError) as exc:
+            store = _open_zarr_folder(location, fetcher, exc)
+            if store is None:
+                raise
+            return store
     lock = None if mode == "r" else WriteLock.acquire(location, locking=locking, timeout=lock_timeout)
     try:
         container = _open_local(location, mode, options, allow_local_paths)
@@ -494,6 +514,42 @@ def open_container(
             lock.release()
         raise
     return container
+
+
+def _open_zarr_store(
+    location: str, mode: str, remote: bool, options: RemoteOptions | None, allow_local_paths: bool
+) -> Container | None:
+    """A Zarr directory store (hdmf-zarr's form) at ``location``, opened read-only; None if
+    ``location`` is not one (see :mod:`.zarr_dir_reader` for how it is recognised)."""
+    from .zarr_dir_reader import is_store_url, sniff_local_store
+
+    if not (is_store_url(location) if remote else sniff_local_store(location)):
+        return None
+    if mode != "r":
+        raise ModeError(
+            f"Cannot open {location} in mode {mode!r}: it is a Zarr directory store, which "
+            "hdmf_lindi reads but does not write. Open it with mode 'r'."
+        )
+    from .zarr_dir_container import ZarrDirContainer
+
+    base_dir = None if remote else os.path.dirname(os.path.abspath(location))
+    fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)
+    return ZarrDirContainer.open(location, fetcher)
+
+
+def _open_zarr_folder(url: str, fetcher: Fetcher, failure: Exception) -> Container | None:
+    """A URL ending in ``/`` that is no LINDI document (``failure``): opened as a Zarr store
+    folder if it is one (DANDI addresses Zarr assets so), else None."""
+    from .zarr_dir_container import ZarrDirContainer
+    from .zarr_dir_reader import is_folder_url
+
+    if not is_folder_url(url):
+        return None
+    try:
+        return ZarrDirContainer.open(url, fetcher)
+    except MissingFileError:
+        logger.debug("%s is neither a LINDI document (%s) nor a Zarr store", url, failure)
+        return None
 
 
 def _open_local(location: str, mode: str, options: RemoteOptions | None, allow_local_paths: bool) -> Container:

@@ -22,7 +22,7 @@ import binascii
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
@@ -69,6 +69,17 @@ def _as_object(value: Any) -> Any:
             return value
         return parsed if isinstance(parsed, dict) else value
     return value
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    """Whether a parsed JSON value holds a NaN or infinite float (which strict JSON cannot spell)."""
+    if isinstance(obj, float):
+        return obj != obj or obj in (float("inf"), float("-inf"))
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_nonfinite(v) for v in obj)
+    return False
 
 
 def _spells_metadata_as_text(refs: Mapping[str, Any]) -> bool:
@@ -219,6 +230,9 @@ class ReferenceMap:
                 self._drop_table_entry(key)
         self.dirty = False
         """Whether the map changed since it was loaded or last marked clean."""
+        self.translate: Callable[[ReferenceMap], ReferenceMap] | None = None
+        """The writer of another dialect, or None; :meth:`to_json` serialises ``translate(self)``
+        instead of the model (set for files written as Zarr v3; the model stays LINDI v2)."""
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -506,6 +520,17 @@ class ReferenceMap:
         """Return the chunk table of the array at ``path``, if its chunks are held as one."""
         return self._tables.get(path)
 
+    def table_blobs(self) -> list[RangeRef]:
+        """Where the shard bytes of the compact tables read from a document live, when they
+        live in a blob of the container (``data`` = ``[url, offset, length]``); inline tables
+        and tables made in memory are left out."""
+        out = []
+        for table in self._tables.values():
+            data = None if table.stored is None else table.stored["entry"].get("data")
+            if isinstance(data, list) and len(data) == 3 and isinstance(data[0], str):
+                out.append(RangeRef(data[0], int(data[1]), int(data[2])))
+        return out
+
     def table_ranges(self, path: str, indices: np.ndarray[Any, np.dtype[np.intp]]) -> TableRanges | None:
         """The table's references of flat grid ``indices`` of the array at ``path``.
 
@@ -680,7 +705,7 @@ class ReferenceMap:
                     obj = self.get_json(key)
                 except ReferenceMapError:
                     continue  # not JSON: kept as it was, readers report it
-                if isinstance(obj, dict):
+                if isinstance(obj, dict) and not _has_nonfinite(obj):  # bare NaN tokens stay text
                     refs[key] = obj
 
     def to_dict(
@@ -740,6 +765,8 @@ class ReferenceMap:
         in grid order, at the start of ``refs`` (the other keys stay sorted). Compact tables:
         see :meth:`to_dict`.
         """
+        if self.translate is not None:  # another dialect: only refs, no hdmf_lindi chunk tables
+            return self.translate(self).to_json(expand_tables=True, home=home)
         flat, compact = self._split_tables(expand_tables)
         n_refs = len(self._refs) + sum(t.count for t in flat.values())
         if not any(t.count for t in flat.values()) or n_refs <= _INDENT_MAX_REFS:

@@ -40,7 +40,7 @@ import logging
 import os
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import ChunkRefError, TarLayoutError
 from .atomic import default_file_mode, temp_path_beside
@@ -172,6 +172,7 @@ class TarContainer(Container):
         self._index_dirty = False
         self._unsettled: list[Record] = []  # a pair whose commit failed midway (maybe live)
         self._own_entries: set[bytes] = set()  # entry pointers written since the last good flush
+        self._held: list[tuple[int, bytes]] = []  # (archive offset, bytes) of chunk-table blobs read at opening
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -220,7 +221,46 @@ class TarContainer(Container):
             return buf[:stop - start]
 
         records, refmap = _load_layout(read, size, url)
-        return cls(url, refmap, fetcher, records, source, read_only=True)
+        container = cls(url, refmap, fetcher, records, source, read_only=True)
+        container._hold_table_bytes(buffers)
+        return container
+
+    def _hold_table_bytes(self, buffers: list[tuple[int, bytes]]) -> None:
+        """Keep the chunk-table blobs that the opening reads already fetched (a remote archive's
+        first MiB usually holds them: our writers put them right after ``lindi.json``), so that
+        a table's first use costs no request. The rest of those buffers is dropped."""
+        for ref in self.refmap.table_blobs():
+            if not ref.is_internal:
+                continue
+            try:
+                _, start, stop = self._resolve_internal(ref, "chunk table")
+            except ChunkRefError:
+                continue  # reported when the table is used
+            for base, buf in buffers:
+                if base <= start and stop <= base + len(buf):
+                    self._held.append((start, bytes(buf[start - base:stop - base])))
+                    break
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """Read chunk-table ranges: from the blobs held since opening, else in one plan."""
+        out: list[bytes | None] = [None] * len(ranges)
+        plan: list[tuple[ByteSource | str, int, int]] = []
+        where: list[int] = []
+        for i, r in enumerate(ranges):
+            target = self._plan("chunk table", RangeRef(*r))
+            source, start, stop = target
+            if source is self._source:
+                for base, buf in self._held:
+                    if base <= start and stop <= base + len(buf):
+                        out[i] = buf[start - base:stop - base]
+                        break
+            if out[i] is None:
+                plan.append(target)
+                where.append(i)
+        if plan:
+            for i, data in zip(where, self.fetcher.read_many(plan), strict=True):
+                out[i] = bytes(data)
+        return [b for b in out if b is not None]
 
     @classmethod
     def create(cls, location: str, fetcher: Fetcher) -> TarContainer:

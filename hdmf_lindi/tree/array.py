@@ -161,11 +161,18 @@ class ArrayEngine:
     # ------------------------------------------------------------------ decoding
     def _fill_chunk(self) -> np.ndarray[Any, Any]:
         fill = self.meta.fill_value
-        if self.meta.dtype.kind == "O" or self.dtype.fields is not None:
+        if self.dtype.fields is not None:
+            # zeros, "" and null references: never np.empty's leftover bytes
+            arr = np.zeros(self.meta.chunks, dtype=self.dtype)
+            for name, (field_dtype, *_) in self.dtype.fields.items():
+                if field_dtype.kind == "O":
+                    arr[name] = None if is_reference_dtype(field_dtype) else ""
+            return arr
+        if self.meta.dtype.kind == "O":
             arr = np.empty(self.meta.chunks, dtype=self.dtype)
-            if self.dtype.fields is None and fill not in (0, None):
+            if fill not in (0, None):
                 arr[...] = fill
-            elif self.dtype.fields is None:
+            else:
                 # as h5py: unwritten strings read as "", unwritten references as None (null)
                 arr[...] = None if is_reference_dtype(self.dtype) else ""
             return arr

@@ -22,6 +22,9 @@ from typing import Any
 
 from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
+from ..format.hdmf_zarr_v2 import uses_hdmf_zarr_v2_codecs
+from ..format.v3_codecs import lindi_zarray, uses_model_only_codecs
+from ..format.zarr_v2 import ArrayMeta
 from ..storage.identity import carry_identities
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
@@ -149,9 +152,24 @@ def copy_dataset(
         keys = [k for k in keys if (i := compact.index(k[len(prefix):])) is None or compact.entry(i) is None]
     else:
         table = None
+    zarray = dict(src_refmap.get_json(_join(src._path, ".zarray")))
     ranges: list[tuple[str, str, int, int]] = []
     stored: list[tuple[str, bytes]] = []
     internal: list[str] = []
+    unlisted = src_state.container.unlisted_chunk_keys(src._path)  # a Zarr store's chunk files
+    if uses_model_only_codecs(zarray) or uses_hdmf_zarr_v2_codecs(zarray):
+        # read from Zarr v3 (or hdmf-zarr's v2 layout) through codecs that exist only in memory:
+        # copied decoded, in LINDI's own form, so that no hdmf_lindi.* codec reaches a file
+        # (numeric arrays, whose codecs are numcodecs', are copied by reference as usual)
+        pipeline = ArrayMeta.from_dict(zarray, where=src.name).pipeline
+        zarray, table = lindi_zarray(zarray), None
+        every = [*keys, *unlisted]
+        blobs = src_state.container.read_many(every)
+        stored = [
+            (key[len(prefix):], bytes(pipeline.decode(data, where=f" {key!r}")))
+            for key, data in zip(every, blobs, strict=True) if data is not None
+        ]
+        keys, unlisted = [], []
     for key in keys:
         value = src_refmap.get(key)
         rest = key[len(prefix):]
@@ -162,6 +180,7 @@ def copy_dataset(
                 ranges.append((rest, rebase.data_file(value.url), value.offset, value.length))
         elif value is not None:
             stored.append((rest, bytes(value)))
+    internal.extend(unlisted)
     if internal:
         blobs = src_state.container.read_many(internal)
         stored.extend((key[len(prefix):], bytes(data)) for key, data in zip(internal, blobs, strict=True) if data is not None)
@@ -169,7 +188,7 @@ def copy_dataset(
     path = dst_parent._new_path(name)
     dst_state.index.add(path, "array")  # first, so that all_or_nothing sees (and undoes) the node
     container = dst_state.container
-    container.set_metadata(_join(path, ".zarray"), dict(src_refmap.get_json(_join(src._path, ".zarray"))))
+    container.set_metadata(_join(path, ".zarray"), zarray)
     _write_attrs(src, path, dst_state, zattrs, without_attrs)
     if table is not None:
         dst_state.refmap.set_chunk_table(path, table.with_urls(rebase.data_file))

@@ -67,6 +67,11 @@ class Dataset(_Node):
         object opening ``{"_REFERENCE":`` cannot occur inside an encoded string (its quotes
         would be escaped).
         """
+        kinds = {f.get("id") for f in meta.filters or () if isinstance(f, dict)}
+        if "hdmf_lindi.v3_references" in kinds:  # a Zarr v3 reference array says so itself
+            return True
+        if "hdmf_lindi.v3_vlen_utf8" in kinds:
+            return False
         if int(np.prod(meta.shape)) == 0:
             return False
         self._state.check_open()

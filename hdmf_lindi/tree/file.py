@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+from ..errors import ModeError, UnsupportedError
+from ..format.lindi_normalise import normalise_to_lindi
 from ..format.references import ExternalLink
+from ..format.zarr_v3_write import check_dialect, check_zarr3, to_zarr3
 from ..storage.containers import Container, open_container
 from ..storage.locking import Locking
 from ..storage.refmap import ReferenceMap
-from ..storage.sources import RemoteOptions
+from ..storage.sources import RemoteOptions, is_url
 from ..storage.stats import IOStats
 from .array import CHUNK_CACHE_BYTES
 from .group import Group
@@ -45,6 +49,11 @@ class File(Group):
         (kerchunk's spelling, which JavaScript clients such as zarrita need), False as embedded
         JSON objects (lindi's). None, the default, keeps the file's spelling (objects for a new
         file). Both spellings are read; see ``docs/format_notes.rst``.
+    dialect
+        What a writable file is written as: ``"lindi"`` (LINDI v2, which lindi 0.4.6 reads) or
+        ``"zarr3"`` (the shared Zarr v3 convention, which hdmf-zarr 0.14 reads). None, the
+        default, keeps the file's dialect (``"lindi"`` for a new file); see
+        ``docs/user_guide/zarr3.rst``.
 
     Raises
     ------
@@ -77,7 +86,10 @@ class File(Group):
         locking: Locking = None,
         lock_timeout: float = 0.0,
         metadata_as_text: bool | None = None,
+        dialect: str | None = None,
     ) -> None:
+        if dialect is not None:
+            check_dialect(dialect)  # before the file is opened (and locked)
         if isinstance(location, ReferenceMap):
             from ..storage.memory_container import MemoryContainer
 
@@ -87,12 +99,21 @@ class File(Group):
                 location, mode, options=options, allow_local_paths=allow_local_paths,
                 locking=locking, lock_timeout=lock_timeout,
             )
+        try:
+            read_as = _adopt_dialect(container)
+        except BaseException:
+            container.read_only = True  # nothing to publish: release only
+            container.close()
+            raise
         state = _FileState(container, chunk_cache_bytes)
+        state.dialect = read_as
         state.file = self
         state.finalizer = close_when_dropped(state, container)
         super().__init__(state, "")
         if metadata_as_text is not None:
             self.metadata_as_text = metadata_as_text
+        if dialect is not None:
+            self.dialect = dialect
 
     @classmethod
     def _of_state(cls, state: _FileState) -> File:
@@ -159,6 +180,36 @@ class File(Group):
                 refmap.dirty = True
 
     @property
+    def dialect(self) -> str:
+        """The file's dialect: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (the shared Zarr v3
+        convention), as read, or as set. Setting it on a writable file rewrites the file in that
+        dialect on the next flush. Setting ``"lindi"`` also rewrites the arrays that hold the
+        Zarr v3 reader's own codecs (strings, references, structs and shards read from a v3 file,
+        or copied from one) in lindi's form, so that lindi reads the file."""
+        return self._state.dialect
+
+    @dialect.setter
+    def dialect(self, value: str) -> None:
+        check_dialect(value)
+        container = self._state.container
+        if value == self.dialect and (value == "zarr3" or container.read_only):
+            return
+        if container.read_only:
+            raise ModeError(f"{container.location} is read-only; open it in mode 'a' to change its dialect.")
+        changed = value != self.dialect
+        if value == "zarr3":
+            check_zarr3(container.refmap)  # fail now, not when the file is flushed
+            container.refmap.translate = _zarr3_translator(container)
+        else:  # the v3 reader's own codecs (also in arrays copied from a v3 file) must not reach LINDI v2
+            container.refmap.translate = None
+            if normalise_to_lindi(container.refmap, container.read_many, container.store_chunk):
+                self._state.engines.clear()  # their codecs changed
+                changed = True
+        if changed:
+            container.refmap.dirty = True
+        self._state.dialect = value
+
+    @property
     def closed(self) -> bool:
         """Whether the file was closed."""
         return self._state.container.closed
@@ -223,3 +274,68 @@ class File(Group):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"mode {self.mode}"
         return f'<LINDI file "{self.filename}" ({state})>'
+
+
+def _adopt_dialect(container: Container) -> str:
+    """Translate a Zarr v3 document into the model the tree reads, in place; return the dialect.
+
+    ``"zarr3"`` for a v3 document (``format/zarr_v3.py``; saved back as v3 when opened for
+    writing), ``"hdmf-zarr-v2"`` for hdmf-zarr's old v2 layout (read-only), ``"lindi"`` otherwise.
+
+    Raises
+    ------
+    UnsupportedError
+        For an hdmf-zarr v2 document opened for writing.
+    MetadataError
+        For malformed v3 metadata.
+    """
+    from ..format.zarr_v3 import is_zarr_v3, translate_v3
+
+    refmap = container.refmap
+    if not is_zarr_v3(refmap):
+        return _adopt_hdmf_zarr_v2(container)
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    base_url = container.location if is_url(container.location) else None
+    model = translate_v3(refmap, root_name=root_name, base_url=base_url).refmap
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    if not container.read_only:  # saved back as Zarr v3
+        model.translate = _zarr3_translator(container)
+    return "zarr3"
+
+
+def _zarr3_translator(container: Container) -> Callable[[ReferenceMap], ReferenceMap]:
+    """The Zarr v3 writer of ``container``'s model (recoded chunks are read through it)."""
+    read = container.read_many
+
+    def translate(model: ReferenceMap) -> ReferenceMap:
+        return to_zarr3(model, read)
+
+    return translate
+
+
+def _adopt_hdmf_zarr_v2(container: Container) -> str:
+    """Translate hdmf-zarr's old Zarr v2 layout (``format/hdmf_zarr_v2.py``) into the model, in
+    place, and return ``"hdmf-zarr-v2"``; return ``"lindi"`` for a LINDI v2 document.
+
+    Raises
+    ------
+    UnsupportedError
+        For such a document opened for writing (it is read-only).
+    MetadataError
+        For malformed ``zarr_link``/``zarr_dtype`` annotations.
+    """
+    from ..format.hdmf_zarr_v2 import is_hdmf_zarr_v2, translate_hdmf_zarr_v2
+
+    if not is_hdmf_zarr_v2(container.refmap):
+        return "lindi"
+    if not container.read_only:
+        raise UnsupportedError(
+            f"{container.location} is in hdmf-zarr's Zarr v2 layout (hdmf-zarr <= 0.13), which opens "
+            "read-only (mode 'r'). Convert it to a LINDI file to modify it."
+        )
+    root_name = os.path.basename(container.location.rstrip("/").split("?", 1)[0])
+    model = translate_hdmf_zarr_v2(container.refmap, root_name=root_name)
+    model.bind_reader(container._read_ranges, container.location)
+    container.refmap = model
+    return "hdmf-zarr-v2"

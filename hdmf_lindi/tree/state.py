@@ -88,6 +88,9 @@ class _FileState:
         self.index = NodeIndex(container.refmap)
         self.cache = ChunkCache(chunk_cache_bytes)
         self.engines: dict[str, ArrayEngine] = {}
+        self.dialect = "lindi"
+        """The dialect the file was read in: ``"lindi"`` (LINDI v2) or ``"zarr3"`` (the shared
+        Zarr v3 convention, translated into the model at open; see ``format/zarr_v3.py``)."""
         self.external: Any = None  # hdf5.external.ExternalFiles, created on first use
         self.linked: dict[str, File] = {}
         """On the root of a chain of external links: the files opened to follow them, by

@@ -248,28 +248,32 @@ def _fill_block(
 
 
 def _fast_decoder(pipeline: Any, nbytes: int) -> Any:
-    """A function decoding one chunk's bytes (errors are left to the caller's slow path)."""
+    """A function decoding the chunks of a span into consecutive rows of a block; False when
+    any fails (errors are left to the caller's slow path)."""
     if len(pipeline.codecs) == 1 and fast_deflate.AVAILABLE and fast_deflate.is_deflate_codec(pipeline.codecs[0]):
         codec = pipeline.codecs[0]
-        return lambda data: fast_deflate.decode(codec, data, nbytes)
-    return lambda data: pipeline.decode(data, nbytes)
+        return lambda view, rel, size, target: fast_deflate.decode_many_into(codec, view, rel, size, target)
+
+    def decode(view: memoryview, rel: list[int], size: list[int], target: np.ndarray[Any, Any]) -> bool:
+        outs = []
+        try:
+            for r, n in zip(rel, size, strict=True):
+                out = pipeline.decode(view[r:r + n], nbytes)
+                if memoryview(out).nbytes != nbytes:
+                    return False
+                outs.append(out)
+        except Exception:  # noqa: BLE001 - any failure is raised again, with its chunk named, by the slow path
+            return False
+        target[...] = np.frombuffer(b"".join(outs), dtype=np.uint8).reshape(target.shape)
+        return True
+
+    return decode
 
 
 def _decode_run(decode: Any, view: memoryview, rel: list[int], size: list[int], target: np.ndarray[Any, Any]) -> bool:
     """Decode the chunks of one span into consecutive rows ``target``; False if any does not
     decode to exactly a row (the caller then decodes them one by one, for the error)."""
-    width = target.shape[1]
-    outs = []
-    try:
-        for r, n in zip(rel, size, strict=True):
-            out = decode(view[r:r + n])
-            if memoryview(out).nbytes != width:
-                return False
-            outs.append(out)
-    except Exception:  # noqa: BLE001 - any failure is raised again, with its chunk named, by the slow path
-        return False
-    target[...] = np.frombuffer(b"".join(outs), dtype=np.uint8).reshape(target.shape)
-    return True
+    return bool(decode(view, rel, size, target))
 
 
 def _spans(

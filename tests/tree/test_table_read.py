@@ -24,6 +24,7 @@ from httpserver import RangeServer
 import hdmf_lindi
 from hdmf_lindi.errors import ChunkRefError
 from hdmf_lindi.hdf5.indexer import IndexOptions, index_hdf5
+from hdmf_lindi.storage import RemoteOptions
 from hdmf_lindi.storage.refmap import ChunkTable, ReferenceMap
 from hdmf_lindi.tree import array as array_module
 from hdmf_lindi.tree import table_read
@@ -255,7 +256,31 @@ def test_remote_slice_is_one_shard_and_the_coalesced_data(tmp_path: Path, http_s
         got = [r.path for r in http_server.requests]
         assert np.array_equal(f["z"][::2, 1:3], values[::2, 1:3])
     data = [p for p in got if p.endswith("src.h5")]
-    assert len(data) == 1 and len(got) - len(data) == 1, got  # the data in one range; the shards in one
+    # the data in one range; the shards came with the archive's first read at opening
+    assert len(data) == 1 and len(got) == 1, got
+
+
+def test_remote_shards_beyond_the_first_read_cost_one_request(
+    tmp_path: Path, http_server: RangeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Table blobs the opening reads did not cover are fetched on first use, all in one request."""
+    from hdmf_lindi.storage import tar_container
+
+    monkeypatch.setattr(tar_container, "_READ_AHEAD_BYTES", 0)  # opening reads stop at lindi.json
+    values = _values(DATASETS["raw_rows"])
+    served = http_server.root / "src.h5"
+    with h5py.File(served, "w") as f:
+        f.create_dataset("x", data=values, chunks=(1, 4))
+        f.create_dataset("z", data=values, chunks=(5, 4), compression="gzip")
+    index_hdf5(served, http_server.root / "i.lindi.tar", options=IndexOptions(
+        chunk_table_threshold=10, url=http_server.url("src.h5")))
+    small = RemoteOptions(initial_read_bytes=512)  # the head only: every later part is fetched
+    with hdmf_lindi.File(http_server.url("i.lindi.tar"), options=small) as f:
+        http_server.reset()
+        assert np.array_equal(f["x"][100:700], values[100:700])
+        got = [r.path for r in http_server.requests]
+    data = [p for p in got if p.endswith("src.h5")]
+    assert len(data) == 1 and len(got) == 2 and got[0].endswith("i.lindi.tar"), got
 
 
 @pytest.mark.parametrize("suffix", [".lindi.tar", ".lindi.d"])
