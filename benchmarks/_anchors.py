@@ -12,8 +12,10 @@ is reused while its requirements and its check still hold, rebuilt otherwise.
 
 * ``lindi``: lindi 0.4.6 on zarr 2, with h5py, remfile, kerchunk, fsspec and pynwb (kerchunk
   resolves to a release that still runs on zarr 2, 0.2.7 today), and pandas, fastparquet and
-  aiohttp for kerchunk's parquet references read through fsspec over HTTP;
-* ``hdmf_zarr``: hdmf-zarr 0.14 on zarr >= 3.4, on a Python >= 3.12 found on the machine;
+  aiohttp for kerchunk's parquet references read through fsspec over HTTP, and dask
+  (``bench_dask``'s h5py + remfile + ``da.from_array`` anchor);
+* ``hdmf_zarr``: hdmf-zarr 0.14 on zarr >= 3.4, on a Python >= 3.12 found on the machine, with
+  dask and fsspec[http] (``bench_dask``'s zarr 3 + ``da.from_zarr`` anchor reads over HTTP);
 * ``lazynwb``: lazynwb 1.0.0 (with s3fs/boto3 pinned to a set that resolves at once) on a
   Python >= 3.12 found on the machine.
 """
@@ -53,15 +55,15 @@ SPECS = (
     Spec(
         "lindi",
         ("lindi==0.4.6", "zarr<3", "numcodecs<0.16", "h5py", "numpy", "remfile", "kerchunk",
-         "fsspec", "pynwb", "pandas", "fastparquet", "aiohttp"),
+         "fsspec", "pynwb", "pandas", "fastparquet", "aiohttp", "dask[array]"),
         "import lindi, zarr, h5py, remfile, fsspec, pynwb, kerchunk.hdf; "
-        "import kerchunk.df, pandas, fastparquet, aiohttp; "
+        "import kerchunk.df, pandas, fastparquet, aiohttp, dask.array; "
         "assert zarr.__version__.startswith('2.'), zarr.__version__",
     ),
     Spec(
         "hdmf_zarr",
-        ("hdmf-zarr==0.14.*", "zarr>=3.4", "pynwb"),
-        "import hdmf_zarr, zarr, pynwb; assert int(zarr.__version__.split('.')[0]) >= 3",
+        ("hdmf-zarr==0.14.*", "zarr>=3.4", "pynwb", "dask[array]", "fsspec[http]"),
+        "import hdmf_zarr, zarr, pynwb, dask.array, aiohttp; assert int(zarr.__version__.split('.')[0]) >= 3",
         (3, 12),
     ),
     # Unpinned, pip backtracks through boto3/botocore releases for over 20 minutes (s3fs ->

@@ -7,21 +7,28 @@ int16 random walk of N x 384 samples, gzip level 4, chunks (10 000, 64); N makes
 Workload: ``x = arr.astype("f8"); dask.compute(x.mean(0), x.std(0))`` with the same dask blocks
 for every tool: whole storage chunks grown to ``--block-mib`` (``hdmf_lindi.dask.aligned_chunks``).
 
-Cases (all tools in this process, same run; each timed after one untimed warm-up run, so the
-page cache is warm for all; best of ``--repeat``):
+Cases (each tool timed after one untimed warm-up run, so the page cache is warm for all; best
+of ``--repeat``; ours and h5py in this process, the remote anchors in their own venvs):
 
 * ``local_threads``: ours ``Dataset.to_dask()`` vs ``da.from_array(h5py_dataset)`` on dask's
   threaded scheduler (one thread per core). Target: ours / h5py <= 1.0.
 * ``local_cluster``: ``LocalCluster(2 processes x 1 thread)``: ours, then h5py's dataset in
   ``da.from_array`` (distributed reopens h5py datasets of local files by name; reported as it
   goes). Each worker's peak RSS is reported (the chunk cache is capped at 64 MiB per file).
-* ``remote_20ms``: the tests' Range server (a child process) adds 20 ms per request; ours reads
-  through an index whose references point at the served ``.h5``; the anchor is h5py over
-  ``remfile.File(url)`` in ``da.from_array`` (threaded scheduler). Target: ours / remfile <= 0.5.
-  Requests and body bytes are counted at the server.
-* ``remote_20ms`` / ``zarr3``: zarr 3 + ``da.from_zarr`` on the same data written as a Zarr v3
-  store, in ``$HDMF_LINDI_BENCH_HDMF_ZARR_PYTHON`` (needs dask and fsspec[http] there);
-  "not available" otherwise. Target: ours / zarr3 <= 1.0.
+* ``remote_20ms``: ``_common.ServerProcess`` (the tests' Range server in a child process) adds
+  20 ms per request; ours reads through an index whose references point at the served ``.h5``.
+  Anchors, each in its own process timed after its imports and one warm-up, opening the file
+  each run as ours opens its index each run:
+
+  * ``remfile``: h5py over ``remfile.File(url)`` in ``da.from_array`` (threaded scheduler), in
+    ``$HDMF_LINDI_BENCH_LINDI_PYTHON`` (its venv holds h5py, remfile and dask). Target: ours /
+    remfile <= 0.5.
+  * ``zarr3``: zarr 3 + ``da.from_zarr`` on the same data written by zarr 3 as a Zarr v3 store
+    (same chunks, gzip 4) served by the same server, in ``$HDMF_LINDI_BENCH_HDMF_ZARR_PYTHON``
+    (its venv holds dask and fsspec[http]). Target: ours / zarr3 <= 1.0.
+
+  An unset variable gives a "not available" row. Requests (any method) and body bytes are
+  counted at the server in one extra run of each tool (ours included).
 
 Usage::
 
@@ -34,15 +41,12 @@ import argparse
 import json
 import logging
 import math
-import multiprocessing
 import os
-import re
 import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +55,8 @@ import dask.array as da
 import h5py
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from httpserver import RangeServer  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, ServerProcess, Traffic, anchor  # noqa: E402
 
 import hdmf_lindi  # noqa: E402
 from hdmf_lindi.dask import aligned_chunks  # noqa: E402
@@ -64,28 +67,47 @@ CHANNELS = 384
 CHUNKS = (10_000, 64)
 LATENCY_S = 0.020
 
-ZARR_DRIVER = r"""
-import json, sys, time
+ZARR_WRITER = r"""
+import json, sys
 import numpy as np
-mode, store, npy, chunks = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 import zarr
-if mode == "write":
-    data = np.load(npy, mmap_mode="r")
-    arr = zarr.create_array(store=store, shape=data.shape, chunks=tuple(chunks), dtype=data.dtype,
-                            compressors=zarr.codecs.GzipCodec(level=4), overwrite=True)
-    for start in range(0, data.shape[0], chunks[0] * 8):
-        arr[start:start + chunks[0] * 8] = data[start:start + chunks[0] * 8]
-    print(json.dumps({"seconds": 0.0}))
-    sys.exit(0)
+store, npy, chunks = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+data = np.load(npy, mmap_mode="r")
+arr = zarr.create_array(store=store, shape=data.shape, chunks=tuple(chunks), dtype=data.dtype, zarr_format=3,
+                        compressors=zarr.codecs.GzipCodec(level=4), overwrite=True)
+for start in range(0, data.shape[0], chunks[0] * 8):
+    arr[start:start + chunks[0] * 8] = data[start:start + chunks[0] * 8]
+"""
+
+ANCHOR_READER = r"""
+import json, os, sys, time
 import dask, dask.array as da
-blocks = tuple(json.loads(sys.argv[5]))
-arr = da.from_zarr(zarr.open_array(store, mode="r"), chunks=blocks)
-with dask.config.set(scheduler="threads"):
+tool, url, path, blocks, repeat = sys.argv[1], sys.argv[2], sys.argv[3], tuple(json.loads(sys.argv[4])), int(sys.argv[5])
+if tool == "zarr3":
+    import zarr
+    version = f"zarr {zarr.__version__}"
+else:
+    import h5py, remfile
+    version = f"h5py {h5py.__version__}, remfile {getattr(remfile, '__version__', '?')}"
+
+def workload(arr):
     x = arr.astype("f8")
-    dask.compute(x.mean(0), x.std(0))  # warm-up
+    mean, std = dask.compute(x.mean(axis=0), x.std(axis=0), scheduler="threads", num_workers=os.cpu_count() or 1)
+    return float(mean.sum() + std.sum())
+
+def run():  # opens the file each run, as ours opens its index each run
+    if tool == "zarr3":
+        return workload(da.from_zarr(zarr.open_array(url, mode="r"), chunks=blocks))
+    with h5py.File(remfile.File(url), "r") as f:
+        return workload(da.from_array(f[path], chunks=blocks, lock=True))
+
+value = run() if repeat else None  # warm-up (REPEAT 0: one run, for the server's counts)
+best = float("inf")
+for _ in range(max(repeat, 1)):
     t0 = time.perf_counter()
-    mean, std = dask.compute(x.mean(0), x.std(0))
-    print(json.dumps({"seconds": time.perf_counter() - t0, "checksum": float(mean.sum())}))
+    value = run()
+    best = min(best, time.perf_counter() - t0)
+print(json.dumps({"seconds": best, "value": value, "versions": f"{version}, dask {dask.__version__}"}))
 """
 
 
@@ -121,54 +143,17 @@ def remote_index(h5: Path, url: str, served: Path) -> Path:
     return out
 
 
-# ---------------------------------------------------------------------------- the server
-class ServerProcess:
-    """The tests' RangeServer in a child process (it never takes our GIL)."""
+def counted(traffic: Traffic) -> tuple[int, int, str]:
+    """Requests (any method), body bytes, and a note on GETs without a Range, if any.
 
-    def __init__(self, root: Path) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=self._serve, args=(root, child), daemon=True)
-        self._proc.start()
-        self.port: int = self._conn.recv()
-
-    @staticmethod
-    def _serve(root: Path, conn: Connection) -> None:
-        with RangeServer(root) as server:
-            conn.send(server.port)
-            while True:
-                command, arg = conn.recv()
-                if command == "latency":
-                    server.misbehave(latency_s=arg)
-                elif command == "clear":
-                    server.requests.clear()
-                elif command == "traffic":
-                    conn.send([(r.method, r.path, r.range, r.status) for r in server.requests])
-                    continue
-                elif command == "stop":
-                    conn.send(None)
-                    return
-                conn.send(None)
-
-    def call(self, command: str, arg: Any = None) -> Any:
-        self._conn.send((command, arg))
-        return self._conn.recv()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-    def traffic(self, root: Path) -> tuple[int, int]:
-        """GET requests and body bytes (from the Range headers; a whole file counts its size)."""
-        gets = [r for r in self.call("traffic") if r[0] == "GET"]
-        total = 0
-        for _, path, rng, _ in gets:
-            match = re.fullmatch(r"bytes=(\d+)-(\d+)", rng or "")
-            total += int(match.group(2)) - int(match.group(1)) + 1 if match else (root / path.lstrip("/")).stat().st_size
-        return len(gets), total
-
-    def stop(self) -> None:
-        self.call("stop")
-        self._proc.join(timeout=10)
+    A GET without Range is a whole object (an index, a Zarr chunk) or a size probe whose
+    client hangs up after the headers; its bytes are those handed to the socket.
+    """
+    note = ""
+    if traffic.unranged_gets:
+        note = (f"; {traffic.unranged_gets} GET(s) without Range, {traffic.unranged_bytes / 1e6:.1f} MB "
+                "of the bytes handed to the socket for them")
+    return traffic.requests, traffic.bytes + traffic.unranged_bytes, note
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -239,29 +224,42 @@ def _cluster_rows(index: Path, h5: Path, blocks: tuple[int, ...], repeat: int, e
     return rows
 
 
-def _zarr_row(workdir: Path, server: ServerProcess, served: Path, h5: Path, blocks: tuple[int, ...]) -> dict[str, Any]:
-    python = os.environ.get("HDMF_LINDI_BENCH_HDMF_ZARR_PYTHON", "").strip()
-    if not python or not Path(python).is_file():
-        return row("remote_20ms", "zarr3", note="not available: $HDMF_LINDI_BENCH_HDMF_ZARR_PYTHON is not set")
+def _zarr_store(python: str, workdir: Path, served: Path, h5: Path) -> Path:
+    """The served Zarr v3 store of the same data (same chunks, gzip 4), written once by zarr 3."""
     store = served / f"{h5.stem}.zarr"
-    npy = workdir / f"{h5.stem}.npy"
+    if not (store / "zarr.json").exists():
+        npy = workdir / f"{h5.stem}.npy"
+        with h5py.File(h5, "r") as f:
+            np.save(npy, f[PATH][...])
+        subprocess.run([python, "-c", ZARR_WRITER, str(store), str(npy), json.dumps(CHUNKS)],
+                       check=True, capture_output=True, text=True)
+        npy.unlink()
+    return store
+
+
+def _anchor_row(tool: str, kind: str, server: ServerProcess, workdir: Path, served: Path, h5: Path,
+                blocks: tuple[int, ...], repeat: int, expect: float) -> dict[str, Any]:
+    """``tool`` (``zarr3`` or ``remfile``) on the served data, in anchor ``kind``'s interpreter:
+    its own process, timed after its imports and one warm-up; one more run for the counts."""
+    found = anchor(kind)
+    if found.python is None:
+        return row("remote_20ms", tool, note=found.why)
     try:
-        if not store.exists():
-            with h5py.File(h5, "r") as f:
-                np.save(npy, f[PATH][...])
-            subprocess.run([python, "-c", ZARR_DRIVER, "write", str(store), str(npy), json.dumps(CHUNKS)],
-                           check=True, capture_output=True, text=True)
-            npy.unlink()
-        server.call("clear")
-        out = subprocess.run(
-            [python, "-c", ZARR_DRIVER, "read", server.url(store.name), "", json.dumps(CHUNKS), json.dumps(blocks)],
-            check=True, capture_output=True, text=True,
-        )
+        url = server.url(_zarr_store(found.python, workdir, served, h5).name if tool == "zarr3" else h5.name)
+        args = [found.python, "-c", ANCHOR_READER, tool, url, PATH, json.dumps(blocks)]
+        out = subprocess.run([*args, str(repeat)], check=True, capture_output=True, text=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        return row("remote_20ms", "zarr3", float(result["seconds"]), note="zarr 3 + da.from_zarr, same blocks")
+        server.clear()
+        subprocess.run([*args, "0"], check=True, capture_output=True, text=True)
+        requests, nbytes, extra = counted(server.traffic())
     except (subprocess.CalledProcessError, OSError, ValueError) as exc:
         detail = exc.stderr.strip().splitlines()[-1] if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else str(exc)
-        return row("remote_20ms", "zarr3", note=f"not available: {detail[:160]}")
+        return row("remote_20ms", tool, note=f"failed: {detail[:160]}")
+    how = "da.from_zarr on a Zarr v3 store" if tool == "zarr3" else "h5py.File(remfile.File(url)) in da.from_array"
+    ok = "ok" if math.isclose(float(result["value"]), expect) else "WRONG"
+    return row("remote_20ms", tool, float(result["seconds"]), requests, nbytes,
+               note=f"{result['versions']}: {how}, same chunks and blocks, threads; own process, after imports "
+                    f"and one warm-up; result {ok}{extra}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,44 +309,28 @@ def main(argv: list[str] | None = None) -> int:
     served_h5 = served / h5.name
     if not served_h5.exists():
         os.link(h5, served_h5) if hasattr(os, "link") else served_h5.write_bytes(h5.read_bytes())
-    server = ServerProcess(served)
-    try:
+    with ServerProcess(served) as server:
         url_index = remote_index(served_h5, server.url(served_h5.name), served)
-        server.call("latency", LATENCY_S)
+        server.set(latency_s=LATENCY_S)
 
         def ours_remote() -> float:
             with hdmf_lindi.File(server.url(url_index.name)) as f:
                 return workload(f[PATH].to_dask(chunks=blocks), **threads)
 
         seconds, value = timed(ours_remote, repeat)
-        server.call("clear")
+        server.clear()
         ours_remote()
-        requests, nbytes = server.traffic(served)
+        requests, nbytes, extra = counted(server.traffic())
         ok = "ok" if math.isclose(value, expect) else "WRONG"
-        ours_row = row("remote_20ms", "ours", seconds, requests, nbytes, note=f"target <= 0.5 x remfile; result {ok}")
-        rows.append(ours_row)
-        try:
-            import remfile
-
-            def remfile_run() -> float:
-                with h5py.File(remfile.File(server.url(served_h5.name)), "r") as f:
-                    return workload(da.from_array(f[PATH], chunks=blocks, lock=True), **threads)
-
-            rseconds, rvalue = timed(remfile_run, repeat)
-            server.call("clear")
-            remfile_run()
-            rrequests, rbytes = server.traffic(served)
-            rows.append(row("remote_20ms", "remfile", rseconds, rrequests, rbytes,
-                            note=f"h5py + remfile + da.from_array; result {'ok' if math.isclose(rvalue, expect) else 'WRONG'}"))
-            ours_row["ratio"] = seconds / rseconds
-        except ImportError:
-            rows.append(row("remote_20ms", "remfile", note="not available: remfile is not installed"))
-        rows.append(_zarr_row(workdir, server, served, served_h5, blocks))
-        zarr = rows[-1]
-        if zarr["seconds"]:
-            rows.append(row("remote_20ms", "ours/zarr3", ratio=seconds / zarr["seconds"], note="target <= 1.0"))
-    finally:
-        server.stop()
+        rows.append(row("remote_20ms", "ours", seconds, requests, nbytes,
+                        note=f"File(url).to_dask, this process, after one warm-up; result {ok}{extra}"))
+        for tool, kind in (("remfile", "lindi"), ("zarr3", "hdmf_zarr")):
+            rows.append(_anchor_row(tool, kind, server, workdir, served, served_h5, blocks, repeat, expect))
+            other = rows[-1]["seconds"]
+            if other:
+                target = 0.5 if tool == "remfile" else 1.0
+                rows.append(row("remote_20ms", f"ours/{tool}", ratio=seconds / other,
+                                note=f"ours {seconds:.3f} s / {tool} {other:.3f} s; target <= {target}"))
 
     print(f"\n### bench_dask\n\n{notes[0]}\n")
     print("| case | tool | seconds | requests | MB | ratio | note |\n|---|---|---|---|---|---|---|")

@@ -32,6 +32,7 @@ __all__ = [
     "UnsupportedError",
     "FileNameError",
     "DialectError",
+    "HdmfCompatibilityError",
 ]
 
 
@@ -186,6 +187,11 @@ class NotPicklableError(LindiError, TypeError):
 
     Also a ``TypeError``, which is what ``pickle`` raises for unpicklable objects.
     """
+
+
+class HdmfCompatibilityError(LindiError, RuntimeError):
+    """The installed hdmf changed an internal that hdmf_lindi relies on
+    (see :mod:`hdmf_lindi.backend.hdmf_internals`)."""
 
 
 class LindiWarning(UserWarning):

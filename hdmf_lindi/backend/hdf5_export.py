@@ -7,10 +7,15 @@ chunk shape and filters, and when the LINDI pipeline is one HDF5 stores byte for
 deflate, shuffle, fletcher32) each chunk is written with ``write_direct_chunk`` — no decode, no
 encode. Other pipelines (numcodecs' gzip framing, blosc, zstd) keep the chunk shape and gzip
 level and are decoded and re-encoded block by block. Memory stays bounded in both paths.
+
+This reaches into hdmf's builders and ``HDF5IO``; ``hdmf_internals.export_problem`` checks the
+installed hdmf at first use, and if it changed, every dataset takes ``HDF5IO``'s own path (the
+data exported whole, the layout not kept; one warning).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
@@ -20,6 +25,7 @@ from hdmf.spec import RefSpec
 
 from ..tree import Dataset
 from .datasets import LindiDataset
+from .hdmf_internals import export_problem, warn_fallback
 
 __all__ = ["DirectChunkExportMixin"]
 
@@ -37,7 +43,9 @@ class DirectChunkExportMixin:
         given = dict(zip(names, args, strict=False))
         parent: Any = kwargs.get("parent", given.get("parent"))
         builder: Any = kwargs.get("builder", given.get("builder"))
-        plan = _plan(builder) if builder is not None and not self.get_written(builder) else None  # type: ignore[attr-defined]
+        plan = None
+        if builder is not None and _usable() and not self.get_written(builder):  # type: ignore[attr-defined]
+            plan = _plan(builder)
         if plan is None:
             return super().write_dataset(*args, **kwargs)  # type: ignore[misc]
         ds, io_settings, direct = plan
@@ -52,6 +60,17 @@ class DirectChunkExportMixin:
             dict.__setitem__(builder, "data", original)
         _fill(parent[builder.name], ds, direct)
         return out
+
+
+@functools.cache
+def _usable() -> bool:
+    """Whether the installed hdmf still has what the mixin uses (checked once per process)."""
+    problem = export_problem()
+    if problem is None:
+        return True
+    warn_fallback("exporting to HDF5 with the chunk layout kept", problem,
+                  "datasets are written by HDF5IO as they are read, the chunk layout and filters not kept")
+    return False
 
 
 def _plan(builder: Any) -> tuple[Dataset, dict[str, Any], bool] | None:

@@ -366,7 +366,8 @@ class LindiIO(HDMFIO):
         f = self._lindi_file
         if f is None or f.closed:
             return
-        if not f.container.read_only:
+        container = f.container
+        if not container.read_only and (container.refmap.dirty or not container.published):
             logger.warning("%s: the unflushed changes to %s are discarded", why.capitalize(), self.source)
         f.discard()
         self._lindi_file = None

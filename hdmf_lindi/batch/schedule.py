@@ -47,7 +47,7 @@ MANIFEST_NAME = "manifest.jsonl"
 
 def default_workers(n_jobs: int) -> int:
     """The default number of worker processes: four per core (the work waits on I/O), at most
-    one per job and :data:`MAX_DEFAULT_WORKERS`."""
+    one per job and ``MAX_DEFAULT_WORKERS`` (32)."""
     return max(1, min(n_jobs, 4 * (os.cpu_count() or 1), MAX_DEFAULT_WORKERS))
 
 

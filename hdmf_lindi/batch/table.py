@@ -15,6 +15,7 @@ object's path. A ``source`` column says which file each row came from.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,14 +29,18 @@ from ..storage.containers import is_hdf5
 from ..storage.sources import RemoteOptions, is_url
 from ..tree import Dataset, File, Group
 from ..tree.open import open_lindi_or_hdf5
+from .pools import default_kind, process_pool
+from .schedule import default_workers
 
 if TYPE_CHECKING:
     import pandas
 
 __all__ = ["read_table", "read_table_one"]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_THREADS = 8
-"""Files read at once by the default executor (threads: reading waits on I/O)."""
+"""Files read at once by the default executor when it is threads (reading waits on I/O)."""
 
 
 def _open(source: str, path: str, options: RemoteOptions | None) -> File:
@@ -158,8 +163,12 @@ def read_table(
     exclude_array_columns
         Leave out ragged and multi-dimensional columns (the default: they are the big ones).
     executor
-        Where the files are read; default: a pool of 8 threads (``DEFAULT_THREADS``). For many
-        HDF5 sources indexed on the fly, a process pool avoids h5py's global lock.
+        Where the files are read (left open). Default: chosen by
+        :func:`~hdmf_lindi.batch.pools.default_kind`: when four or more sources need indexing
+        on the fly (HDF5 paths or URLs, ``dandi://`` names without index locations), a pool of
+        :func:`~hdmf_lindi.batch.schedule.default_workers` processes (h5py's global lock serialises
+        threads; see :func:`~hdmf_lindi.batch.pools.process_pool`), else ``DEFAULT_THREADS``
+        threads.
     options
         HTTP tuning.
 
@@ -172,12 +181,20 @@ def read_table(
 
     texts = [os.fspath(s) for s in sources]
     args = (path, columns, exclude_array_columns, options)
-    if executor is None:
-        with ThreadPoolExecutor(max(1, min(DEFAULT_THREADS, len(texts)))) as pool:
-            frames = list(pool.map(read_table_one, texts, *([a] * len(texts) for a in args)))
+    if executor is not None:
+        frames = _read_all(executor, texts, args)
+    elif default_kind(texts) == "processes":
+        with process_pool(default_workers(len(texts))) as pool:
+            frames = _read_all(pool, texts, args)
     else:
-        futures = [executor.submit(read_table_one, t, *args) for t in texts]
-        frames = [f.result() for f in futures]
+        with ThreadPoolExecutor(max(1, min(DEFAULT_THREADS, len(texts)))) as threads:
+            frames = _read_all(threads, texts, args)
     if not frames:
         return pandas.DataFrame()
     return pandas.concat(frames)
+
+
+def _read_all(executor: concurrent.futures.Executor, texts: list[str], args: tuple[Any, ...]) -> list[pandas.DataFrame]:
+    logger.debug("reading %d tables on %s", len(texts), type(executor).__name__)
+    futures = [executor.submit(read_table_one, t, *args) for t in texts]
+    return [f.result() for f in futures]
