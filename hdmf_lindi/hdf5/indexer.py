@@ -603,10 +603,15 @@ def _file_size(fileobj: BlockCachedFile) -> int:
     return size
 
 
+def _partial(only: tuple[str, ...] | None) -> bool:
+    """Whether ``only`` leaves part of the file out (the read-ahead then never reads it whole)."""
+    return only is not None and all(wanted.strip("/") for wanted in only)
+
+
 def _open(source: str, options: IndexOptions) -> tuple[h5py.File, BlockCachedFile | None, Fetcher | None]:
     if is_url(source):
         fetcher = Fetcher(options=options.remote)
-        fileobj = BlockCachedFile(fetcher.source(source))
+        fileobj = BlockCachedFile(fetcher.source(source), partial=_partial(options.only))
         try:
             return _read_once(fileobj), fileobj, fetcher
         except OSError as exc:

@@ -22,11 +22,17 @@ Hence, for a miss at block ``index`` (``plan``):
    of the file if larger (at most ``MAX_TAIL_BYTES``);
 3. a miss just before the tail, while the tail is not read yet, extends the tail back to it
    (and half a tail length further) in the same request: pynwb's late metadata often spans a
-   little more than the first guess (files of ``EXTEND_MIN_FILE_BYTES`` or more);
+   little more than the first guess (files of ``EXTEND_MIN_FILE_BYTES`` or more); in a partial
+   walk, a miss at most one tail length before the tail, once it was read, reads everything
+   from it up to the tail (the late metadata and global heaps there are visited one after
+   another, and rule 4 does not apply);
 4. any other miss in a file of at most ``WHOLE_BYTES_PER_MISS`` times (1 + the places of the
    spread misses seen so far, see below), and at most ``MAX_WHOLE_BYTES``, reads everything not
    read yet: a small file at its first miss outside head and tail, a larger one only once its
-   metadata proved to be spread out;
+   metadata proved to be spread out. Not for a partial walk (``IndexOptions.only``): it wants
+   the objects of one group, a small part of the metadata, so however spread out the file is,
+   reading it whole costs more bytes than it saves requests (a 20 MB pynwb session was read
+   whole, 21.4 MB, to index its ``/units``); rule 1 still reads a small file whole;
 5. any other miss reads a small window: its block and the neighbouring block nearer to where
    libhdf5 reads (an object header and the heap beside it come together), or the blocks the
    read spans if more; a miss close to the previous window (within ``NEAR_FACTOR`` times its
@@ -102,9 +108,14 @@ class ReadAhead:
         Bytes already read from the start of the file (the first request).
     max_resident_bytes
         How many bytes the cache holds; a file is read whole only if it fits.
+    partial
+        Whether the reader wants only some of the file's objects (a walk of one group): then
+        a file larger than ``SMALL_FILE_BYTES`` is never read whole (rule 4 is off).
     """
 
-    def __init__(self, size: int, block: int, head_end: int, *, max_resident_bytes: int) -> None:
+    def __init__(
+        self, size: int, block: int, head_end: int, *, max_resident_bytes: int, partial: bool = False
+    ) -> None:
         self.size = size
         self.block = block
         self.n_blocks = -(-size // block)
@@ -112,7 +123,9 @@ class ReadAhead:
         tail = min(max(TAIL_BYTES, size // TAIL_FRACTION), MAX_TAIL_BYTES)
         self.tail_start = max(0, size - tail) // block * block
         self.tail_pending = self.tail_start >= head_end
-        self.whole_max = min(MAX_WHOLE_BYTES, max_resident_bytes // block * block)
+        self.partial = partial
+        self.whole_max = 0 if partial else min(MAX_WHOLE_BYTES, max_resident_bytes // block * block)
+        """The largest file rule 4 reads whole (0: none, for a partial walk)."""
         self.spread_misses = 0
         """Places (``SPREAD_DISTANCE`` apart) of window misses that were not chunk-index nodes."""
         self._max_span = max(1, MAX_REQUEST_BYTES // block)
@@ -149,6 +162,8 @@ class ReadAhead:
             self.tail_pending = False
             return self.tail_start // block, self.n_blocks, False
         extension = self._extend_tail(index, resident)
+        if extension is None and self.partial:
+            extension = self._fill_to_tail(index, resident)
         if extension is not None:
             return extension[0], extension[1], False
         if self.size <= self.whole_max and self.size <= WHOLE_BYTES_PER_MISS * (self.spread_misses + 1):
@@ -201,6 +216,19 @@ class ReadAhead:
         self.tail_start = first * block
         self.tail_pending = False
         return first, self.n_blocks
+
+    def _fill_to_tail(self, index: int, resident: Callable[[int], bool]) -> tuple[int, int] | None:
+        """Rule 3, partial walks: from ``index`` up to the tail read already, if that is near."""
+        block = self.block
+        start = index * block
+        if self.tail_pending or start < self.head_end or start >= self.tail_start:
+            return None
+        if self.tail_start - start > self.size - self.tail_start:
+            return None
+        stop = index + 1
+        while stop * block < self.tail_start and not resident(stop):
+            stop += 1
+        return index, stop
 
     def _window(self, index: int, last: int, pos: int, resident: Callable[[int], bool]) -> tuple[int, int]:
         """Rule 5: the missing block(s) and a neighbour, growing while misses stay close."""

@@ -43,9 +43,14 @@ class BlockCachedFile(io.RawIOBase):
     readahead
         False: read only the blocks libhdf5 asks for, one request per miss, after a first
         request of one block (to measure what libhdf5 reads; see ``benchmarks/bench_convert.py``).
+    partial
+        Whether the reader wants only some of the file's objects (``IndexOptions.only``): the
+        read-ahead then never reads a file larger than 1 MiB whole. Defaults to False.
     """
 
-    def __init__(self, source: ByteSource, *, block_bytes: int = BLOCK_BYTES, readahead: bool = True) -> None:
+    def __init__(
+        self, source: ByteSource, *, block_bytes: int = BLOCK_BYTES, readahead: bool = True, partial: bool = False
+    ) -> None:
         super().__init__()
         self._source = source
         self._block = block_bytes
@@ -76,7 +81,8 @@ class BlockCachedFile(io.RawIOBase):
         self._plan: ReadAhead | None = None
         if readahead:
             self._plan = ReadAhead(
-                self._size, block_bytes, head_bytes, max_resident_bytes=self._max_blocks * block_bytes
+                self._size, block_bytes, head_bytes, max_resident_bytes=self._max_blocks * block_bytes,
+                partial=partial,
             )
 
     def readable(self) -> bool:

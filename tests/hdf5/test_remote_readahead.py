@@ -32,6 +32,7 @@ from pynwb.testing.mock.base import mock_TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from hdmf_lindi import index_hdf5
+from hdmf_lindi.hdf5 import IndexOptions
 from hdmf_lindi.hdf5.readahead import is_chunk_index_node
 from hdmf_lindi.hdf5.remote_file import BlockCachedFile
 
@@ -248,3 +249,63 @@ def test_misses_in_one_cluster_are_one_place_and_far_ones_make_the_file_read_who
     for offset in range(0, size, 1 << 20):
         read(offset)
     assert len(source.reads) == requests
+
+
+def _session(path: Path) -> Path:
+    """A units table (with a string column) and 10 TimeSeries after 6 MB of raw data."""
+    nwbfile = mock_NWBFile()
+    rng = np.random.default_rng(0)
+    data = rng.integers(-2000, 2000, size=(48_000, 64), dtype=np.int16)
+    nwbfile.add_acquisition(mock_TimeSeries(name="raw", data=H5DataIO(data, chunks=(6_000, 64)), rate=30_000.0))
+    module = nwbfile.create_processing_module(name="behavior", description="behaviour")
+    for i in range(10):
+        module.add(mock_TimeSeries(name=f"ts{i}", data=rng.normal(size=2_000)))
+    nwbfile.add_unit_column("quality", "quality")
+    for i in range(400):
+        nwbfile.add_unit(spike_times=np.sort(rng.uniform(0, 600, 50)), quality=["good", "mua", "noise"][i % 3])
+    return _write(nwbfile, path)
+
+
+def test_a_partial_index_of_a_multi_megabyte_file_reads_a_small_part_of_it(
+    tmp_path: Path, http_server: RangeServer, record_property: pytest.RecordProperty
+) -> None:
+    # a full index reads this file whole (6.7 MB <= 8 MiB: at its first miss outside head and tail);
+    # the walk of /units alone must not: the previous policy read all of it (3 requests)
+    path = _session(tmp_path / "session.nwb")
+    total = path.stat().st_size
+    assert total > 5_000_000
+    os.link(path, http_server.root / path.name)
+    options = IndexOptions(only=("/units",))
+    remote = index_hdf5(http_server.url(path.name), options=options)
+    requests = list(http_server.requests)
+    fetched = sum(stop - start for start, stop in (parse_range(r.range, total) or (0, total) for r in requests))
+    record_property("requests", len(requests))
+    record_property("bytes", fetched)
+    assert sorted(remote.keys()) == sorted(index_hdf5(path, options=options).keys())
+    assert any(key.startswith("units/quality") for key in remote.keys())
+    assert fetched < 0.25 * total, f"{fetched} bytes = {fetched / total:.2%} of {total} in {len(requests)} requests"
+    assert len(requests) <= 4, [r.range for r in requests]
+
+
+def test_a_partial_walk_never_reads_a_large_file_whole() -> None:
+    size = 20 << 20  # a full walk reads this whole at the third far miss (see the test above)
+    source = _Memory(bytes(size))
+    f = BlockCachedFile(source, partial=True)
+    for offset in (size - 100, 12 << 20, 3 << 20, 7 << 20, 16 << 20, 1 << 20):
+        f.seek(offset)
+        f.readinto(bytearray(512))
+    assert len(source.reads) == 7  # the head, the tail, one window per far miss
+    assert sum(stop - start for start, stop in source.reads[2:]) < 1 << 20, source.reads
+
+
+def test_a_partial_walk_reads_up_to_the_tail_from_a_miss_just_before_it() -> None:
+    size = 20 << 20  # tail: the last 256 KiB
+    source = _Memory(bytes(size))
+    f = BlockCachedFile(source, partial=True)
+    for offset in (size - 100, size - (400 << 10), size - (380 << 10), size - (300 << 10)):
+        f.seek(offset)
+        f.readinto(bytearray(512))
+    # head, tail; then from the miss 144 KiB before the tail up to it: the later misses are hits
+    assert len(source.reads) == 3, source.reads
+    start, stop = source.reads[2]
+    assert stop == source.reads[1][0] and stop - start <= 256 << 10
