@@ -3,7 +3,8 @@
 Inputs (built once in ``--workdir``, never committed): N pynwb-written sessions (N = 64, or
 16 with ``--quick``), each with a units table of 400 rows (``quality``, ``firing_rate``,
 ``presence_ratio``, ragged ``spike_times``), 10 TimeSeries in a processing module and a
-chunked acquisition series. ``_common.ServerProcess`` (``tests/httpserver.py``'s RangeServer
+chunked acquisition series (``--extra-mb N`` adds N MB of raw int16 in another chunked series:
+20.3 MB files with 19). ``_common.ServerProcess`` (``tests/httpserver.py``'s RangeServer
 in a child process) serves them, sleeping ``--latency-ms`` before every answer; ``requests``
 counts every request it answered (any method), ``bytes`` the body bytes it sent.
 
@@ -29,7 +30,7 @@ Cases (all in one run, same server, same latency):
 
 Usage::
 
-    python benchmarks/bench_many.py --workdir WORKDIR --json out.json [--quick]
+    python benchmarks/bench_many.py --workdir WORKDIR --json out.json [--quick] [--extra-mb N]
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "rows": len(df)}))
 """
 
 
-def make_session(path: Path, seed: int) -> None:
-    """One pynwb-written session (see the module docstring)."""
+def make_session(path: Path, seed: int, extra_mb: int = 0) -> None:
+    """One pynwb-written session (see the module docstring), with ``extra_mb`` MB more of raw
+    int16 data (a chunked series, 64 channels) in acquisition if given."""
     from hdmf.common import VectorData, VectorIndex
     from pynwb import NWBHDF5IO, TimeSeries
     from pynwb.misc import Units
@@ -114,18 +116,24 @@ def make_session(path: Path, seed: int) -> None:
         module.add(TimeSeries(name=f"ts{i}", data=rng.normal(size=2000), unit="m", rate=100.0))
     nwbfile.add_acquisition(TimeSeries(name="raw", data=rng.integers(-99, 99, size=(20_000, 8), dtype=np.int16),
                                        unit="V", rate=1000.0))
+    if extra_mb:
+        from hdmf.backends.hdf5 import H5DataIO
+
+        wide = rng.integers(-2000, 2000, size=(extra_mb * 1_000_000 // 128, 64), dtype=np.int16)
+        nwbfile.add_acquisition(TimeSeries(name="wide", data=H5DataIO(wide, chunks=(8_000, 64)), unit="V",
+                                           rate=30_000.0))
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
 
 
-def make_files(workdir: Path, n: int) -> list[str]:
+def make_files(workdir: Path, n: int, extra_mb: int = 0) -> list[str]:
     served = workdir / "served"
     served.mkdir(parents=True, exist_ok=True)
     names = []
     for i in range(n):
-        path = served / f"session-{i:03d}.nwb"
+        path = served / (f"session-{i:03d}.nwb" if not extra_mb else f"session-{i:03d}-plus{extra_mb}mb.nwb")
         if not path.exists():
-            make_session(path, i)
+            make_session(path, i, extra_mb)
         names.append(path.name)
     return names
 
@@ -285,11 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="16 files instead of 64")
     parser.add_argument("--files", type=int, default=None, help="number of files (default 64, 16 with --quick)")
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--extra-mb", type=int, default=0,
+                        help="add this many MB of raw data to each session (default 0: ~0.9 MB files)")
     parser.add_argument("--cases", nargs="+", choices=["index", "resume", "read_table"],
                         default=["index", "resume", "read_table"])
     args = parser.parse_args(argv)
     n = args.files or (16 if args.quick else 64)
-    names = make_files(args.workdir, n)
+    names = make_files(args.workdir, n, args.extra_mb)
     cores = os.cpu_count() or 1
     server = ServerProcess(args.workdir / "served")
     try:
@@ -309,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += table_rows(server, urls, index_urls)
     finally:
         server.stop()
-    notes = [f"{n} files, {args.latency_ms:g} ms latency per request, {cores} cores"]
+    notes = [f"{n} files of {(args.workdir / 'served' / names[0]).stat().st_size / 1e6:.1f} MB, {args.latency_ms:g} ms latency "
+             f"per request, {cores} cores"]
     print_table(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
