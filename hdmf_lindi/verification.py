@@ -9,7 +9,9 @@ Per referenced file or URL (one ``stat``, or one HEAD / 1-byte GET):
 
 And in the file itself: every inline chunk and every chunk stored inside the container (a blob
 of a ``.lindi.tar`` or ``.lindi.d``) is read and decoded with its array's codecs to the expected
-size (skip with ``decode=False``). Nothing raises for a problem found: all are collected in the
+size (skip with ``decode=False``). A Zarr v3 file (or an hdmf-zarr store) is read through the
+same translation as :class:`~hdmf_lindi.File` uses, and its chunks are named by their keys in
+the file (``x/c/0/1``). Nothing raises for a problem found: all are collected in the
 :class:`VerifyReport`.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +33,7 @@ from .storage.containers import Container, open_container
 from .storage.identity import SourceIdentity, local_identity, read_identities
 from .storage.refmap import RangeRef
 from .storage.sources import HttpSource, RemoteOptions, is_url
+from .tree.file import adopt_dialect
 
 __all__ = ["SourceCheck", "VerifyReport", "verify"]
 
@@ -122,6 +126,7 @@ def verify(
     """
     with open_container(location, "r", options=options, allow_local_paths=allow_local_paths) as container:
         report = VerifyReport(container.location)
+        zarr3 = adopt_dialect(container) == "zarr3"  # the model's keys and metadata, whatever the dialect
         identities = read_identities(container.refmap)
         sources: dict[str, SourceCheck] = {}
         internal: list[str] = []
@@ -142,6 +147,8 @@ def verify(
         report.sources = list(sources.values())
         if decode:
             _decode_internal(container, internal, arrays, report)
+        if zarr3:
+            report.problems = [_v3_names(container, p) for p in report.problems]
         _cap(report)
         return report
 
@@ -262,6 +269,21 @@ def _decode_internal(
             if data is not None:
                 _decode_one(container, k, data, arrays, report)
         batch, size = [], 0
+
+
+_PROBLEM_KEY = re.compile(r"^chunk '([^']*)'")
+
+
+def _v3_names(container: Container, problem: str) -> str:
+    """``problem`` with its model chunk key (``x/0.1``) spelled as in the Zarr v3 file (``x/c/0/1``)."""
+    match = _PROBLEM_KEY.match(problem)
+    if match is None:
+        return problem
+    path, _, index = match.group(1).rpartition("/")
+    zattrs = container.refmap.get_json(f"{path}/.zattrs" if path else ".zattrs") or {}
+    chunk = "c" if zattrs.get("_SCALAR") else "c/" + index.replace(".", "/")
+    key = f"{path}/{chunk}" if path else chunk
+    return problem.replace(repr(match.group(1)), repr(key))
 
 
 def _cap(report: VerifyReport) -> None:
