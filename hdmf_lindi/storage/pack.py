@@ -44,6 +44,7 @@ __all__ = ["PackStats", "ProgressFn", "pack"]
 BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory, lets reads merge)
 
 _KEY_TOKEN_RE = re.compile(r"[/.]")
+_V3_METADATA = "zarr.json"
 
 ProgressFn: TypeAlias = Callable[[int, int], None]
 RebaseAttrsFn: TypeAlias = Callable[[dict[str, Any], Callable[[str], str]], dict[str, Any]]
@@ -91,7 +92,8 @@ def _order(key: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _is_metadata(key: str) -> bool:
-    return key.rpartition("/")[2].startswith(".")
+    name = key.rpartition("/")[2]
+    return name.startswith(".") or name == _V3_METADATA
 
 
 def _rebase(url: str, src_dir: str | None, dst_dir: str) -> str:
@@ -186,6 +188,8 @@ def _copy(
             out = rebased[url] = _rebase(url, src_dir, dst_dir)
         return out
     counts = _Counts()
+    if _V3_METADATA in src.refmap and ".zgroup" not in src.refmap:
+        dst.refmap.delete(".zgroup")  # a new file's v2 root would make a Zarr v3 document ambiguous
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
         carried = table.with_urls(rebase)
@@ -204,7 +208,11 @@ def _copy(
                 )
             if rebase_attrs is not None and key.endswith(".zattrs"):
                 obj = rebase_attrs(obj, rebase)
-            dst.set_metadata(key, obj)
+                dst.set_metadata(key, obj)
+            elif isinstance(raw := src.refmap.raw(key), str):
+                dst.refmap.set_raw(key, raw)  # JSON text stays text (a Zarr v3 node with bare NaN tokens)
+            else:
+                dst.set_metadata(key, obj)
             continue
         value = src.refmap.get(key)
         if isinstance(value, bytes):
