@@ -29,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..errors import FormatError, ModeError
+from ..errors import FormatError, ModeError, UnsupportedError
 from .containers import kind_from_suffix, open_container
 from .identity import EXTRA_KEY, SOURCES_KEY, read_identities, record_identities
 from .refmap import ChunkTable, RangeRef, ReferenceMap
 from .sources import is_url
 from .tar_container import TarContainer
+from .zarr_dir_container import ZarrDirContainer
 
 if TYPE_CHECKING:
     from .containers import Container
@@ -293,6 +294,8 @@ def pack(
         If an internal reference points at a missing blob or past its end.
     RemoteReadError
         If reading a remote source fails.
+    UnsupportedError
+        If ``source`` is a Zarr directory store (convert it instead).
 
     Notes
     -----
@@ -310,6 +313,11 @@ def pack(
     if is_url(dst_location):
         raise ModeError(f"Cannot pack into {dst_location}: the destination must be a local path.")
     with open_container(src_location, "r") as src:
+        if isinstance(src, ZarrDirContainer):  # its chunks are files, not keys: pack would drop them
+            raise UnsupportedError(
+                f"Cannot pack {src_location}: it is a Zarr directory store, not a LINDI file. Convert "
+                "it instead (hdmf-lindi convert / hdmf_lindi.convert), which copies its chunks."
+            )
         bytes_before = None if is_url(src_location) else _disk_size(src_location)
         in_place = _same_file(src_location, dst_location)
         if in_place:

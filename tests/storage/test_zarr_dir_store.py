@@ -285,3 +285,14 @@ def test_folder_urls_are_stores(http_server: RangeServer) -> None:
         f.create_dataset("a", data=[1, 2, 3])
     with open_container(http_server.url("x.lindi.d/")) as c:
         assert c.kind == "dir"
+
+
+def test_pack_refuses_a_store_and_names_convert(tmp_path: Path) -> None:
+    """pack copied none of a store's chunk files (they are not keys) and wrote a file of empty arrays."""
+    from hdmf_lindi import pack
+
+    store = _make_store(tmp_path / "s.zarr")
+    out = tmp_path / "o.lindi.tar"
+    with pytest.raises(UnsupportedError, match="Zarr directory store.*[Cc]onvert"):
+        pack(store, out)
+    assert not out.exists()
