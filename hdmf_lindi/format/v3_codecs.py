@@ -353,10 +353,10 @@ class UnsupportedCodec(Codec):
         self.reason = reason
 
     def decode(self, buf: Any, out: Any = None) -> Any:
-        raise UnsupportedError(f"{self.reason}. Supported: {SUPPORTED}.")
+        raise UnsupportedError(f"{self.reason.rstrip('.')}. Supported: {SUPPORTED}.")
 
     def encode(self, buf: Any) -> Any:
-        raise UnsupportedError(f"{self.reason}. Supported: {SUPPORTED}.")
+        raise UnsupportedError(f"{self.reason.rstrip('.')}. Supported: {SUPPORTED}.")
 
 
 SUPPORTED = (
