@@ -528,7 +528,8 @@ def _open_zarr_store(
     if mode != "r":
         raise ModeError(
             f"Cannot open {location} in mode {mode!r}: it is a Zarr directory store, which "
-            "hdmf_lindi reads but does not write. Open it with mode 'r'."
+            "hdmf_lindi reads but does not write. Open it with mode 'r', or convert it to a LINDI "
+            "file to change it (hdmf-lindi convert STORE OUT.lindi.tar [--dialect zarr3])."
         )
     from .zarr_dir_container import ZarrDirContainer
 

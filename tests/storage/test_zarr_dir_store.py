@@ -120,7 +120,7 @@ def test_http_without_consolidated_metadata(http_server: RangeServer) -> None:
 
 def test_local_errors(tmp_path: Path) -> None:
     store = _make_store(tmp_path / "s.zarr", consolidated=False)
-    with pytest.raises(ModeError, match="does not write"):
+    with pytest.raises(ModeError, match="does not write.*convert it to a LINDI file"):
         open_container(store, "r+")
     with open_container(store) as c, pytest.raises(ModeError, match="does not write"):
         c.store_chunk("g/a/0.0", b"x")
