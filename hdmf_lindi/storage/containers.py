@@ -548,8 +548,12 @@ def _open_zarr_folder(url: str, fetcher: Fetcher, failure: Exception) -> Contain
         return None
     try:
         return ZarrDirContainer.open(url, fetcher)
-    except MissingFileError:
+    except MissingFileError as exc:
         logger.debug("%s is neither a LINDI document (%s) nor a Zarr store", url, failure)
+        if isinstance(failure, FormatError) and not isinstance(failure, RemoteReadError):
+            raise FormatError(
+                f"{str(failure).rstrip('.')}; nor is it a Zarr directory store: {exc}"
+            ) from failure
         return None
 
 

@@ -296,3 +296,11 @@ def test_pack_refuses_a_store_and_names_convert(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match="Zarr directory store.*[Cc]onvert"):
         pack(store, out)
     assert not out.exists()
+
+
+def test_folder_url_that_is_neither_says_both(http_server: RangeServer) -> None:
+    """A folder URL answering an HTML listing (python -m http.server) was reported only as 'not a LINDI file'."""
+    (http_server.root / "listing.html").write_text("<!DOCTYPE HTML>\n<html>a listing</html>")
+    http_server.redirect("session/", http_server.url("listing.html"))
+    with pytest.raises(FormatError, match=r"not a LINDI file.*nor is it a Zarr directory store.*zarr\.json"):
+        open_container(http_server.url("session/"))
