@@ -151,3 +151,23 @@ def test_zarr3_index_sources_are_checked(tmp_path: Path) -> None:
     assert report.ok and report.sources[0].references == 3 and report.chunks_decoded >= 2, report.lines()
     os.unlink(src)
     assert hdmf_lindi.verify(index).sources[0].problems[0].startswith("missing")
+
+
+def test_zarr_directory_store_chunk_files_are_decoded(tmp_path: Path) -> None:
+    """A store's chunk files are no keys of its map: verify reported OK with 0 chunks decoded."""
+    import warnings
+
+    import zarr
+
+    store = tmp_path / "s.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = zarr.open_group(zarr.storage.LocalStore(str(store)), mode="w", zarr_format=3)
+        root.create_array("a", shape=(10,), chunks=(4,), dtype="int32")[:] = np.arange(10, dtype="int32")
+        root.create_array("s", shape=(), dtype="float64")[()] = 2.5
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(store)))
+    report = hdmf_lindi.verify(store)
+    assert report.ok and report.chunks_decoded == 4, report.lines()  # a's 3 chunk files and s's
+    (store / "a" / "c" / "1").write_bytes(b"\x00" * 5)
+    report = hdmf_lindi.verify(store)
+    assert not report.ok and report.problems[0].startswith("chunk 'a/c/1'"), report.lines()
