@@ -304,3 +304,20 @@ def test_folder_url_that_is_neither_says_both(http_server: RangeServer) -> None:
     http_server.redirect("session/", http_server.url("listing.html"))
     with pytest.raises(FormatError, match=r"not a LINDI file.*nor is it a Zarr directory store.*zarr\.json"):
         open_container(http_server.url("session/"))
+
+
+def test_copying_zstd_chunks_into_lindi_v2_warns_that_lindi_cannot_read_them(tmp_path: Path) -> None:
+    """zarr 3's (and hdmf-zarr's) default zstd chunks were copied into LINDI v2 silently; lindi 0.4.6
+    zero-pads compressed chunks and then fails on every one ('Zstd decompression error: Src size is incorrect')."""
+    from hdmf_lindi import File
+    from hdmf_lindi.errors import LindiWarning
+
+    store = _make_store(tmp_path / "s.zarr")
+    with File(store) as src:
+        with File(tmp_path / "v2.lindi.json", "w") as dst, pytest.warns(LindiWarning, match="'zstd'.*lindi 0.4.6"):
+            src.copy("g/a", dst, "a")
+        with File(tmp_path / "v3.lindi.json", "w", dialect="zarr3") as dst, warnings.catch_warnings():
+            warnings.simplefilter("error", LindiWarning)
+            src.copy("g/a", dst, "a")
+    with File(tmp_path / "v2.lindi.json") as f:
+        assert f["a"][:8].tolist() == np.arange(48, dtype="int16").reshape(8, 6).tolist()
