@@ -18,6 +18,7 @@ from httpserver import RangeServer
 
 from hdmf_lindi.errors import (
     FormatError,
+    LindiWarning,
     MissingFileError,
     ModeError,
     RemoteReadError,
@@ -227,9 +228,9 @@ def test_copies_carry_the_chunk_files(tmp_path: Path, http_server: RangeServer, 
             [f"g/a/{i}.{j}" for i in range(3) for j in range(2)] if remote
             else [f"g/a/{i}.{j}" for i in range(2) for j in range(2)]  # row 2 was never written
         )
-        with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst:
+        with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst, pytest.warns(LindiWarning, match="'zstd'"):
             for name in ("g", "s", "zero", "h", "txt"):
-                dst.copy(src[name], dst, name)
+                dst.copy(src[name], dst, name)  # zarr 3's default zstd chunks, which lindi cannot read
         with hdmf_lindi.File(tmp_path / "copy.lindi.tar") as out:
             for name in ("g/a", "s", "zero", "h", "txt"):
                 np.testing.assert_array_equal(out[name][()], src[name][()])
