@@ -193,7 +193,8 @@ def _run_info(args: argparse.Namespace) -> int:
             f"hdmf-lindi index {args.file} OUT.lindi.json"
         )
     with File(args.file) as f:
-        print(f"{f.filename} ({f.container.kind}, {len(f.container.refmap)} references)")
+        dialect = "" if f.dialect == "lindi" else f", dialect {f.dialect}"
+        print(f"{f.filename} ({f.container.kind}{dialect}, {len(f.container.refmap)} references)")
         locations = chunk_locations(f.container.refmap)
         no_chunks = ChunkLocations()
         in_store = f.container.kind == "zarr"  # a Zarr directory store: chunks are its files, not listed

@@ -33,6 +33,7 @@ __all__ = [
     "FileNameError",
     "DialectError",
     "HdmfCompatibilityError",
+    "UnknownDialectError",
 ]
 
 
@@ -137,6 +138,10 @@ class UnsupportedError(LindiError, NotImplementedError):
 
 class DialectError(UnsupportedError):
     """Content the chosen dialect cannot express (e.g. a lindi ``_EXTERNAL_ARRAY_LINK`` in Zarr v3)."""
+
+
+class UnknownDialectError(DialectError, ValueError):
+    """A ``dialect=`` value that names no dialect (``"lindi"`` and ``"zarr3"`` do)."""
 
 
 class IndexingError(LindiError):

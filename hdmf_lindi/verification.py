@@ -9,7 +9,9 @@ Per referenced file or URL (one ``stat``, or one HEAD / 1-byte GET):
 
 And in the file itself: every inline chunk and every chunk stored inside the container (a blob
 of a ``.lindi.tar`` or ``.lindi.d``) is read and decoded with its array's codecs to the expected
-size (skip with ``decode=False``). Nothing raises for a problem found: all are collected in the
+size (skip with ``decode=False``). A Zarr v3 file (or an hdmf-zarr store) is read through the
+same translation as :class:`~hdmf_lindi.File` uses, and its chunks are named by their keys in
+the file (``x/c/0/1``); the chunk files of a Zarr directory store are read and decoded too. Nothing raises for a problem found: all are collected in the
 :class:`VerifyReport`.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +33,8 @@ from .storage.containers import Container, open_container
 from .storage.identity import SourceIdentity, local_identity, read_identities
 from .storage.refmap import RangeRef
 from .storage.sources import HttpSource, RemoteOptions, is_url
+from .storage.zarr_dir_container import ZarrDirContainer
+from .tree.file import adopt_dialect
 
 __all__ = ["SourceCheck", "VerifyReport", "verify"]
 
@@ -38,6 +43,8 @@ logger = logging.getLogger(__name__)
 _METADATA = (".zarray", ".zattrs", ".zgroup")
 BATCH_BYTES = 64 << 20
 """Internal chunks are read (and decoded) this many bytes at a time."""
+_STORE_BATCH = 256
+"""Chunk files of a Zarr directory store are read this many at a time."""
 MAX_LISTED = 20
 """At most this many chunk problems are listed one by one; the rest are counted."""
 
@@ -122,6 +129,7 @@ def verify(
     """
     with open_container(location, "r", options=options, allow_local_paths=allow_local_paths) as container:
         report = VerifyReport(container.location)
+        zarr3 = adopt_dialect(container) == "zarr3"  # the model's keys and metadata, whatever the dialect
         identities = read_identities(container.refmap)
         sources: dict[str, SourceCheck] = {}
         internal: list[str] = []
@@ -142,6 +150,12 @@ def verify(
         report.sources = list(sources.values())
         if decode:
             _decode_internal(container, internal, arrays, report)
+        if decode and isinstance(container, ZarrDirContainer):
+            _decode_store(container, arrays, report)
+        if isinstance(container, ZarrDirContainer):
+            report.problems = [_store_names(container, p) for p in report.problems]
+        elif zarr3:
+            report.problems = [_v3_names(container, p) for p in report.problems]
         _cap(report)
         return report
 
@@ -262,6 +276,46 @@ def _decode_internal(
             if data is not None:
                 _decode_one(container, k, data, arrays, report)
         batch, size = [], 0
+
+
+def _decode_store(container: ZarrDirContainer, arrays: dict[str, ArrayMeta | None], report: VerifyReport) -> None:
+    """Read and decode the chunk files of a Zarr directory store (they are not keys of its map)."""
+    for path in sorted(container.layouts):
+        keys = container.unlisted_chunk_keys(path)
+        for start in range(0, len(keys), _STORE_BATCH):
+            batch = keys[start:start + _STORE_BATCH]
+            try:
+                blobs = container.read_many(batch)
+            except (LindiError, OSError) as exc:
+                report.problems.append(f"chunk {batch[0]!r}: {exc}")
+                continue
+            for key, data in zip(batch, blobs, strict=True):
+                if data is not None:  # absent: the fill value
+                    _decode_one(container, key, data, arrays, report)
+
+
+def _store_names(container: ZarrDirContainer, problem: str) -> str:
+    """``problem`` with its model chunk key spelled as the store's file (``x/c/0/1``)."""
+    match = _PROBLEM_KEY.match(problem)
+    key = None if match is None else container.store_key(match.group(1))
+    if match is None or key is None:
+        return problem
+    return problem.replace(repr(match.group(1)), repr(key))
+
+
+_PROBLEM_KEY = re.compile(r"^chunk '([^']*)'")
+
+
+def _v3_names(container: Container, problem: str) -> str:
+    """``problem`` with its model chunk key (``x/0.1``) spelled as in the Zarr v3 file (``x/c/0/1``)."""
+    match = _PROBLEM_KEY.match(problem)
+    if match is None:
+        return problem
+    path, _, index = match.group(1).rpartition("/")
+    zattrs = container.refmap.get_json(f"{path}/.zattrs" if path else ".zattrs") or {}
+    chunk = "c" if zattrs.get("_SCALAR") else "c/" + index.replace(".", "/")
+    key = f"{path}/{chunk}" if path else chunk
+    return problem.replace(repr(match.group(1)), repr(key))
 
 
 def _cap(report: VerifyReport) -> None:

@@ -218,6 +218,8 @@ class Pipeline:
                 if codec.codec_id == "blosc":
                     _check_blosc_header(out)
                 out = codec.decode(out)
+        except UnsupportedError:  # a codec that cannot decode at all (not damaged bytes)
+            raise
         except _DECODE_ERRORS as exc:
             codec_id = getattr(codec, "codec_id", type(codec).__name__)
             raise ChunkRefError(

@@ -349,7 +349,14 @@ class UnsupportedCodec(Codec):
     codec_id = "hdmf_lindi.v3_unsupported"
 
     def __init__(self, reason: str = "") -> None:
-        raise UnsupportedError(f"{reason}. Supported: {SUPPORTED}.")
+        # constructible, so that the array's shape and dtype (all hdmf's read() needs) are known
+        self.reason = reason
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        raise UnsupportedError(f"{self.reason.rstrip('.')}. Supported: {SUPPORTED}.")
+
+    def encode(self, buf: Any) -> Any:
+        raise UnsupportedError(f"{self.reason.rstrip('.')}. Supported: {SUPPORTED}.")
 
 
 SUPPORTED = (

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DialectError
+from ..errors import DialectError, UnknownDialectError
 from ..storage.refmap import ReferenceMap, RefValue
 from .attrs import TEXT_TAG
 from .references import REFERENCE_KEY
@@ -79,11 +79,11 @@ def check_dialect(dialect: str) -> str:
 
     Raises
     ------
-    ValueError
-        For any other value.
+    UnknownDialectError
+        For any other value (a ``ValueError`` too).
     """
     if dialect not in DIALECTS:
-        raise ValueError(f"Unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}.")
+        raise UnknownDialectError(f"Unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}.")
     return dialect
 
 

@@ -528,7 +528,8 @@ def _open_zarr_store(
     if mode != "r":
         raise ModeError(
             f"Cannot open {location} in mode {mode!r}: it is a Zarr directory store, which "
-            "hdmf_lindi reads but does not write. Open it with mode 'r'."
+            "hdmf_lindi reads but does not write. Open it with mode 'r', or convert it to a LINDI "
+            "file to change it (hdmf-lindi convert STORE OUT.lindi.tar [--dialect zarr3])."
         )
     from .zarr_dir_container import ZarrDirContainer
 
@@ -547,8 +548,12 @@ def _open_zarr_folder(url: str, fetcher: Fetcher, failure: Exception) -> Contain
         return None
     try:
         return ZarrDirContainer.open(url, fetcher)
-    except MissingFileError:
+    except MissingFileError as exc:
         logger.debug("%s is neither a LINDI document (%s) nor a Zarr store", url, failure)
+        if isinstance(failure, FormatError) and not isinstance(failure, RemoteReadError):
+            raise FormatError(
+                f"{str(failure).rstrip('.')}; nor is it a Zarr directory store: {exc}"
+            ) from failure
         return None
 
 

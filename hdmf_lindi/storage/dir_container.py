@@ -67,7 +67,8 @@ class DirContainer(Container):
         path = os.path.join(location, JSON_NAME)
         if not os.path.isfile(path):
             raise FormatError(
-                f"{location} is a directory without {JSON_NAME}; it is not a .lindi.d container."
+                f"{location} is a directory without {JSON_NAME}; it is not a .lindi.d container, "
+                "nor a Zarr directory store (no zarr.json or .zgroup at its top)."
             )
         with open(path, "rb") as fh:
             refmap = ReferenceMap.from_json(fh.read(), source=path)

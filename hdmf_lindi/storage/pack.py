@@ -29,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..errors import FormatError, ModeError
+from ..errors import FormatError, ModeError, UnsupportedError
 from .containers import kind_from_suffix, open_container
 from .identity import EXTRA_KEY, SOURCES_KEY, read_identities, record_identities
 from .refmap import ChunkTable, RangeRef, ReferenceMap
 from .sources import is_url
 from .tar_container import TarContainer
+from .zarr_dir_container import ZarrDirContainer
 
 if TYPE_CHECKING:
     from .containers import Container
@@ -44,6 +45,7 @@ __all__ = ["PackStats", "ProgressFn", "pack"]
 BATCH_BYTES = 64 << 20  # 64 MiB: internal chunks read per batch (bounds memory, lets reads merge)
 
 _KEY_TOKEN_RE = re.compile(r"[/.]")
+_V3_METADATA = "zarr.json"
 
 ProgressFn: TypeAlias = Callable[[int, int], None]
 RebaseAttrsFn: TypeAlias = Callable[[dict[str, Any], Callable[[str], str]], dict[str, Any]]
@@ -91,7 +93,8 @@ def _order(key: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _is_metadata(key: str) -> bool:
-    return key.rpartition("/")[2].startswith(".")
+    name = key.rpartition("/")[2]
+    return name.startswith(".") or name == _V3_METADATA
 
 
 def _rebase(url: str, src_dir: str | None, dst_dir: str) -> str:
@@ -186,6 +189,8 @@ def _copy(
             out = rebased[url] = _rebase(url, src_dir, dst_dir)
         return out
     counts = _Counts()
+    if _V3_METADATA in src.refmap and ".zgroup" not in src.refmap:
+        dst.refmap.delete(".zgroup")  # a new file's v2 root would make a Zarr v3 document ambiguous
     tables = _external_tables(src.refmap)
     for path, table in tables.items():
         carried = table.with_urls(rebase)
@@ -204,7 +209,11 @@ def _copy(
                 )
             if rebase_attrs is not None and key.endswith(".zattrs"):
                 obj = rebase_attrs(obj, rebase)
-            dst.set_metadata(key, obj)
+                dst.set_metadata(key, obj)
+            elif isinstance(raw := src.refmap.raw(key), str):
+                dst.refmap.set_raw(key, raw)  # JSON text stays text (a Zarr v3 node with bare NaN tokens)
+            else:
+                dst.set_metadata(key, obj)
             continue
         value = src.refmap.get(key)
         if isinstance(value, bytes):
@@ -285,6 +294,8 @@ def pack(
         If an internal reference points at a missing blob or past its end.
     RemoteReadError
         If reading a remote source fails.
+    UnsupportedError
+        If ``source`` is a Zarr directory store (convert it instead).
 
     Notes
     -----
@@ -302,6 +313,11 @@ def pack(
     if is_url(dst_location):
         raise ModeError(f"Cannot pack into {dst_location}: the destination must be a local path.")
     with open_container(src_location, "r") as src:
+        if isinstance(src, ZarrDirContainer):  # its chunks are files, not keys: pack would drop them
+            raise UnsupportedError(
+                f"Cannot pack {src_location}: it is a Zarr directory store, not a LINDI file. Convert "
+                "it instead (hdmf-lindi convert / hdmf_lindi.convert), which copies its chunks."
+            )
         bytes_before = None if is_url(src_location) else _disk_size(src_location)
         in_place = _same_file(src_location, dst_location)
         if in_place:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import ChunkRefError, NodeNotFoundError, UnsupportedError
+from ..errors import ChunkRefError, LindiWarning, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, rebase_link_files
 from ..format.hdmf_zarr_v2 import uses_hdmf_zarr_v2_codecs
 from ..format.v3_codecs import lindi_zarray, uses_model_only_codecs
@@ -28,6 +29,7 @@ from ..format.zarr_v2 import ArrayMeta
 from ..storage.identity import carry_identities
 from ..storage.refmap import RangeRef
 from ..storage.sources import is_url
+from .create import LINDI_UNREADABLE_CODECS
 from .dataset import Dataset
 from .group import Group
 from .state import _FileState, _join, _normpath, resolve_link_file
@@ -184,6 +186,8 @@ def copy_dataset(
     if internal:
         blobs = src_state.container.read_many(internal)
         stored.extend((key[len(prefix):], bytes(data)) for key, data in zip(internal, blobs, strict=True) if data is not None)
+    if dst_state.dialect == "lindi" and (stored or ranges or table is not None):
+        _warn_lindi_unreadable(zarray, stacklevel=3)
     zattrs = _attrs_to_copy(src, without_attrs, rebase)
     path = dst_parent._new_path(name)
     dst_state.index.add(path, "array")  # first, so that all_or_nothing sees (and undoes) the node
@@ -203,6 +207,23 @@ def copy_dataset(
     if engine is not None:
         ds._engine(engine.dtype)  # keep what the source knew (e.g. that it holds references)
     return ds
+
+
+def _warn_lindi_unreadable(zarray: dict[str, Any], stacklevel: int) -> None:
+    """Warn, as ``create_dataset`` does, when copied chunks keep a codec lindi 0.4.6 cannot read
+    (hdmf-zarr's default ``zstd``: lindi zero-pads a compressed chunk, and zstd then fails)."""
+    configs = [*(zarray.get("filters") or []), zarray.get("compressor")]
+    for config in configs:
+        codec_id = config.get("id") if isinstance(config, dict) else None
+        if codec_id in LINDI_UNREADABLE_CODECS:
+            warnings.warn(
+                f"Chunks compressed with {codec_id!r} are copied as they are: lindi 0.4.6 cannot read "
+                "them (it zero-pads compressed chunks before decoding); hdmf_lindi and hdmf-zarr "
+                "(dialect 'zarr3') read them.",
+                LindiWarning,
+                stacklevel=stacklevel + 1,
+            )
+            return
 
 
 def _chunk_keys(state: _FileState, below: str) -> dict[str, list[str]]:

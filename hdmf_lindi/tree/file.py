@@ -100,7 +100,7 @@ class File(Group):
                 locking=locking, lock_timeout=lock_timeout,
             )
         try:
-            read_as = _adopt_dialect(container)
+            read_as = adopt_dialect(container)
         except BaseException:
             container.read_only = True  # nothing to publish: release only
             container.close()
@@ -276,7 +276,7 @@ class File(Group):
         return f'<LINDI file "{self.filename}" ({state})>'
 
 
-def _adopt_dialect(container: Container) -> str:
+def adopt_dialect(container: Container) -> str:
     """Translate a Zarr v3 document into the model the tree reads, in place; return the dialect.
 
     ``"zarr3"`` for a v3 document (``format/zarr_v3.py``; saved back as v3 when opened for

@@ -137,3 +137,13 @@ def test_info_stats_and_verbose_summary_over_http(
     assert main(["info", "-v", url]) == 0
     err = capsys.readouterr().err
     assert f"hdmf-lindi info: I/O {len(http_server.requests)} requests, " in err
+
+
+def test_info_names_a_zarr3_dialect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing in the output told a Zarr v3 file from a LINDI v2 one."""
+    path = tmp_path / "w.lindi.tar"
+    with hdmf_lindi.File(path, "w", dialect="zarr3") as f:
+        f.create_dataset("small", data=[1, 2, 3])
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{path} (tar, dialect zarr3, ") and lines[1:] == ["  small: (3,) int64 chunks (3,) [1 inline]"]

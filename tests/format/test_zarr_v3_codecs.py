@@ -155,8 +155,23 @@ def test_unknown_codec_fails_that_array_only(tmp_path: Path) -> None:
     refs["bad/zarr.json"] = json.dumps(doc)
     with File(write_doc(tmp_path / "d.json", refs)) as f:
         assert f["good"][()].tolist() == [1, 2, 3]
-        with pytest.raises(UnsupportedError, match="frobnicate"):
+        assert f["bad"].shape == (3,) and f["bad"].dtype == np.dtype("<i4")  # what hdmf's read() needs
+        with pytest.raises(UnsupportedError, match="frobnicate") as info:
             f["bad"][()]
+        assert "abstract" not in str(info.value) and "Supported: bytes" in str(info.value)
+
+
+def test_unknown_data_type_reads_as_unsupported_once(tmp_path: Path) -> None:
+    store, root = new_store()
+    root.create_array("c", shape=(2,), dtype="<i4")[:] = [1, 2]
+    refs = refs_of(store)
+    doc = json.loads(refs["c/zarr.json"])
+    doc["data_type"] = "complex64"
+    refs["c/zarr.json"] = json.dumps(doc)
+    with File(write_doc(tmp_path / "d.json", refs)) as f:
+        with pytest.raises(UnsupportedError, match="complex64") as info:
+            f["c"][()]
+        assert ".." not in str(info.value)
 
 
 def test_transpose_codec_is_unsupported_but_identity_is_fine(tmp_path: Path) -> None:

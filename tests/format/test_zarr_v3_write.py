@@ -247,10 +247,18 @@ def test_external_array_link_cannot_be_written(tmp_path: Path) -> None:
 
 
 def test_unknown_dialect_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="zarr3"):
+    from hdmf_lindi import NWBLindiIO
+    from hdmf_lindi.errors import UnknownDialectError
+
+    with pytest.raises(UnknownDialectError, match="zarr3"):  # a LindiError (it was a bare ValueError) ...
         hdmf_lindi.File(tmp_path / "x.lindi.json", "w", dialect="zarr2")
-    with pytest.raises(ValueError, match="zarr3"):
+    with pytest.raises(ValueError, match="zarr3"):  # ... and still a ValueError
         index_hdf5(tmp_path / "missing.h5", options=IndexOptions(dialect="v3"))
+    with pytest.raises(UnknownDialectError):
+        NWBLindiIO(tmp_path / "y.lindi.json", "w", dialect="v3")
+    with pytest.raises(UnknownDialectError):
+        hdmf_lindi.convert(tmp_path / "missing.nwb", tmp_path / "z.lindi.json", dialect="zarr")
+    assert not list(tmp_path.iterdir())
 
 
 def test_round_trip_through_our_reader(written: tuple[Path, dict[str, np.ndarray[Any, Any]]]) -> None:

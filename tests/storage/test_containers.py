@@ -391,3 +391,11 @@ def test_open_rejects_non_lindi_files(
             open_container(path, mode)
     assert path.read_bytes() == content
     assert os.listdir(tmp_path) == [name]
+
+
+def test_folder_that_is_no_container_says_what_it_lacks(tmp_path: Path) -> None:
+    folder = tmp_path / "session"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("hi")
+    with pytest.raises(FormatError, match="nor a Zarr directory store .no zarr.json or .zgroup"):
+        open_container(folder, "r")

@@ -492,3 +492,31 @@ def test_chunk_tables_are_carried_over_as_arrays(tmp_path: Path) -> None:
         assert counts.kept == n - 1 and counts.inline == 1
         assert dst.refmap.get("y/0") == np.array([1, 2, 3], dtype="<i4").tobytes()
         assert "x/7" not in dst.refmap and dst.refmap.get("x/8") == (table.url, 320, 40)
+
+
+@pytest.mark.parametrize("src_form", ["json", "tar"])
+@pytest.mark.parametrize("dst_form", sorted(SUFFIX))
+def test_zarr3_file_packs_to_a_zarr3_file(tmp_path: Path, src_form: str, dst_form: str) -> None:
+    """A Zarr v3 file stays a readable Zarr v3 file (pack added a v2 root '.zgroup' beside 'zarr.json':
+    the output could not be opened, 'ambiguous')."""
+    src = tmp_path / f"src{SUFFIX[src_form]}"
+    data = np.arange(3000.0).reshape(300, 10)
+    with hdmf_lindi.File(src, "w", dialect="zarr3") as f:
+        d = f.create_dataset("g/x", data=data, chunks=(100, 10), compression="gzip")
+        d.attrs["bad"] = np.nan  # a bare NaN token: the node is stored as JSON text
+        f.create_dataset("s", data=["a", "bc"])
+    dst = tmp_path / f"dst{SUFFIX[dst_form]}"
+    pack(src, dst)
+    with hdmf_lindi.File(dst) as f:
+        assert f.dialect == "zarr3"
+        np.testing.assert_array_equal(f["g/x"][()], data)
+        assert np.isnan(f["g/x"].attrs["bad"])
+        assert [s.decode() if isinstance(s, bytes) else s for s in f["s"][()]] == ["a", "bc"]
+    assert hdmf_lindi.verify(dst).ok
+    if dst_form == "json":
+        doc = json.loads(dst.read_text(), parse_constant=_no_constant)  # strict JSON: NaN stays in a text value
+        assert ".zgroup" not in doc["refs"] and "zarr.json" in doc["refs"]
+
+
+def _no_constant(token: str) -> None:
+    raise AssertionError(f"bare {token} in the document")

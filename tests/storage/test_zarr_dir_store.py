@@ -18,6 +18,7 @@ from httpserver import RangeServer
 
 from hdmf_lindi.errors import (
     FormatError,
+    LindiWarning,
     MissingFileError,
     ModeError,
     RemoteReadError,
@@ -120,7 +121,7 @@ def test_http_without_consolidated_metadata(http_server: RangeServer) -> None:
 
 def test_local_errors(tmp_path: Path) -> None:
     store = _make_store(tmp_path / "s.zarr", consolidated=False)
-    with pytest.raises(ModeError, match="does not write"):
+    with pytest.raises(ModeError, match="does not write.*convert it to a LINDI file"):
         open_container(store, "r+")
     with open_container(store) as c, pytest.raises(ModeError, match="does not write"):
         c.store_chunk("g/a/0.0", b"x")
@@ -227,9 +228,9 @@ def test_copies_carry_the_chunk_files(tmp_path: Path, http_server: RangeServer, 
             [f"g/a/{i}.{j}" for i in range(3) for j in range(2)] if remote
             else [f"g/a/{i}.{j}" for i in range(2) for j in range(2)]  # row 2 was never written
         )
-        with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst:
+        with hdmf_lindi.File(tmp_path / "copy.lindi.tar", "w") as dst, pytest.warns(LindiWarning, match="'zstd'"):
             for name in ("g", "s", "zero", "h", "txt"):
-                dst.copy(src[name], dst, name)
+                dst.copy(src[name], dst, name)  # zarr 3's default zstd chunks, which lindi cannot read
         with hdmf_lindi.File(tmp_path / "copy.lindi.tar") as out:
             for name in ("g/a", "s", "zero", "h", "txt"):
                 np.testing.assert_array_equal(out[name][()], src[name][()])
@@ -285,3 +286,39 @@ def test_folder_urls_are_stores(http_server: RangeServer) -> None:
         f.create_dataset("a", data=[1, 2, 3])
     with open_container(http_server.url("x.lindi.d/")) as c:
         assert c.kind == "dir"
+
+
+def test_pack_refuses_a_store_and_names_convert(tmp_path: Path) -> None:
+    """pack copied none of a store's chunk files (they are not keys) and wrote a file of empty arrays."""
+    from hdmf_lindi import pack
+
+    store = _make_store(tmp_path / "s.zarr")
+    out = tmp_path / "o.lindi.tar"
+    with pytest.raises(UnsupportedError, match="Zarr directory store.*[Cc]onvert"):
+        pack(store, out)
+    assert not out.exists()
+
+
+def test_folder_url_that_is_neither_says_both(http_server: RangeServer) -> None:
+    """A folder URL answering an HTML listing (python -m http.server) was reported only as 'not a LINDI file'."""
+    (http_server.root / "listing.html").write_text("<!DOCTYPE HTML>\n<html>a listing</html>")
+    http_server.redirect("session/", http_server.url("listing.html"))
+    with pytest.raises(FormatError, match=r"not a LINDI file.*nor is it a Zarr directory store.*zarr\.json"):
+        open_container(http_server.url("session/"))
+
+
+def test_copying_zstd_chunks_into_lindi_v2_warns_that_lindi_cannot_read_them(tmp_path: Path) -> None:
+    """zarr 3's (and hdmf-zarr's) default zstd chunks were copied into LINDI v2 silently; lindi 0.4.6
+    zero-pads compressed chunks and then fails on every one ('Zstd decompression error: Src size is incorrect')."""
+    from hdmf_lindi import File
+    from hdmf_lindi.errors import LindiWarning
+
+    store = _make_store(tmp_path / "s.zarr")
+    with File(store) as src:
+        with File(tmp_path / "v2.lindi.json", "w") as dst, pytest.warns(LindiWarning, match="'zstd'.*lindi 0.4.6"):
+            src.copy("g/a", dst, "a")
+        with File(tmp_path / "v3.lindi.json", "w", dialect="zarr3") as dst, warnings.catch_warnings():
+            warnings.simplefilter("error", LindiWarning)
+            src.copy("g/a", dst, "a")
+    with File(tmp_path / "v2.lindi.json") as f:
+        assert f["a"][:8].tolist() == np.arange(48, dtype="int16").reshape(8, 6).tolist()

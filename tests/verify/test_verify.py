@@ -110,3 +110,64 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["verify", str(tmp_path / "missing.lindi.json")]) == 1
     assert "cannot open" in capsys.readouterr().out
     assert main(["verify"]) == 2
+
+
+@pytest.mark.parametrize("suffix", [".lindi.json", ".lindi.tar"])
+def test_zarr3_files_have_their_chunks_decoded(tmp_path: Path, suffix: str) -> None:
+    """A Zarr v3 file is checked like a LINDI one (it reported "0 chunks decoded", OK, whatever its chunks held)."""
+    path = tmp_path / f"w{suffix}"
+    with File(path, "w", dialect="zarr3") as f:
+        f.create_dataset("z", data=np.arange(4000.0).reshape(100, 40), chunks=(50, 40), compression="gzip")
+        f.create_dataset("s", data=["a", "bc"], dtype=h5py.string_dtype())
+        f.create_dataset("one", data=3.5)
+    report = hdmf_lindi.verify(path)
+    assert report.ok, report.lines()
+    assert report.chunks_decoded == 4  # z's two chunks, s, one
+    if suffix == ".lindi.json":  # damage an inline chunk of z
+        doc = json.loads(path.read_text())
+        doc["refs"]["z/c/1/0"] = "base64:AAAAAAAAAAAAAAAA"
+        path.write_text(json.dumps(doc))
+    else:  # damage a blob inside the tar (the last chunk written)
+        size = path.stat().st_size
+        with File(path) as f:
+            assert f.dialect == "zarr3"
+        with open(path, "r+b") as fh:
+            data = bytearray(fh.read())
+            start = data.rfind(b"\x1f\x8b")  # the last gzip stream
+            assert start > 0
+            fh.seek(start)
+            fh.write(b"\x00" * 16)
+        assert path.stat().st_size == size
+    report = hdmf_lindi.verify(path)
+    assert not report.ok and "'z/c/1/0'" in report.problems[0], report.lines()  # named as in the file
+
+
+def test_zarr3_index_sources_are_checked(tmp_path: Path) -> None:
+    src = tmp_path / "src.h5"
+    _h5(src)
+    index = tmp_path / "i.lindi.json"
+    index_hdf5(src, index, options=hdmf_lindi.IndexOptions(dialect="zarr3"))
+    report = hdmf_lindi.verify(index)
+    assert report.ok and report.sources[0].references == 3 and report.chunks_decoded >= 2, report.lines()
+    os.unlink(src)
+    assert hdmf_lindi.verify(index).sources[0].problems[0].startswith("missing")
+
+
+def test_zarr_directory_store_chunk_files_are_decoded(tmp_path: Path) -> None:
+    """A store's chunk files are no keys of its map: verify reported OK with 0 chunks decoded."""
+    import warnings
+
+    import zarr
+
+    store = tmp_path / "s.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = zarr.open_group(zarr.storage.LocalStore(str(store)), mode="w", zarr_format=3)
+        root.create_array("a", shape=(10,), chunks=(4,), dtype="int32")[:] = np.arange(10, dtype="int32")
+        root.create_array("s", shape=(), dtype="float64")[()] = 2.5
+        zarr.consolidate_metadata(zarr.storage.LocalStore(str(store)))
+    report = hdmf_lindi.verify(store)
+    assert report.ok and report.chunks_decoded == 4, report.lines()  # a's 3 chunk files and s's
+    (store / "a" / "c" / "1").write_bytes(b"\x00" * 5)
+    report = hdmf_lindi.verify(store)
+    assert not report.ok and report.problems[0].startswith("chunk 'a/c/1'"), report.lines()
