@@ -21,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import IndexingError, LindiError, NodeNotFoundError, UnsupportedError
+from ..errors import DialectError, IndexingError, LindiError, NodeNotFoundError, UnsupportedError
 from ..format.attrs import ANNOTATION_KEYS, dtype_tag, encode_attr
 from ..format.codecs import JSON2_CONFIG
 from ..format.dtypes import compound_to_annotation
@@ -674,15 +674,19 @@ def index_hdf5(
         If a remote source cannot be read.
     FileNameError
         If ``destination`` is not named ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
+    DialectError
+        If ``options`` ask the zarr3 dialect for external array links
+        (``external_link_chunk_threshold`` set).
     """
     options = options or IndexOptions()
     source = os.fspath(source)
     if destination is not None:
         kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
     if check_dialect(options.dialect) == "zarr3" and options.external_link_chunk_threshold is not None:
-        raise ValueError(
-            "external_link_chunk_threshold makes lindi _EXTERNAL_ARRAY_LINK arrays, which the zarr3 "
-            "dialect cannot express; leave it None (chunk tables hold many-chunk arrays)."
+        raise DialectError(
+            f"external_link_chunk_threshold={options.external_link_chunk_threshold} makes lindi "
+            "_EXTERNAL_ARRAY_LINK arrays, which the zarr3 dialect cannot express; leave it None "
+            "(chunk tables hold arrays of many chunks) or index with dialect='lindi'."
         )
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:

@@ -86,3 +86,13 @@ def test_convert_many_to_zarr3(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with hdmf_lindi.NWBLindiIO(str(out / "s.nwb.lindi.json")) as io:
         np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
     assert main([*argv, "--dialect", "zarr2"]) == 2
+
+
+def test_external_links_in_zarr3_are_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f.create_dataset("x", data=DATA, chunks=(100, 3))
+    out = tmp_path / "o.lindi.json"
+    argv = ["index", str(tmp_path / "s.h5"), str(out), "--dialect", "zarr3", "--external-link-chunk-threshold", "5"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "external_link_chunk_threshold=5" in err and "Traceback" not in err and not out.exists()
