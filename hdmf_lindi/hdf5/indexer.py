@@ -478,7 +478,7 @@ class _Walker:
         if masked is not None:
             raise UnmappableFilter(f"chunk {masked} skipped filters (filter mask set), so its bytes differ")
         self._write_array(path, zattrs, shape=ds.shape, chunks=chunks, dtype_str=dtype_str, fill=fill, filters=filters)
-        for codec in sorted({f.get("id") for f in filters or []} & LINDI_UNREADABLE_CODECS):
+        for codec in sorted({str(f.get("id")) for f in filters or []} & LINDI_UNREADABLE_CODECS):
             self.lindi_unreadable.setdefault(codec, []).append(path)
         size = math.prod(grid)
         if size <= max(_DENSE_MIN_GRID, _DENSE_MAX_SPARSITY * len(flat)):
