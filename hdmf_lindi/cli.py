@@ -445,6 +445,14 @@ def _add_batch_options(parser: argparse.ArgumentParser, forms: list[str], defaul
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _add_dialect_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dialect", choices=("lindi", "zarr3"), default="lindi",
+        help="of the LINDI outputs: lindi (LINDI v2, which lindi 0.4.6 reads; the default) or zarr3 "
+        "(the shared Zarr v3 convention, which hdmf-zarr 0.14 reads)",
+    )
+
+
 @command
 def _index_many(sub: Subcommands) -> None:
     parser = sub.add_parser(
@@ -455,6 +463,7 @@ def _index_many(sub: Subcommands) -> None:
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="HDF5 file path or http(s) URL")
     _add_batch_options(parser, ["json", "tar", "dir"], "json")
+    _add_dialect_option(parser)
     parser.set_defaults(run=_run_index_many)
 
 
@@ -485,6 +494,7 @@ def _convert_many(sub: Subcommands) -> None:
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="NWB file (HDF5 or LINDI), path or URL")
     _add_batch_options(parser, ["tar", "json", "dir", "nwb"], "tar")
+    _add_dialect_option(parser)
     parser.set_defaults(run=_run_convert_many)
 
 
@@ -519,8 +529,10 @@ def _batch_run(args: argparse.Namespace, what: str, run: Callable[..., list[Batc
 
 def _run_index_many(args: argparse.Namespace) -> int:
     from .batch import index_many
+    from .hdf5 import IndexOptions
 
-    return _batch_run(args, "indexed", lambda **kw: index_many(args.sources, args.out, **kw))
+    options = IndexOptions(dialect=args.dialect)
+    return _batch_run(args, "indexed", lambda **kw: index_many(args.sources, args.out, options=options, **kw))
 
 
 def _run_index_dandiset(args: argparse.Namespace) -> int:
@@ -534,7 +546,9 @@ def _run_index_dandiset(args: argparse.Namespace) -> int:
 def _run_convert_many(args: argparse.Namespace) -> int:
     from .batch import convert_many
 
-    return _batch_run(args, "converted", lambda **kw: convert_many(args.sources, args.out, **kw))
+    return _batch_run(
+        args, "converted", lambda **kw: convert_many(args.sources, args.out, dialect=args.dialect, **kw)
+    )
 
 
 # --- the entry point -----------------------------------------------------------------------

@@ -83,6 +83,8 @@ class VerifyReport:
     """How many inline and internal chunks were decoded."""
     problems: list[str] = field(default_factory=list)
     """Problems of the file itself (chunks that do not read or decode, bad metadata)."""
+    zarr_store: bool = False
+    """Whether the location is a Zarr directory store, whose decoded chunks are its chunk files."""
 
     @property
     def ok(self) -> bool:
@@ -96,7 +98,8 @@ class VerifyReport:
             how = "identity and sizes" if s.recorded is not None else "sizes only (no identity recorded)"
             out.append(f"  {'ok ' if s.ok else 'BAD'} {s.url} ({s.references} references; {how})")
             out.extend(f"      {p}" for p in s.problems)
-        out.append(f"  {self.chunks_decoded} inline/internal chunks decoded")
+        what = "store chunk files" if self.zarr_store else "inline/internal chunks"
+        out.append(f"  {self.chunks_decoded} {what} decoded")
         out.extend(f"  BAD {p}" for p in self.problems)
         return out
 
@@ -128,7 +131,7 @@ def verify(
         reported, not raised.
     """
     with open_container(location, "r", options=options, allow_local_paths=allow_local_paths) as container:
-        report = VerifyReport(container.location)
+        report = VerifyReport(container.location, zarr_store=isinstance(container, ZarrDirContainer))
         zarr3 = adopt_dialect(container) == "zarr3"  # the model's keys and metadata, whatever the dialect
         identities = read_identities(container.refmap)
         sources: dict[str, SourceCheck] = {}

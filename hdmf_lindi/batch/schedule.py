@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from ..format.zarr_v3_write import check_dialect
 from ..hdf5 import IndexOptions  # at run time: the signatures name it (docs)
 from ..storage.sources import RemoteOptions, is_url
 from .records import BatchRecord, append_record, latest_records
@@ -210,6 +211,7 @@ def index_many(
         One per source, in the order given.
     """
     options = replace(options or IndexOptions(), progress=None)
+    check_dialect(options.dialect)  # a bad value fails now, not once per file
     return _many("index", sources, out_dir, _SUFFIXES[form], options, options.remote, executor, max_workers,
                  scheduler, manifest, resume, retries, progress)
 
@@ -227,15 +229,18 @@ def convert_many(
     resume: bool = True,
     retries: int = 2,
     progress: Progress | None = None,
+    dialect: str = "lindi",
 ) -> list[BatchRecord]:
     """Convert many NWB files with :func:`hdmf_lindi.convert` (data copied), in parallel.
 
     ``form`` picks the output: ``tar`` (``.lindi.tar``, the default), ``json``, ``dir``, or
-    ``nwb`` (HDF5, e.g. from LINDI sources). ``options`` tunes HTTP; the other parameters are
-    those of :func:`index_many`.
+    ``nwb`` (HDF5, e.g. from LINDI sources). ``options`` tunes HTTP; ``dialect`` (``"lindi"``
+    or ``"zarr3"``) is that of a LINDI destination, as in :func:`hdmf_lindi.convert`; the other
+    parameters are those of :func:`index_many`.
     """
+    check_dialect(dialect)
     return _many("convert", sources, out_dir, _SUFFIXES[form], None, options, executor, max_workers,
-                 scheduler, manifest, resume, retries, progress)
+                 scheduler, manifest, resume, retries, progress, dialect)
 
 
 def _many(
@@ -252,6 +257,7 @@ def _many(
     resume: bool,
     retries: int,
     progress: Progress | None,
+    dialect: str = "lindi",
 ) -> list[BatchRecord]:
     if retries < 0:
         raise ValueError(f"retries must not be negative, not {retries}.")
@@ -260,7 +266,7 @@ def _many(
     os.makedirs(out, exist_ok=True)
     jobs = [
         Job(kind, source, source if is_url(source) else os.path.abspath(source), dest,
-            index_options=index_options, remote=remote, retries=retries)
+            index_options=index_options, remote=remote, retries=retries, dialect=dialect)
         for source, dest in zip(texts, destinations(texts, out, suffix), strict=True)
     ]
     return run_jobs(

@@ -68,11 +68,16 @@ class Job:
     """Known before any request to be no HDF5 file (a Zarr asset): the reason."""
     decode: bool = True
     """For ``verify``: also read and decode every inline and internal chunk."""
+    dialect: str = "lindi"
+    """For ``convert``: the dialect of a LINDI destination (``index`` takes it from ``index_options``)."""
 
     def options_digest(self) -> str:
         """A short digest of what decides the output besides the source (kind, url, options)."""
         remote_free = replace(self.index_options, remote=None) if self.index_options is not None else None
-        text = repr((self.kind, self.url, remote_free, sorted(self.metadata.items())))
+        parts: tuple[Any, ...] = (self.kind, self.url, remote_free, sorted(self.metadata.items()))
+        if self.dialect != "lindi":  # the digests of earlier manifests stay as they were
+            parts += (self.dialect,)
+        text = repr(parts)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -209,7 +214,7 @@ def _do(job: Job) -> tuple[int | None, int | None, dict[str, Any] | None]:
     if job.kind == "convert":
         from ..nwb import convert  # pynwb only in workers that convert
 
-        convert(job.url, job.destination, overwrite=True, options=job.remote)
+        convert(job.url, job.destination, overwrite=True, options=job.remote, dialect=job.dialect)
         return None, None, None
     from ..hdf5 import IndexOptions, index_hdf5, save_refmap
 

@@ -23,10 +23,15 @@ from . import fast_deflate
 
 __all__ = [
     "JSON2_CONFIG",
+    "LINDI_UNREADABLE_CODECS",
     "Pipeline",
     "codec_from_compression",
     "get_codec",
 ]
+
+LINDI_UNREADABLE_CODECS = frozenset({"zstd", "lz4"})
+"""Codecs whose chunks lindi 0.4.6 fails to decode: it zero-pads compressed chunks before
+decoding, and zstd then fails on every chunk, lz4 on a dataset's last, partial chunk."""
 
 JSON2_CONFIG: dict[str, Any] = {
     "id": "json2",

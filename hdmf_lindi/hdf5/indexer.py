@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import posixpath
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import IndexingError, LindiError, NodeNotFoundError, UnsupportedError
+from ..errors import (
+    DialectError,
+    IndexingError,
+    LindiError,
+    LindiWarning,
+    NodeNotFoundError,
+    UnsupportedError,
+)
 from ..format.attrs import ANNOTATION_KEYS, dtype_tag, encode_attr
-from ..format.codecs import JSON2_CONFIG
+from ..format.codecs import JSON2_CONFIG, LINDI_UNREADABLE_CODECS
 from ..format.dtypes import compound_to_annotation
 from ..format.eager import EAGER_INLINE_MAX_BYTES, read_eagerly
 from ..format.objects import encode_object_chunk
@@ -136,6 +144,8 @@ class _Walker:
         """Exact dtypes of numeric attributes JSON would widen, per node (format.attrs.dtype_tag)."""
         """Chunk references of chunked datasets, by dataset path."""
         self.notes: list[str] = []
+        self.lindi_unreadable: dict[str, list[str]] = {}
+        """The arrays whose referenced chunks use a codec lindi 0.4.6 cannot read, by codec."""
         self.count = 0
         self.types = TypeCache()
         self._seen: dict[int, str] = {h5py.h5o.get_info(f.id).addr: "/"}
@@ -468,6 +478,8 @@ class _Walker:
         if masked is not None:
             raise UnmappableFilter(f"chunk {masked} skipped filters (filter mask set), so its bytes differ")
         self._write_array(path, zattrs, shape=ds.shape, chunks=chunks, dtype_str=dtype_str, fill=fill, filters=filters)
+        for codec in sorted({str(f.get("id")) for f in filters or []} & LINDI_UNREADABLE_CODECS):
+            self.lindi_unreadable.setdefault(codec, []).append(path)
         size = math.prod(grid)
         if size <= max(_DENSE_MIN_GRID, _DENSE_MAX_SPARSITY * len(flat)):
             table_offsets = np.full(size, -1, dtype=np.int64)
@@ -674,15 +686,19 @@ def index_hdf5(
         If a remote source cannot be read.
     FileNameError
         If ``destination`` is not named ``.lindi.json``, ``.lindi.tar`` or ``.lindi.d``.
+    DialectError
+        If ``options`` ask the zarr3 dialect for external array links
+        (``external_link_chunk_threshold`` set).
     """
     options = options or IndexOptions()
     source = os.fspath(source)
     if destination is not None:
         kind_from_suffix(os.fspath(destination))  # a bad name fails now, not after the walk
     if check_dialect(options.dialect) == "zarr3" and options.external_link_chunk_threshold is not None:
-        raise ValueError(
-            "external_link_chunk_threshold makes lindi _EXTERNAL_ARRAY_LINK arrays, which the zarr3 "
-            "dialect cannot express; leave it None (chunk tables hold many-chunk arrays)."
+        raise DialectError(
+            f"external_link_chunk_threshold={options.external_link_chunk_threshold} makes lindi "
+            "_EXTERNAL_ARRAY_LINK arrays, which the zarr3 dialect cannot express; leave it None "
+            "(chunk tables hold arrays of many chunks) or index with dialect='lindi'."
         )
     pinned = pin_dandi_blob(source, options.remote) if options.pin_dandi_blob and is_url(source) else None
     if pinned is not None:
@@ -724,11 +740,27 @@ def index_hdf5(
         record_identities(refmap, {url: identity})
         refmap.dirty = False
     logger.info("indexed %d objects of %s", walker.count, source)
+    if options.dialect == "lindi":
+        _warn_lindi_unreadable(walker.lindi_unreadable)
     if options.dialect == "zarr3":
         refmap.translate = _zarr3_writer(refmap)
     if destination is not None:
         save_refmap(refmap, destination)
     return refmap
+
+
+def _warn_lindi_unreadable(arrays: dict[str, list[str]]) -> None:
+    """Warn, as ``create_dataset`` and copies do, when the index references chunks whose codec
+    lindi 0.4.6 cannot decode (HDF5's zstd filter); hdmf_lindi and hdmf-zarr read them."""
+    for codec, paths in arrays.items():
+        shown = ", ".join("/" + p for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        warnings.warn(
+            f"{len(paths)} dataset(s) ({shown}) have chunks compressed with {codec!r}, referenced as "
+            "they are: lindi 0.4.6 cannot read them (it zero-pads compressed chunks before "
+            "decoding); hdmf_lindi reads them, and hdmf-zarr does from an index in dialect 'zarr3'.",
+            LindiWarning,
+            stacklevel=3,
+        )
 
 
 def _zarr3_writer(refmap: ReferenceMap) -> Callable[[ReferenceMap], ReferenceMap]:

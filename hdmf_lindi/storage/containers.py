@@ -500,6 +500,7 @@ def open_container(
         except (RemoteReadError, FormatError) as exc:
             store = _open_zarr_folder(location, fetcher, exc)
             if store is None:
+                _raise_with_store_url_hint(location, exc)
                 raise
             return store
     lock = None if mode == "r" else WriteLock.acquire(location, locking=locking, timeout=lock_timeout)
@@ -536,6 +537,23 @@ def _open_zarr_store(
     base_dir = None if remote else os.path.dirname(os.path.abspath(location))
     fetcher = Fetcher(base_dir=base_dir, allow_local=allow_local_paths, options=options)
     return ZarrDirContainer.open(location, fetcher)
+
+
+def _raise_with_store_url_hint(url: str, failure: Exception) -> None:
+    """Raise ``failure`` again, saying how a Zarr store is addressed, when a URL with no LINDI
+    suffix, no ``.zarr`` and no final ``/`` answered something that is no LINDI file (e.g. the
+    HTML listing ``python -m http.server`` serves for ``http://host/sess``); else return."""
+    from .zarr_dir_reader import is_folder_url, is_store_url
+
+    if type(failure) is not FormatError or is_folder_url(url) or is_store_url(url):
+        return
+    path = urlsplit(url.split("#", 1)[0]).path.lower()
+    if path.endswith(_LINDI_SUFFIXES):
+        return
+    raise FormatError(
+        f"{str(failure).rstrip('.')}. A Zarr directory store is opened by a URL ending in "
+        f"'.zarr' or '/' (e.g. {url.split('?', 1)[0].split('#', 1)[0]}/)."
+    ) from failure
 
 
 def _open_zarr_folder(url: str, fetcher: Fetcher, failure: Exception) -> Container | None:

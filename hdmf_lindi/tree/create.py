@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LindiWarning, UnsupportedError
-from ..format.codecs import JSON2_CONFIG, codec_from_compression
+from ..format.codecs import JSON2_CONFIG, LINDI_UNREADABLE_CODECS, codec_from_compression
 from ..format.dtypes import (
     compound_to_annotation,
     is_reference_dtype,
@@ -28,8 +28,6 @@ __all__ = ["DatasetPlan", "plan_dataset", "infer_data"]
 
 TARGET_CHUNK_BYTES = 1 << 20  # 1 MiB: small enough for remote slices, large enough for throughput
 OBJECT_CHUNK_ELEMENTS = 1 << 16
-LINDI_UNREADABLE_CODECS = frozenset({"zstd", "lz4"})
-"""Codecs whose chunks lindi 0.4.6 corrupts by zero-padding them before decoding."""
 
 
 @dataclass(frozen=True, slots=True)

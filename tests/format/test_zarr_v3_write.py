@@ -242,7 +242,7 @@ def test_external_array_link_cannot_be_written(tmp_path: Path) -> None:
     with hdmf_lindi.File(path, "a") as f, pytest.raises(DialectError, match="_EXTERNAL_ARRAY_LINK"):
         f.dialect = "zarr3"  # at once, not at flush
     assert path.read_bytes() == before
-    with pytest.raises(ValueError, match="external_link_chunk_threshold"):
+    with pytest.raises(DialectError, match="external_link_chunk_threshold=10 .* dialect='lindi'"):
         index_hdf5(tmp_path / "any.h5", options=IndexOptions(dialect="zarr3", external_link_chunk_threshold=10))
 
 

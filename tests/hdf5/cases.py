@@ -23,3 +23,7 @@ CASE_OPTIONS: dict[str, dict[str, Any]] = {
     "contiguous_split_h5": {"contiguous_max_chunk_bytes": SPLIT_BYTES},
 }
 """``IndexOptions`` keywords a case needs to exercise its edge."""
+
+LINDI_UNREADABLE_CASES = frozenset({"zstd_h5"})
+"""Cases whose referenced chunks lindi 0.4.6 cannot decode: indexing them in the ``lindi``
+dialect warns (``LindiWarning``)."""

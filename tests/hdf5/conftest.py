@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 from cases import SPLIT_BYTES
-from interop.conftest import _lindi_env, run_lindi  # noqa: F401
+from interop.conftest import _lindi_env, lindi_python, run_lindi  # noqa: F401
 from more_fixtures import (  # noqa: F401
     bitshuffle_h5,
     blosc_h5,

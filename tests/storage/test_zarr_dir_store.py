@@ -307,6 +307,22 @@ def test_folder_url_that_is_neither_says_both(http_server: RangeServer) -> None:
         open_container(http_server.url("session/"))
 
 
+def test_store_url_without_slash_names_how_stores_are_addressed(http_server: RangeServer) -> None:
+    """``http://host/sess`` (python -m http.server redirects it to ``sess/``, an HTML listing)
+    said only 'not a LINDI file'."""
+    _make_store(http_server.root / "sess")
+    (http_server.root / "listing.html").write_text("<!DOCTYPE HTML>\n<html>a listing</html>")
+    http_server.redirect("sess", http_server.url("listing.html"), status=301)
+    with pytest.raises(FormatError, match=r"not a LINDI file.*URL ending in '\.zarr' or '/' \(e\.g\. .*/sess/\)"):
+        open_container(http_server.url("sess"))
+    with open_container(http_server.url("sess/")) as c:  # as the message says
+        assert isinstance(c, ZarrDirContainer)
+    (http_server.root / "page.lindi.json").write_text("<html>not json</html>")
+    with pytest.raises(FormatError) as info:  # a LINDI file's name: no store hint
+        open_container(http_server.url("page.lindi.json"))
+    assert "not a LINDI file" in str(info.value) and ".zarr" not in str(info.value)
+
+
 def test_copying_zstd_chunks_into_lindi_v2_warns_that_lindi_cannot_read_them(tmp_path: Path) -> None:
     """zarr 3's (and hdmf-zarr's) default zstd chunks were copied into LINDI v2 silently; lindi 0.4.6
     zero-pads compressed chunks and then fails on every one ('Zstd decompression error: Src size is incorrect')."""

@@ -149,11 +149,12 @@ def test_zarr3_index_sources_are_checked(tmp_path: Path) -> None:
     index_hdf5(src, index, options=hdmf_lindi.IndexOptions(dialect="zarr3"))
     report = hdmf_lindi.verify(index)
     assert report.ok and report.sources[0].references == 3 and report.chunks_decoded >= 2, report.lines()
+    assert f"  {report.chunks_decoded} inline/internal chunks decoded" in report.lines()
     os.unlink(src)
     assert hdmf_lindi.verify(index).sources[0].problems[0].startswith("missing")
 
 
-def test_zarr_directory_store_chunk_files_are_decoded(tmp_path: Path) -> None:
+def test_zarr_directory_store_chunk_files_are_decoded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A store's chunk files are no keys of its map: verify reported OK with 0 chunks decoded."""
     import warnings
 
@@ -168,6 +169,9 @@ def test_zarr_directory_store_chunk_files_are_decoded(tmp_path: Path) -> None:
         zarr.consolidate_metadata(zarr.storage.LocalStore(str(store)))
     report = hdmf_lindi.verify(store)
     assert report.ok and report.chunks_decoded == 4, report.lines()  # a's 3 chunk files and s's
+    assert "  4 store chunk files decoded" in report.lines() and report.zarr_store
+    assert main(["verify", str(store)]) == 0
+    assert "4 store chunk files decoded" in capsys.readouterr().out
     (store / "a" / "c" / "1").write_bytes(b"\x00" * 5)
     report = hdmf_lindi.verify(store)
     assert not report.ok and report.problems[0].startswith("chunk 'a/c/1'"), report.lines()
