@@ -3,7 +3,10 @@
 This is the only module that talks HTTP. Every range read is validated: a ranged GET must come
 back ``206`` with a matching ``Content-Range`` and the exact length, or ``200`` when the whole
 object was asked for; anything else raises :class:`~hdmf_lindi.errors.RemoteReadError` and never
-returns an error page as data.
+returns an error page as data. One exception: a server that ignores Range (``200`` with the whole
+object, e.g. ``python -m http.server``) has that body kept, if it is no larger than
+:attr:`RemoteOptions.max_ignored_range_bytes` and agrees with the length already known, and every
+later range of that URL is served from it.
 
 Range semantics everywhere: ``read_range(start, stop)`` returns bytes ``[start, stop)``; a range
 that ends past the end of the resource raises :class:`~hdmf_lindi.errors.ChunkRefError`; a zero
@@ -12,8 +15,8 @@ length range returns ``b""`` without any I/O.
 Transient failures are retried with exponential backoff and jitter (see :class:`RemoteOptions`):
 connection errors, timeouts, a body that breaks off before its end, ``429`` (honouring
 ``Retry-After``) and ``5xx``. Nothing else is retried: another ``4xx``, or a response that fails
-validation (a wrong ``Content-Range``, an ignored Range, a body whose length disagrees with the
-request), raises at once. DANDI download URLs are resolved to presigned URLs first (see
+validation (a wrong ``Content-Range``, an ignored Range whose body cannot be kept, a body whose
+length disagrees with the request), raises at once. DANDI download URLs are resolved to presigned URLs first (see
 :mod:`hdmf_lindi.storage.dandi`).
 
 A source may carry the :class:`~hdmf_lindi.storage.identity.SourceIdentity` recorded for it
@@ -102,6 +105,11 @@ class RemoteOptions:
     dandi_api_hosts: ApiHosts = DANDI_API_HOSTS
     """``(netloc, token environment variable)`` pairs of the DANDI API hosts; see
     :mod:`~hdmf_lindi.storage.dandi`."""
+    max_ignored_range_bytes: int = 256 << 20  # 256 MiB
+    """When a server ignores ``Range`` (answers ``200`` with the whole resource, like
+    ``python -m http.server``), a whole body up to this size is kept in memory and every later
+    range of that URL is served from it; a larger one raises
+    :class:`~hdmf_lindi.errors.RemoteReadError`. 0 never keeps one. Defaults to 256 MiB."""
 
     def __post_init__(self) -> None:
         if self.max_workers < 1:
@@ -478,6 +486,7 @@ class HttpSource:
         """How many HTTP requests this source has sent (DANDI resolutions and retries included)."""
         self.retries = 0
         """How many of them were retries after a transient failure."""
+        self._whole: bytes | None = None  # the whole resource, sent by a server that ignores Range
 
     # ------------------------------------------------------------------ requests
     def _send(
@@ -682,6 +691,9 @@ class HttpSource:
         """
         if stop <= start:
             return b""
+        whole = self._whole
+        if whole is not None:
+            return self._from_whole(whole, start, stop)
         byte_range = (start, stop)
         return self._attempt(
             {"Range": f"bytes={start}-{stop - 1}"},
@@ -694,14 +706,21 @@ class HttpSource:
         byte_range = (start, stop)
         body = response.content
         if response.status_code == 200:
-            # Range ignored: acceptable only if the request covered the whole object.
+            # Range ignored: the whole object, checked against its length, then kept if small.
             if start == 0 and len(body) == stop:
                 self._size = len(body)
                 return body
+            known = self._size
+            if stop <= len(body) and (known is None or known == len(body)):
+                body = self._whole_body(response)
+                if self._keep_whole(body):
+                    return body[start:stop]
+            cap = self._options.max_ignored_range_bytes
             raise RemoteReadError(
                 f"Cannot read bytes {start}-{stop - 1} of {self.name}: the server answered 200 "
-                f"with {len(body)} bytes (Range ignored). Use a server that supports range "
-                "requests, or download the file.",
+                f"with {len(body)} bytes (Range ignored"
+                + (f"; a whole body is kept only up to max_ignored_range_bytes={cap}" if len(body) > cap else "")
+                + "). Use a server that supports range requests, or download the file.",
                 url=self.name,
                 status=200,
                 byte_range=byte_range,
@@ -757,6 +776,7 @@ class HttpSource:
         body = response.content
         if response.status_code == 200:
             body = self._whole_body(response)
+            self._keep_whole(body)  # a 200 to a ranged GET: Range ignored, this is all of it
             return body, len(body)
         match = _content_range(response.headers)
         if match is None or int(match.group(1)) != 0 or match.group(3) == "*":
@@ -779,6 +799,29 @@ class HttpSource:
         self._size = total
         return body, total
 
+    def _keep_whole(self, body: bytes) -> bool:
+        """Keep ``body``, the whole resource from a server that ignored Range, if it is small enough."""
+        if len(body) > self._options.max_ignored_range_bytes:
+            return False
+        with self._lock:
+            if self._whole is None:
+                logger.info(
+                    "%s: the server ignores Range requests; keeping its whole %d-byte body in memory "
+                    "and serving later ranges from it", self.name, len(body),
+                )
+                self._whole = body
+        return True
+
+    def _from_whole(self, whole: bytes, start: int, stop: int) -> bytes:
+        """Return bytes ``[start, stop)`` of the kept whole body."""
+        if stop > len(whole):
+            raise ChunkRefError(
+                f"Cannot read bytes {start}-{stop - 1} of {self.name}: the resource has only "
+                f"{len(whole)} bytes. The reference points past the end of its target.",
+                url=self.name,
+            )
+        return whole[start:stop]
+
     def read_all(self) -> bytes:
         """Return the whole resource with one plain GET.
 
@@ -787,6 +830,9 @@ class HttpSource:
         RemoteReadError
             On an error status or a body shorter than ``Content-Length``.
         """
+        whole = self._whole
+        if whole is not None:
+            return whole
         return self._attempt({}, None, self._whole_body)
 
     def _whole_body(self, response: _Answer) -> bytes:

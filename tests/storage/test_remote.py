@@ -15,9 +15,11 @@ returned bytes. The cases:
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,20 +237,77 @@ def test_missing_chunk_target_is_404(http_server: RangeServer, doc_url: str, dat
     assert len(http_server.requests) == 2
 
 
-def test_ignored_range_at_chunk_read(http_server: RangeServer, doc_url: str) -> None:
+def test_ignored_range_at_chunk_read_keeps_the_whole_body(
+    http_server: RangeServer, doc_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # python -m http.server answers every ranged GET with 200 and the whole file
     http_server.misbehave("data.bin", ignore_range=True)
-    with open_container(doc_url) as container:
-        with pytest.raises(RemoteReadError, match=r"answered 200 with 65536 bytes \(Range ignored\)") as info:
+    with caplog.at_level(logging.INFO, logger="hdmf_lindi.storage.sources"), open_container(doc_url) as container:
+        assert container.read("x/0") == DATA[100:600]
+        assert container.read("x/1") == DATA[5000:8000]
+        assert container.read_many(["x/1", "x/0"]) == [DATA[5000:8000], DATA[100:600]]
+    assert [(r.path, r.status) for r in http_server.requests] == [("/doc.lindi.json", 200), ("/data.bin", 200)]
+    assert [r.message for r in caplog.records].count(
+        f"{http_server.url('data.bin')}: the server ignores Range requests; keeping its whole "
+        "65536-byte body in memory and serving later ranges from it"
+    ) == 1
+
+
+def test_ignored_range_above_the_cap_is_an_error(http_server: RangeServer, doc_url: str) -> None:
+    http_server.misbehave("data.bin", ignore_range=True)
+    options = replace(FAST, max_ignored_range_bytes=len(DATA) - 1)
+    with open_container(doc_url, options=options) as container:
+        with pytest.raises(
+            RemoteReadError,
+            match=r"answered 200 with 65536 bytes \(Range ignored; a whole body is kept only up to "
+            r"max_ignored_range_bytes=65535\)",
+        ) as info:
             container.read("x/0")
-    assert (info.value.status, info.value.byte_range) == (200, (100, 600))
+        assert (info.value.status, info.value.byte_range) == (200, (100, 600))
+        with pytest.raises(RemoteReadError, match=r"Range ignored"):
+            container.read("x/1")  # nothing was kept: every read asks again
+    assert http_server.paths().count("/data.bin") == 2
+
+
+def test_ignored_range_with_a_body_of_another_size_is_an_error(http_server: RangeServer, doc_url: str) -> None:
+    with open_container(doc_url) as container:
+        assert container.read("x/0") == DATA[100:600]  # a 206 states the size: 65536
+        http_server.misbehave("data.bin", ignore_range=True, short_body=True)
+        with pytest.raises(RemoteReadError, match=r"answered 200 with 32768 bytes \(Range ignored\)"):
+            container.read("x/1")
+        http_server.misbehave("data.bin", ignore_range=True, truncate_body=True)
+        with pytest.raises(RemoteReadError, match=r"truncated body"):
+            container.read("x/1")
+        http_server.misbehave("data.bin", ignore_range=True)
+        assert container.read("x/1") == DATA[5000:8000]  # a good whole body is then kept
 
 
 def test_ignored_range_at_blob_read(http_server: RangeServer) -> None:
-    write_local(http_server.root / "x.lindi.tar", {"x/0": payload(2000)})
-    with open_container(http_server.url("x.lindi.tar")) as container:
+    chunks = {"x/0": payload(2000), "x/1": payload(3000, seed=1)}
+    write_local(http_server.root / "x.lindi.tar", chunks)
+    with open_container(http_server.url("x.lindi.tar"), options=FAST) as container:
         http_server.misbehave(ignore_range=True)
-        with pytest.raises(RemoteReadError, match=r"Range ignored"):
-            container.read("x/0")
+        assert container.read("x/0") == chunks["x/0"]
+        assert container.read("x/1") == chunks["x/1"]
+    assert [r.status for r in http_server.requests] == [206, 200]
+
+
+@pytest.mark.parametrize("initial_read_bytes", [1 << 20, 1024])
+def test_tar_on_a_server_ignoring_range_costs_one_request(
+    http_server: RangeServer, tmp_path: Path, initial_read_bytes: int
+) -> None:
+    chunks = {f"x/{i}": payload(3000, seed=i) for i in range(4)}
+    local = tmp_path / "x.lindi.tar"
+    write_local(local, chunks)
+    (http_server.root / "x.lindi.tar").write_bytes(local.read_bytes())
+    http_server.misbehave(ignore_range=True)
+    options = RemoteOptions(initial_read_bytes=initial_read_bytes)
+    with open_container(http_server.url("x.lindi.tar"), options=options) as container:
+        assert container.read_many(list(chunks)) == list(chunks.values())
+        with open_container(local, "r") as here:
+            assert json.loads(container.read("x/.zattrs") or b"") == json.loads(here.read("x/.zattrs") or b"")
+            assert [container.read(k) for k in chunks] == [here.read(k) for k in chunks]
+    assert [(r.method, r.status) for r in http_server.requests] == [("GET", 200)]
 
 
 def test_wrong_content_range_at_chunk_read(http_server: RangeServer, doc_url: str) -> None:
