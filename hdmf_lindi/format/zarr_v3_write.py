@@ -56,7 +56,7 @@ from .v3_recode import (
     store_chunked,
     text_chunks,
 )
-from .zarr_v2 import ArrayMeta
+from .zarr_v2 import ArrayMeta, encode_fill_value
 
 __all__ = ["DIALECTS", "ReadFn", "check_dialect", "check_zarr3", "to_zarr3"]
 
@@ -239,18 +239,10 @@ def _sharding(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _fill(value: Any, dtype: np.dtype[Any]) -> Any:
+    """A numeric or bool fill value as v3 needs it: spelled as zarr 2 spells it, and never null."""
     if value is None:
         return False if dtype.kind == "b" else 0.0 if dtype.kind == "f" else 0
-    if dtype.kind == "f":
-        value = float(value)
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if dtype.kind == "b":
-        return bool(value)
-    return int(value)
+    return encode_fill_value(value, dtype)
 
 
 def _v3_key(path: str, chunk: str, scalar: bool) -> str:
