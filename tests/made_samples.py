@@ -18,32 +18,19 @@ import logging
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CACHE", "ensure_made", "run_script"]
+from interop.venvs import run_checked
+
+__all__ = ["CACHE", "ensure_made"]
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
 MANIFEST = "MANIFEST.json"
-
-
-def run_script(cmd: list[str], what: str, error: type[Exception], timeout: float) -> str:
-    """Run ``cmd``; return its stdout, or raise ``error`` with the tail of its output."""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise error(f"{what} failed: {' '.join(cmd)}: {exc}") from exc
-    if proc.returncode != 0:
-        raise error(
-            f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-            f"--- stderr ---\n{proc.stderr[-4000:]}\n--- stdout ---\n{proc.stdout[-2000:]}"
-        )
-    return proc.stdout
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -75,7 +62,9 @@ def _make(
 ) -> None:
     work = Path(tempfile.mkdtemp(prefix="making-", dir=CACHE))
     try:
-        run_script([python, str(script), str(work)], f"running {script.name}", error, timeout)
+        run_checked(
+            [python, str(script), str(work)], f"running {script.name}", error, timeout=timeout
+        )
         missing = [n for n in expected if not (work / n).exists()]
         if missing:
             raise error(f"{script.name} did not make {missing} in {work}")
@@ -123,8 +112,8 @@ def ensure_made(
     Exception
         ``error``.
     """
-    versions = run_script(
-        [python, "-c", versions_code], f"asking {python} for its versions", error, timeout
+    versions = run_checked(
+        [python, "-c", versions_code], f"asking {python} for its versions", error, timeout=timeout
     ).strip()
     key = hashlib.sha256(script.read_bytes() + b"\0" + versions.encode()).hexdigest()[:16]
     target = CACHE / f"{name}-{key}"

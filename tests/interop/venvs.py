@@ -27,11 +27,18 @@ INSTALL_TIMEOUT = 900
 
 
 def run_checked(
-    cmd: list[str], what: str, error: type[Exception], *, timeout: float = INSTALL_TIMEOUT
+    cmd: list[str],
+    what: str,
+    error: type[Exception],
+    *,
+    timeout: float = INSTALL_TIMEOUT,
+    cwd: Path | None = None,
 ) -> str:
     """Run ``cmd``; return its stdout, or raise ``error`` with the tail of its output."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise error(f"{what} failed: {' '.join(cmd)}: {exc}") from exc
     if proc.returncode != 0:

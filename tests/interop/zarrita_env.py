@@ -12,9 +12,15 @@ import fcntl
 import hashlib
 import json
 import shutil
-import subprocess
+import sys
 import tempfile
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # venvs.py beside this file, however this module is loaded
+    sys.path.append(str(HERE))
+
+from venvs import run_checked  # noqa: E402
 
 __all__ = ["PACKAGES", "ZarritaEnvError", "ensure_zarrita"]
 
@@ -48,17 +54,7 @@ def _install(folder: Path, npm: str) -> None:
     (folder / "package.json").write_text(json.dumps(manifest))
     cmd = [npm, "install", "--no-audit", "--no-fund", "--save-exact",
            *(f"{name}@{version}" for name, version in PACKAGES.items())]
-    try:
-        proc = subprocess.run(
-            cmd, cwd=folder, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ZarritaEnvError(f"npm install failed: {' '.join(cmd)}: {exc}") from exc
-    if proc.returncode != 0:
-        raise ZarritaEnvError(
-            f"npm install failed (exit {proc.returncode}) in {folder}: {' '.join(cmd)}\n"
-            f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
-        )
+    run_checked(cmd, f"npm install in {folder}", ZarritaEnvError, timeout=INSTALL_TIMEOUT, cwd=folder)
 
 
 def ensure_zarrita() -> tuple[str, Path]:
