@@ -130,11 +130,7 @@ def _index(sub: Subcommands) -> None:
     parser.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
-    parser.add_argument(
-        "--dialect", choices=("lindi", "zarr3"), default="lindi",
-        help="lindi: LINDI v2, which lindi 0.4.6 reads (default); zarr3: the shared Zarr v3 "
-        "convention, which hdmf-zarr 0.14 reads through fsspec's reference file system",
-    )
+    _add_dialect_option(parser)
     parser.set_defaults(run=_run_index)
 
 
@@ -261,11 +257,7 @@ def _convert(sub: Subcommands) -> None:
         "concurrently, not re-encoded), so OUT reads without them",
     )
     parser.add_argument("--metadata-as-text", action="store_true", help="write metadata values (.zattrs, .zgroup, .zarray) as JSON text, the kerchunk spelling JavaScript clients such as zarrita read, instead of embedded JSON objects")
-    parser.add_argument(
-        "--dialect", choices=("lindi", "zarr3"), default="lindi",
-        help="lindi: LINDI v2, which lindi 0.4.6 reads (default); zarr3: the shared Zarr v3 "
-        "convention, which hdmf-zarr 0.14 reads through fsspec's reference file system",
-    )
+    _add_dialect_option(parser)
     parser.set_defaults(run=_run_convert)
 
 
@@ -446,10 +438,12 @@ def _add_batch_options(parser: argparse.ArgumentParser, forms: list[str], defaul
 
 
 def _add_dialect_option(parser: argparse.ArgumentParser) -> None:
+    """``--dialect`` of every command that writes LINDI files (index, convert and their -many)."""
     parser.add_argument(
         "--dialect", choices=("lindi", "zarr3"), default="lindi",
-        help="of the LINDI outputs: lindi (LINDI v2, which lindi 0.4.6 reads; the default) or zarr3 "
-        "(the shared Zarr v3 convention, which hdmf-zarr 0.14 reads)",
+        help="of what is written: lindi (LINDI v2, which lindi 0.4.6 reads; the default) or zarr3 "
+        "(the shared Zarr v3 convention, which hdmf-zarr 0.14 reads through fsspec's reference "
+        "file system)",
     )
 
 
